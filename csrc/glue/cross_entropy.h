@@ -1,0 +1,170 @@
+// Checks, output allocation and params filling for the cross-entropy ops,
+// shared by the CPU and CUDA implementations so that both reject the same
+// inputs with the same messages and hand their kernels the same struct.
+#pragma once
+
+#include <ATen/ops/sum.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "glue/common.h"
+#include "kernels/cross_entropy_launch.h"
+
+namespace lossext {
+namespace glue {
+
+// Owns every tensor a params struct points into, so they outlive the launch.
+struct CrossEntropyCall {
+  at::Tensor logits, target, weight, weight_sum;
+  at::Tensor loss, lse, aux;  // aux: row_weight (index) or target_mass (prob)
+  at::Tensor grad_loss, grad_logits;
+  CrossEntropyParams params;
+};
+
+inline void check_logits(const at::Tensor& logits) {
+  TORCH_CHECK_VALUE(logits.dim() >= 2, "input must have shape (N, C) or (N, C, d1, ..., dk), got ", logits.sizes());
+  (void)to_dtype(logits.scalar_type(), "input");
+  TORCH_CHECK_VALUE(logits.size(1) >= 1 || logits.numel() == 0, "input must have at least one class, got shape ",
+                    logits.sizes());
+}
+
+// Shape of the per-row outputs: logits' shape without the class dim.
+inline std::vector<int64_t> row_shape(const at::Tensor& logits) {
+  std::vector<int64_t> shape(logits.sizes().begin(), logits.sizes().end());
+  shape.erase(shape.begin() + 1);
+  return shape;
+}
+
+inline void fill_common(CrossEntropyCall& call, const c10::optional<at::Tensor>& weight, double label_smoothing,
+                        double z_loss) {
+  TORCH_CHECK_VALUE(label_smoothing >= 0.0 && label_smoothing <= 1.0,
+                    "label_smoothing must be in [0, 1], got ", label_smoothing);
+  call.weight = class_weight(weight, call.logits, call.logits.size(1));
+  CrossEntropyParams& p = call.params;
+  p.logits = call.logits.const_data_ptr();
+  p.dtype = to_dtype(call.logits.scalar_type(), "input");
+  p.layout = class_rows(call.logits);
+  if (call.weight.defined()) {
+    // Summed on the device: reading it back would cost a sync per call.
+    call.weight_sum = call.weight.sum();
+    p.weight = call.weight.const_data_ptr();
+    p.weight_sum = call.weight_sum.const_data_ptr();
+  }
+  p.label_smoothing = label_smoothing;
+  p.z_loss = z_loss;
+}
+
+inline void fill_index_target(CrossEntropyCall& call, const at::Tensor& target, int64_t ignore_index) {
+  check_same_device(call.logits, "input", target, "target");
+  TORCH_CHECK_TYPE(target.scalar_type() == at::kLong, "target must be int64 class indices, got ", target.scalar_type());
+  const std::vector<int64_t> shape = row_shape(call.logits);
+  TORCH_CHECK_VALUE(target.sizes() == at::IntArrayRef(shape), "target must have shape ", at::IntArrayRef(shape),
+                    " for input of shape ", call.logits.sizes(), ", got ",
+                    target.sizes());
+  call.target = target.contiguous();
+  call.params.target_index = call.target.const_data_ptr<int64_t>();
+  call.params.ignore_index = ignore_index;
+}
+
+inline void fill_prob_target(CrossEntropyCall& call, const at::Tensor& target) {
+  check_same_device(call.logits, "input", target, "target");
+  TORCH_CHECK_VALUE(target.sizes() == call.logits.sizes(), "probability target must have the shape of input ",
+                    call.logits.sizes(), ", got ", target.sizes());
+  TORCH_CHECK_TYPE(at::isFloatingType(target.scalar_type()), "probability target must be floating, got ",
+                   target.scalar_type());
+  // The kernels read targets in the logits' dtype.
+  call.target = walkable(target.to(call.logits.scalar_type()));
+  call.params.target_probs = call.target.const_data_ptr();
+  call.params.target_layout = class_rows(call.target);
+}
+
+inline void alloc_forward(CrossEntropyCall& call) {
+  const auto opts = call.logits.options().dtype(accumulate_dtype(call.logits.scalar_type()));
+  const auto shape = row_shape(call.logits);
+  call.loss = at::empty(shape, opts);
+  call.lse = at::empty(shape, opts);
+  call.aux = at::empty(shape, opts);
+  call.params.loss = call.loss.mutable_data_ptr();
+  call.params.lse = call.lse.mutable_data_ptr();
+}
+
+inline void fill_backward(CrossEntropyCall& call, const at::Tensor& grad_loss, const at::Tensor& lse) {
+  const auto acc = accumulate_dtype(call.logits.scalar_type());
+  const std::vector<int64_t> shape = row_shape(call.logits);
+  TORCH_CHECK_VALUE(lse.sizes() == at::IntArrayRef(shape), "lse must have shape ", shape, ", got ", lse.sizes());
+  TORCH_CHECK_VALUE(grad_loss.sizes() == at::IntArrayRef(shape), "grad_loss must have shape ", shape, ", got ", grad_loss.sizes());
+  check_same_device(call.logits, "input", grad_loss, "grad_loss");
+  check_same_device(call.logits, "input", lse, "lse");
+  call.lse = lse.to(acc).contiguous();
+  // The upstream gradient of a 'mean' or 'sum' loss arrives as one value
+  // broadcast over the rows (all strides 0); read it in place.
+  at::Tensor g = grad_loss.to(acc);
+  const bool broadcast = g.numel() > 0 && std::all_of(g.strides().begin(), g.strides().end(),
+                                                      [](int64_t s) { return s == 0; });
+  call.grad_loss = broadcast ? g : g.contiguous();
+  call.params.grad_loss = call.grad_loss.const_data_ptr();
+  call.params.grad_loss_stride = broadcast ? 0 : 1;
+  call.params.lse = call.lse.mutable_data_ptr();  // read only
+  call.grad_logits = at::empty(call.logits.sizes(), call.logits.options().memory_format(at::MemoryFormat::Contiguous));
+  call.params.grad_logits = call.grad_logits.mutable_data_ptr();
+}
+
+inline CrossEntropyCall index_forward_call(const at::Tensor& logits, const at::Tensor& target,
+                                           const c10::optional<at::Tensor>& weight, int64_t ignore_index,
+                                           double label_smoothing, double z_loss) {
+  check_logits(logits);
+  CrossEntropyCall call;
+  call.logits = walkable(logits);
+  fill_common(call, weight, label_smoothing, z_loss);
+  fill_index_target(call, target, ignore_index);
+  alloc_forward(call);
+  call.params.row_weight = call.aux.mutable_data_ptr();
+  return call;
+}
+
+inline CrossEntropyCall index_backward_call(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                            const at::Tensor& target, const c10::optional<at::Tensor>& weight,
+                                            const at::Tensor& lse, int64_t ignore_index, double label_smoothing,
+                                            double z_loss) {
+  check_logits(logits);
+  CrossEntropyCall call;
+  call.logits = walkable(logits);
+  fill_common(call, weight, label_smoothing, z_loss);
+  fill_index_target(call, target, ignore_index);
+  fill_backward(call, grad_loss, lse);
+  return call;
+}
+
+inline CrossEntropyCall prob_forward_call(const at::Tensor& logits, const at::Tensor& target,
+                                          const c10::optional<at::Tensor>& weight, double label_smoothing,
+                                          double z_loss) {
+  check_logits(logits);
+  CrossEntropyCall call;
+  call.logits = walkable(logits);
+  fill_common(call, weight, label_smoothing, z_loss);
+  fill_prob_target(call, target);
+  alloc_forward(call);
+  call.params.target_mass = call.aux.mutable_data_ptr();
+  return call;
+}
+
+inline CrossEntropyCall prob_backward_call(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                           const at::Tensor& target, const c10::optional<at::Tensor>& weight,
+                                           const at::Tensor& lse, const at::Tensor& target_mass,
+                                           double label_smoothing, double z_loss) {
+  check_logits(logits);
+  CrossEntropyCall call;
+  call.logits = walkable(logits);
+  fill_common(call, weight, label_smoothing, z_loss);
+  fill_prob_target(call, target);
+  fill_backward(call, grad_loss, lse);
+  TORCH_CHECK_VALUE(target_mass.sizes() == call.lse.sizes(), "target_mass must have shape ", call.lse.sizes(),
+                    ", got ", target_mass.sizes());
+  call.aux = target_mass.to(call.lse.scalar_type()).contiguous();
+  call.params.target_mass = call.aux.mutable_data_ptr();  // read only
+  return call;
+}
+
+}  // namespace glue
+}  // namespace lossext

@@ -1,0 +1,111 @@
+// Shared numerics for every lossext kernel, CPU and CUDA alike.
+//
+// Everything here is framework-free: it compiles under nvcc for the device and
+// under the host compiler for the CPU kernels, so the CPU test suite exercises
+// exactly the arithmetic the GPU runs.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#define LOSSEXT_HD __host__ __device__ __forceinline__
+#else
+#define LOSSEXT_HD inline
+#endif
+
+namespace lossext {
+
+// Half and bfloat16 inputs accumulate in float; float64 stays float64 so that
+// gradcheck sees full precision.
+template <typename T> struct AccumulateType { using type = float; };
+template <> struct AccumulateType<double> { using type = double; };
+template <typename T> using acc_type = typename AccumulateType<T>::type;
+
+template <typename T> LOSSEXT_HD T neg_infinity() { return -static_cast<T>(INFINITY); }
+
+// exp(x) for the hot loops.
+// Device: the hardware exp2 path (__expf); its error is a couple of ulp for the
+// arguments softmax feeds it (x - max <= 0).
+// Host: a branch-free Cephes-style polynomial, so that gcc vectorizes the row
+// loops that call it (std::exp is an opaque libm call and blocks that).
+// Relative error below 1e-7 over the float range; exp(-inf) = 0, exp(nan) = nan.
+LOSSEXT_HD float fast_exp(float x) {
+#if defined(__CUDA_ARCH__)
+  return __expf(x);
+#else
+  const float lo = -87.33654f, hi = 88.72283f;
+  float xc = x < lo ? lo : x;
+  xc = xc > hi ? hi : xc;
+  const float n = std::nearbyint(xc * 1.44269504088896341f);
+  // ln2 split in two so that r = x - n ln2 is exact to float precision.
+  const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  float out = y * scale;
+  out = x < lo ? 0.0f : out;
+  out = x > hi ? static_cast<float>(INFINITY) : out;
+  return out;
+#endif
+}
+
+LOSSEXT_HD double fast_exp(double x) { return exp(x); }
+
+LOSSEXT_HD float log_(float x) { return logf(x); }
+LOSSEXT_HD double log_(double x) { return log(x); }
+
+// Running (max, sum of exp(x - max)) pair: the state of a one-pass softmax.
+// Merging two states is associative, which lets threads, warps and blocks each
+// fold their share and combine at the end.
+template <typename acc_t> struct SoftmaxState {
+  acc_t max;
+  acc_t sum;
+
+  LOSSEXT_HD static SoftmaxState empty() { return {neg_infinity<acc_t>(), acc_t(0)}; }
+
+  // The x == max test keeps (-inf) - (-inf) = nan out: an all -inf row keeps
+  // max = -inf and ends with lse = -inf, as torch's logsumexp does. A nan
+  // input never wins the comparison and poisons `sum`, so it reaches the loss.
+  LOSSEXT_HD void add(acc_t x) {
+    if (x > max) {
+      sum = sum * fast_exp(max - x) + acc_t(1);
+      max = x;
+    } else {
+      sum += (x == max) ? acc_t(1) : fast_exp(x - max);
+    }
+  }
+
+  // N values at once: one rescale of `sum` per chunk instead of one per value.
+  template <int N> LOSSEXT_HD void add_chunk(const acc_t (&v)[N]) {
+    acc_t m = v[0];
+    for (int i = 1; i < N; ++i) m = v[i] > m ? v[i] : m;
+    if (m > max) {
+      sum *= fast_exp(max - m);
+      max = m;
+    }
+    for (int i = 0; i < N; ++i) sum += (v[i] == max) ? acc_t(1) : fast_exp(v[i] - max);
+  }
+
+  LOSSEXT_HD void merge(const SoftmaxState& o) {
+    if (o.max > max) {
+      sum = sum * fast_exp(max - o.max) + o.sum;
+      max = o.max;
+    } else {
+      sum += (o.max == max) ? o.sum : o.sum * fast_exp(o.max - max);
+    }
+  }
+
+  // log(sum_c exp(x_c)); -inf for an all -inf row, nan if any input was nan.
+  LOSSEXT_HD acc_t log_sum_exp() const { return max + log_(sum); }
+};
+
+}  // namespace lossext

@@ -1,0 +1,8 @@
+"""Fake (meta) kernels and autograd for the compiled ops, registered through
+torch.library so that torch.compile and torch.library.opcheck see them.
+Importing a family module registers its ops; nothing happens without _C."""
+
+from lossext._ext import _C
+
+if _C is not None:
+    from lossext._ops import cross_entropy  # noqa: F401

@@ -1,0 +1,77 @@
+import torch
+
+from lossext._ops._common import accumulate_dtype, class_broadcast, row_shape
+
+
+def _row_outputs(input):
+    out = input.new_empty(row_shape(input), dtype=accumulate_dtype(input.dtype))
+    return out, torch.empty_like(out), torch.empty_like(out)
+
+
+@torch.library.register_fake("lossext::cross_entropy_index_fwd")
+def _index_fwd_fake(input, target, weight, ignore_index, label_smoothing, z_loss):
+    return _row_outputs(input)
+
+
+@torch.library.register_fake("lossext::cross_entropy_prob_fwd")
+def _prob_fwd_fake(input, target, weight, label_smoothing, z_loss):
+    return _row_outputs(input)
+
+
+@torch.library.register_fake("lossext::cross_entropy_index_bwd")
+def _index_bwd_fake(grad_loss, input, target, weight, lse, ignore_index, label_smoothing, z_loss):
+    return torch.empty_like(input, memory_format=torch.contiguous_format)
+
+
+@torch.library.register_fake("lossext::cross_entropy_prob_bwd")
+def _prob_bwd_fake(grad_loss, input, target, weight, lse, target_mass, label_smoothing, z_loss):
+    return torch.empty_like(input, memory_format=torch.contiguous_format)
+
+
+def _index_setup(ctx, inputs, output):
+    input, target, weight, ignore_index, label_smoothing, z_loss = inputs
+    _, lse, row_weight = output
+    ctx.save_for_backward(input, target, weight, lse)
+    ctx.options = (ignore_index, label_smoothing, z_loss)
+    ctx.mark_non_differentiable(lse, row_weight)
+
+
+def _index_backward(ctx, grad_loss, _grad_lse, _grad_row_weight):
+    input, target, weight, lse = ctx.saved_tensors
+    if grad_loss is None:
+        grad_loss = torch.zeros_like(lse)
+    grad_input = torch.ops.lossext.cross_entropy_index_bwd(grad_loss, input, target, weight, lse, *ctx.options)
+    return grad_input, None, None, None, None, None
+
+
+def _prob_setup(ctx, inputs, output):
+    input, target, weight, label_smoothing, z_loss = inputs
+    _, lse, target_mass = output
+    ctx.save_for_backward(input, target, weight, lse, target_mass)
+    ctx.options = (label_smoothing, z_loss)
+    ctx.mark_non_differentiable(lse, target_mass)
+
+
+def _prob_backward(ctx, grad_loss, _grad_lse, _grad_mass):
+    input, target, weight, lse, target_mass = ctx.saved_tensors
+    label_smoothing, z_loss = ctx.options
+    if grad_loss is None:
+        grad_loss = torch.zeros_like(lse)
+    grad_input = grad_target = None
+    if ctx.needs_input_grad[0]:
+        grad_input = torch.ops.lossext.cross_entropy_prob_bwd(
+            grad_loss, input, target, weight, lse, target_mass, label_smoothing, z_loss
+        )
+    if ctx.needs_input_grad[1]:
+        # d loss / d t_c = -(1-e) w_c log p_c: rare (distillation through the
+        # teacher), so plain torch ops rather than a kernel.
+        log_p = input.to(lse.dtype) - lse.unsqueeze(1)
+        g = -(1 - label_smoothing) * grad_loss.to(lse.dtype).unsqueeze(1) * log_p
+        if weight is not None:
+            g = g * class_broadcast(weight.to(lse.dtype), input)
+        grad_target = g.to(target.dtype)
+    return grad_input, grad_target, None, None, None
+
+
+torch.library.register_autograd("lossext::cross_entropy_index_fwd", _index_backward, setup_context=_index_setup)
+torch.library.register_autograd("lossext::cross_entropy_prob_fwd", _prob_backward, setup_context=_prob_setup)

@@ -1,0 +1,7 @@
+"""The pure-PyTorch oracle: every lossext loss written from its formula,
+readable above all. Tests compare the kernels with it and it is the fallback
+where no kernel exists. Same signatures as the public functions."""
+
+from lossext.reference.cross_entropy import cross_entropy
+
+__all__ = ["cross_entropy"]
