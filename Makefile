@@ -1,0 +1,32 @@
+# The two commands of the README:
+#   make test    install what is missing, build lossext._C in place, run the test suite
+#   make bench   the same setup, then the benchmark suite (BENCH_ARGS=--full for the issues' sizes)
+PYTHON ?= python3
+MAX_JOBS ?= 2
+export PYTHON MAX_JOBS
+
+.PHONY: deps build test bench kernels wheel clean
+
+deps:
+	@bash tools/bootstrap.sh
+
+build: deps
+	$(PYTHON) setup.py -q build_ext --inplace
+
+test: build
+	$(PYTHON) -m pytest -q $(PYTEST_ARGS) tests
+
+bench: build
+	@bash tools/bootstrap.sh bench
+	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)
+
+# Every csrc/kernels/*.cu through nvcc for sm_80 and sm_90, no torch involved.
+kernels:
+	cmake -S . -B build/cmake -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/cmake
+
+wheel: build
+	$(PYTHON) -m pip wheel --no-build-isolation --no-deps -w dist .
+
+clean:
+	rm -rf build dist lossext/*.so

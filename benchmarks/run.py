@@ -1,0 +1,177 @@
+"""Runs every benchmarks/bench_*.py family side by side and writes
+results/<device>.json, results/<device>.md and results/<device>.png.
+
+    python benchmarks/run.py            # quick sizes
+    python benchmarks/run.py --full     # the sizes the issues name
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import lossext  # noqa: E402
+from benchmarks import harness  # noqa: E402
+
+
+def families(only):
+    for path in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        name = path.stem[len("bench_"):]
+        if only and not any(o in name for o in only):
+            continue
+        yield name, importlib.import_module(f"benchmarks.{path.stem}")
+
+
+def progress(done, total, label):
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:70]:<70}")
+    sys.stderr.flush()
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def run_case(case, device, min_run_time):
+    rows = []
+    for impl in case.impls:
+        row = {"impl": impl.name, "note": impl.note}
+        if impl.fn is None:
+            row["status"] = "missing"
+        else:
+            try:
+                row.update(harness.time_ms(impl.fn, device, min_run_time))
+                row["peak_mb"] = harness.peak_memory_mb(impl.fn, device)
+                row["status"] = "ok"
+            except Exception as err:  # noqa: BLE001 - a failing baseline is reported, not fatal
+                row["status"] = "error"
+                row["note"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+        rows.append(row)
+    base = next((r for r in rows if r["impl"] == case.baseline and r["status"] == "ok"), None)
+    for r in rows:
+        if r["status"] == "ok":
+            r["gbs"] = case.bytes_floor / (r["median_ms"] * 1e-3) / 1e9
+            r["speedup"] = base["median_ms"] / r["median_ms"] if base else None
+    return rows
+
+
+def markdown(results):
+    bw = results["copy_bandwidth_gbs"]
+    lines = [
+        f"Device: {results['device']} · torch {results['torch']} · lossext {results['lossext']} · "
+        f"commit {results['commit']} · {results['date']} · copy bandwidth {bw:.1f} GB/s",
+        "",
+        "| family | op | shape | dtype | mode | impl | median ms | speed-up vs baseline | GB/s (floor bytes) "
+        "| % of copy bw | peak MB |",
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for case in results["cases"]:
+        for r in case["rows"]:
+            if r["status"] == "ok":
+                sp = f"{r['speedup']:.2f}x" if r.get("speedup") else "-"
+                peak = f"{r['peak_mb']:.0f}" if r.get("peak_mb") is not None else "-"
+                cells = [f"{r['median_ms']:.3f}", sp, f"{r['gbs']:.1f}", f"{100 * r['gbs'] / bw:.0f}%", peak]
+            else:
+                cells = [r["status"] + (f" ({r['note']})" if r["note"] else ""), "", "", "", ""]
+            impl = f"**{r['impl']}**" if r["impl"] == case["baseline"] else r["impl"]
+            lines.append(f"| {case['family']} | {case['op']} | {case['shape']} | {case['dtype']} | {case['mode']} "
+                         f"| {impl} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Baseline (bold) per case; GB/s counts the fewest bytes the op must move, so "
+                 "'% of copy bw' is how close an implementation gets to the memory floor.")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    labels, speed, frac = [], [], []
+    for case in results["cases"]:
+        for r in case["rows"]:
+            if r["impl"] == "lossext" and r["status"] == "ok":
+                labels.append(f"{case['op']} {case['shape']} {case['dtype']} {case['mode']}")
+                speed.append(r.get("speedup") or 0)
+                frac.append(r["gbs"] / results["copy_bandwidth_gbs"])
+    if not labels:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(labels) + 1.5), sharey=True)
+    axes[0].barh(labels, speed, color="tab:blue")
+    axes[0].axvline(1.0, color="k", lw=0.8)
+    axes[0].set_xlabel("lossext speed-up over the case's baseline")
+    axes[1].barh(labels, frac, color="tab:green")
+    axes[1].axvline(1.0, color="k", lw=0.8)
+    axes[1].set_xlabel("achieved GB/s / measured copy bandwidth")
+    fig.suptitle(results["device"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true", help="the full sizes named in the issues")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--only", nargs="*", help="families whose name contains one of these")
+    ap.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per implementation")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args(argv)
+
+    device = torch.device(args.device)
+    name = harness.device_name(device)
+    print(f"lossext {lossext.__version__} on {name}; build: {lossext.build_info()}", flush=True)
+    copy_bw = harness.copy_bandwidth_gbs(device)
+    print(f"measured copy bandwidth: {copy_bw:.1f} GB/s", flush=True)
+
+    all_cases = [(fam, case) for fam, mod in families(args.only) for case in mod.cases(device, args.full)]
+    results = {
+        "device": name, "device_type": device.type, "torch": torch.__version__, "lossext": lossext.__version__,
+        "build": lossext.build_info(), "commit": commit(), "full": args.full,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "copy_bandwidth_gbs": copy_bw, "cases": [],
+    }
+    start = time.time()
+    for i, (fam, case) in enumerate(all_cases):
+        progress(i, len(all_cases), f"{case.op} {case.shape} {case.dtype} {case.mode}")
+        rows = run_case(case, device, args.min_run_time)
+        results["cases"].append({"family": fam, "op": case.op, "shape": case.shape, "dtype": case.dtype,
+                                 "mode": case.mode, "bytes_floor": case.bytes_floor, "baseline": case.baseline,
+                                 "rows": rows})
+    progress(len(all_cases), len(all_cases), f"done in {time.time() - start:.0f} s")
+    sys.stderr.write("\n")
+
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = name + ("" if args.full else "-quick")
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    table = markdown(results)
+    (out / f"{stem}.md").write_text(table)
+    plotted = plot(results, out / f"{stem}.png")
+    print(table)
+    print(f"wrote {out / stem}.json, .md" + (", .png" if plotted else " (no plot: matplotlib missing)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

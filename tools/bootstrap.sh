@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing lossext needs, and nothing that is there.
+# torch is pinned to the CPU build when absent: a bare `torch` would pull
+# several GB of CUDA packages. An installed torch (any version, CUDA or not)
+# is kept, and the extension is built against it.
+set -euo pipefail
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import torch" 2>/dev/null; then
+  "$PY" -m pip install --quiet "torch==${LOSSEXT_TORCH_VERSION:-2.13.0}"
+fi
+need=()
+for mod in pybind11 numpy pytest setuptools wheel; do
+  "$PY" -c "import $mod" 2>/dev/null || need+=("$mod")
+done
+command -v ninja >/dev/null 2>&1 || "$PY" -c "import ninja" 2>/dev/null || need+=(ninja)
+if [ "${1:-}" = "bench" ]; then
+  "$PY" -c "import matplotlib" 2>/dev/null || need+=(matplotlib)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  "$PY" -m pip install --quiet "${need[@]}"
+fi
