@@ -94,22 +94,20 @@ LOSSEXT_FOCAL_HD float focal_log(float x) {
 }
 LOSSEXT_FOCAL_HD double focal_log(double x) { return log(x); }
 
-// log(1 + e) for e in [0, 1]: log(u) e / (u - 1) with u = 1 + e rounded
-// (Goldberg's correction) keeps full relative precision for tiny e.
-LOSSEXT_FOCAL_HD float focal_log1p(float e) {
+// log(1 + e) for e in [0, 1], given inv = 1 / (1 + e) (already at hand in the
+// sigmoid): -log(inv) needs no division; below e = 2^-12, where inv rounds
+// off e's low bits, the series e - e^2/2 (relative error < e^2/3) takes over.
+LOSSEXT_FOCAL_HD float focal_log1p(float e, float inv) {
 #if defined(__CUDA_ARCH__)
+  (void)inv;
   return log1pf(e);
 #else
-  const float u = 1.0f + e;
-  const float d = u - 1.0f;
-  // Divisors are made safe before dividing, not after: a division that may
-  // trap keeps gcc from turning the select into branch-free vector code.
-  const float ratio = e / (d == 0.0f ? 1.0f : d);
-  const float corrected = focal_log(u) * ratio;
-  return d == 0.0f ? e : corrected;
+  const float series = e - 0.5f * e * e;
+  const float direct = -focal_log(inv);
+  return e < 2.44140625e-4f ? series : direct;
 #endif
 }
-LOSSEXT_FOCAL_HD double focal_log1p(double e) { return log1p(e); }
+LOSSEXT_FOCAL_HD double focal_log1p(double e, double) { return log1p(e); }
 
 LOSSEXT_FOCAL_HD float focal_expm1(float x) {
 #if defined(__CUDA_ARCH__)
@@ -163,14 +161,17 @@ LOSSEXT_FOCAL_HD acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const Si
   const acc_t relu = pos ? x : acc_t(0);
   const acc_t ts = t * (one - cfg.smoothing) + acc_t(0.5) * cfg.smoothing;
   // softplus(x) - t' x = max(x, 0) - t' x + log1p(exp(-|x|))
-  const acc_t bce = relu - ts * x + focal_log1p(e);
+  const acc_t bce = relu - ts * x + focal_log1p(e, inv);
   const acc_t q = p * (one - t) + pm * t;
   const acc_t scale = w * focal_alpha_t(cfg.alpha, t) * focal_pow<K>(q, cfg.gamma);
   if constexpr (LOSS) {
     return scale * bce;
   } else {
+    // Hard targets (the index-target kernels pass t as a constant) fold to
+    // r = 1-p or p with no division.
     const acc_t r_raw = p * pm / (q > acc_t(0) ? q : one);
-    const acc_t r = q > acc_t(0) ? r_raw : acc_t(0);
+    const acc_t r_soft = q > acc_t(0) ? r_raw : acc_t(0);
+    const acc_t r = t == acc_t(0) ? pm : (t == one ? p : r_soft);
     const acc_t push = p * (one - ts) - ts * pm;  // p - t'
     if constexpr (K == GammaKind::Zero) {
       return scale * push;
