@@ -27,4 +27,27 @@ TORCH_LIBRARY(lossext, m) {
       "cross_entropy_prob_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? weight, Tensor lse, "
       "Tensor target_mass, float label_smoothing, float z_loss) -> Tensor",
       pt2);
+
+  // Focal losses. sigmoid_focal_*: 2-D (rows, classes) logits (the Python side
+  // flattens the leading dims); target int64 class indices [rows] (c positive,
+  // -1 background, ignore_index skipped) or dense floats of the input's shape;
+  // loss in float32 (float64 for float64), [rows] when reduce_rows else
+  // [rows, classes]. softmax_focal_*: (N, C, d...) logits, index targets,
+  // per-row loss, log-sum-exp and target weight w_y (0 when ignored).
+  m.def(
+      "sigmoid_focal_fwd(Tensor input, Tensor target, Tensor? weight, float alpha, float gamma, "
+      "int ignore_index, float label_smoothing, bool reduce_rows) -> Tensor",
+      pt2);
+  m.def(
+      "sigmoid_focal_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? weight, float alpha, "
+      "float gamma, int ignore_index, float label_smoothing, bool reduce_rows) -> Tensor",
+      pt2);
+  m.def(
+      "softmax_focal_fwd(Tensor input, Tensor target, Tensor? alpha, Tensor? weight, float gamma, "
+      "int ignore_index) -> (Tensor loss, Tensor lse, Tensor row_weight)",
+      pt2);
+  m.def(
+      "softmax_focal_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? alpha, Tensor? weight, "
+      "Tensor lse, float gamma, int ignore_index) -> Tensor",
+      pt2);
 }

@@ -1,0 +1,273 @@
+// CPU implementation of the focal-loss ops: rows in parallel
+// (at::parallel_for); the inner loops are the vectorized ones of
+// focal_rows.cpp (sigmoid) and row_kernels.cpp (softmax), which apply the
+// formulas of kernels/focal.h.
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <atomic>
+#include <type_traits>
+#include <vector>
+
+#include "cpu/focal_rows.h"
+#include "cpu/memory.h"
+#include "cpu/row_kernels.h"
+#include "glue/focal.h"
+
+namespace lossext {
+namespace cpu {
+namespace {
+
+int64_t grain_rows(int64_t classes) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(classes, 1)); }
+
+// n values starting at x (stride s) as contiguous accumulate-type values: x
+// itself when it already is, else a converted copy in `buf`.
+template <typename T>
+const acc_type<T>* as_acc(const T* x, int64_t n, int64_t s, std::vector<acc_type<T>>& buf) {
+  if constexpr (std::is_same_v<T, acc_type<T>>) {
+    if (s == 1) return x;
+  }
+  buf.resize(n);
+  for (int64_t c = 0; c < n; ++c) buf[c] = static_cast<acc_type<T>>(x[c * s]);
+  return buf.data();
+}
+
+void record_bad(std::atomic<int64_t>& bad_row, int64_t row) {
+  int64_t none = -1;
+  bad_row.compare_exchange_strong(none, row);
+}
+
+// ---- sigmoid focal ---------------------------------------------------------------
+
+template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, std::atomic<int64_t>& bad_row) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes;
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  const SigmoidFocalConfig<acc_t> cfg{acc_t(p.alpha), acc_t(p.gamma), acc_t(p.label_smoothing)};
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+
+  at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xbuf, tbuf, lbuf(p.reduce_rows ? C : 0);
+    for (int64_t row = begin; row < end; ++row) {
+      acc_t* out = p.reduce_rows ? lbuf.data() : loss + row * C;
+      int64_t y = -1;
+      if (p.target_index) {
+        y = p.target_index[row];
+        const bool ignored = y == p.ignore_index;
+        if (ignored || y < -1 || y >= C) {
+          // Ignored rows read no logits; a bad index is never dereferenced.
+          if (!ignored) record_bad(bad_row, row);
+          const acc_t fill = ignored ? acc_t(0) : acc_t(NAN);
+          if (p.reduce_rows) loss[row] = fill;
+          else std::fill(out, out + C, fill);
+          continue;
+        }
+      }
+      const acc_t* x = as_acc(static_cast<const T*>(p.logits) + row * C, C, 1, xbuf);
+      const acc_t* t =
+          p.target_dense ? as_acc(static_cast<const T*>(p.target_dense) + row * C, C, 1, tbuf) : nullptr;
+      const acc_t s = sigmoid_focal_row_loss(x, t, y, w, C, cfg, p.gamma_kind, out);
+      if (p.reduce_rows) loss[row] = s;
+    }
+  });
+}
+
+template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes;
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  const SigmoidFocalConfig<acc_t> cfg{acc_t(p.alpha), acc_t(p.gamma), acc_t(p.label_smoothing)};
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
+  constexpr bool in_place = std::is_same_v<T, acc_t>;
+
+  at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xbuf, tbuf, gbuf(in_place ? 0 : C);
+    for (int64_t row = begin; row < end; ++row) {
+      T* dst = static_cast<T*>(p.grad_logits) + row * C;
+      acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
+      int64_t y = -1;
+      bool skip = false;
+      if (p.target_index) {
+        y = p.target_index[row];
+        if (y == p.ignore_index || y < -1 || y >= C) {
+          std::fill(g, g + C, y == p.ignore_index ? acc_t(0) : acc_t(NAN));
+          skip = true;
+        }
+      }
+      if (!skip) {
+        const acc_t* x = as_acc(static_cast<const T*>(p.logits) + row * C, C, 1, xbuf);
+        const acc_t* t =
+            p.target_dense ? as_acc(static_cast<const T*>(p.target_dense) + row * C, C, 1, tbuf) : nullptr;
+        const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + row * C : nullptr;
+        const acc_t g_row = p.grad_mode == GradMode::PerRow ? grad_loss[row]
+                            : p.grad_mode == GradMode::Scalar ? grad_loss[0]
+                                                              : acc_t(0);
+        sigmoid_focal_row_grad(x, t, y, w, C, cfg, p.gamma_kind, g_elem, g_row, g);
+      }
+      if constexpr (!in_place) {
+        for (int64_t c = 0; c < C; ++c) dst[c] = static_cast<T>(g[c]);
+      }
+    }
+  });
+}
+
+// ---- softmax focal ---------------------------------------------------------------
+
+template <typename acc_t> acc_t log_sum_exp(const acc_t* x, int64_t n) {
+  const acc_t m = row_max(x, n);
+  if (m == neg_infinity<acc_t>()) return m;
+  return m + log_(row_sum_exp(x, n, m));
+}
+
+template <typename acc_t> acc_t softmax_loss(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
+  switch (k) {
+    case GammaKind::Zero: return softmax_focal_row_loss<GammaKind::Zero>(l, coeff, gamma);
+    case GammaKind::One: return softmax_focal_row_loss<GammaKind::One>(l, coeff, gamma);
+    case GammaKind::Two: return softmax_focal_row_loss<GammaKind::Two>(l, coeff, gamma);
+    default: return softmax_focal_row_loss<GammaKind::General>(l, coeff, gamma);
+  }
+}
+
+template <typename acc_t> acc_t softmax_grad_scale(GammaKind k, acc_t l, acc_t coeff, acc_t gamma, acc_t g) {
+  switch (k) {
+    case GammaKind::Zero: return softmax_focal_grad_scale<GammaKind::Zero>(l, coeff, gamma, g);
+    case GammaKind::One: return softmax_focal_grad_scale<GammaKind::One>(l, coeff, gamma, g);
+    case GammaKind::Two: return softmax_focal_grad_scale<GammaKind::Two>(l, coeff, gamma, g);
+    default: return softmax_focal_grad_scale<GammaKind::General>(l, coeff, gamma, g);
+  }
+}
+
+template <typename T> void softmax_forward(const SoftmaxFocalParams& p, std::atomic<int64_t>& bad_row) {
+  using acc_t = acc_type<T>;
+  const RowLayout L = p.layout;
+  const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
+
+  at::parallel_for(0, L.rows, grain_rows(L.classes), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> buf;
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t y = p.target_index[row];
+      if (y == p.ignore_index || y < 0 || y >= L.classes) {
+        const bool bad = y != p.ignore_index;
+        if (bad) record_bad(bad_row, row);
+        loss[row] = lse_out[row] = row_weight[row] = bad ? acc_t(NAN) : acc_t(0);
+        continue;
+      }
+      const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, buf);
+      const acc_t lse = log_sum_exp(x, L.classes);
+      const acc_t w_y = w ? w[y] : acc_t(1);
+      const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * w_y;
+      loss[row] = softmax_loss(p.gamma_kind, x[y] - lse, coeff, acc_t(p.gamma));
+      lse_out[row] = lse;
+      row_weight[row] = w_y;
+    }
+  });
+}
+
+template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
+  using acc_t = acc_type<T>;
+  const RowLayout L = p.layout;
+  const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  const acc_t* lse_in = static_cast<const acc_t*>(p.lse);
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
+  const bool in_place = std::is_same_v<T, acc_t> && L.inner == 1;
+
+  at::parallel_for(0, L.rows, grain_rows(L.classes), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xbuf, gbuf(L.classes);
+    for (int64_t row = begin; row < end; ++row) {
+      T* dst = static_cast<T*>(p.grad_logits) + L.dense_row_offset(row);
+      acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
+      const int64_t y = p.target_index[row];
+      if (y == p.ignore_index || y < 0 || y >= L.classes) {
+        std::fill(g, g + L.classes, y == p.ignore_index ? acc_t(0) : acc_t(NAN));
+      } else {
+        const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, xbuf);
+        const acc_t lse = lse_in[row];
+        const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * (w ? w[y] : acc_t(1));
+        const acc_t G = softmax_grad_scale(p.gamma_kind, x[y] - lse, coeff, acc_t(p.gamma),
+                                           grad_loss[row * p.grad_loss_stride]);
+        // grad_c = G (p_c - [c == y]): the cross-entropy row loop with a = G, d = 0.
+        const CrossEntropyIndexGrad<acc_t> k{G, G, acc_t(0)};
+        cross_entropy_index_grad_row(x, g, L.classes, lse, k, static_cast<const acc_t*>(nullptr));
+        g[y] = cross_entropy_index_grad(k, fast_exp(x[y] - lse), true, acc_t(1));
+      }
+      if (!in_place) {
+        for (int64_t c = 0; c < L.classes; ++c) dst[c * L.dense_stride_c()] = static_cast<T>(g[c]);
+      }
+    }
+  });
+}
+
+#define LOSSEXT_DISPATCH_FLOATING(TYPE, NAME, ...) \
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
+
+void raise_bad_index(std::atomic<int64_t>& bad_row, const int64_t* target, int64_t classes, int64_t ignore_index,
+                     const char* allowed) {
+  const int64_t row = bad_row.load();
+  TORCH_CHECK_INDEX(row < 0, "target contains class index ", row < 0 ? 0 : target[row], " (at flat position ", row,
+                    "), outside ", allowed, classes, ") and not ignore_index (", ignore_index, ")");
+}
+
+at::Tensor sigmoid_focal_fwd_cpu(const at::Tensor& input, const at::Tensor& target,
+                                 const c10::optional<at::Tensor>& weight, double alpha, double gamma,
+                                 int64_t ignore_index, double label_smoothing, bool reduce_rows) {
+  auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
+  glue::sigmoid_focal_alloc_loss(call);
+  std::atomic<int64_t> bad_row(-1);
+  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_fwd",
+                            [&] { sigmoid_forward<scalar_t>(call.params, bad_row); });
+  raise_bad_index(bad_row, call.params.target_index, call.params.classes, ignore_index, "[-1, ");
+  return call.loss;
+}
+
+at::Tensor sigmoid_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& input, const at::Tensor& target,
+                                 const c10::optional<at::Tensor>& weight, double alpha, double gamma,
+                                 int64_t ignore_index, double label_smoothing, bool reduce_rows) {
+  auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
+  glue::sigmoid_focal_fill_backward(call, grad_loss);
+  advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
+  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_bwd",
+                            [&] { sigmoid_backward<scalar_t>(call.params); });
+  return call.grad_logits;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> softmax_focal_fwd_cpu(const at::Tensor& input, const at::Tensor& target,
+                                                                     const c10::optional<at::Tensor>& alpha,
+                                                                     const c10::optional<at::Tensor>& weight,
+                                                                     double gamma, int64_t ignore_index) {
+  auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
+  glue::softmax_focal_alloc_forward(call);
+  std::atomic<int64_t> bad_row(-1);
+  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "softmax_focal_fwd",
+                            [&] { softmax_forward<scalar_t>(call.params, bad_row); });
+  raise_bad_index(bad_row, call.params.target_index, call.params.layout.classes, ignore_index, "[0, ");
+  return {call.loss, call.lse, call.row_weight};
+}
+
+at::Tensor softmax_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& input, const at::Tensor& target,
+                                 const c10::optional<at::Tensor>& alpha, const c10::optional<at::Tensor>& weight,
+                                 const at::Tensor& lse, double gamma, int64_t ignore_index) {
+  auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
+  glue::softmax_focal_fill_backward(call, grad_loss, lse);
+  advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
+  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "softmax_focal_bwd",
+                            [&] { softmax_backward<scalar_t>(call.params); });
+  return call.grad_logits;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(lossext, CPU, m) {
+  m.impl("sigmoid_focal_fwd", &sigmoid_focal_fwd_cpu);
+  m.impl("sigmoid_focal_bwd", &sigmoid_focal_bwd_cpu);
+  m.impl("softmax_focal_fwd", &softmax_focal_fwd_cpu);
+  m.impl("softmax_focal_bwd", &softmax_focal_bwd_cpu);
+}
+
+}  // namespace cpu
+}  // namespace lossext

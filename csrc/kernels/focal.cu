@@ -1,0 +1,261 @@
+// CUDA kernels for the focal losses.
+//
+// Sigmoid focal: forward gives a warp to a row (the loss summed across the
+// warp when the caller reduces, so only [rows] floats are written); backward
+// is a flat grid-stride loop over elements that recomputes the element's
+// sigmoid and writes its gradient: logits and targets read once, gradient
+// written once. Softmax focal: a warp per row for contiguous rows, a thread per
+// row for (N, C, d...) layouts (neighbouring threads then read neighbouring
+// positions); forward keeps the row's log-sum-exp, backward recomputes p.
+#include <type_traits>
+
+#include "kernels/cuda_common.cuh"
+#include "kernels/focal.h"
+#include "kernels/focal_launch.h"
+
+namespace lossext {
+namespace cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+template <GammaKind K> using Kind = std::integral_constant<GammaKind, K>;
+template <bool B> using Flag = std::integral_constant<bool, B>;
+
+template <typename F> cudaError_t dispatch_gamma(GammaKind k, F&& f) {
+  switch (k) {
+    case GammaKind::Zero: return f(Kind<GammaKind::Zero>{});
+    case GammaKind::One: return f(Kind<GammaKind::One>{});
+    case GammaKind::Two: return f(Kind<GammaKind::Two>{});
+    default: return f(Kind<GammaKind::General>{});
+  }
+}
+
+template <typename F> cudaError_t dispatch_flag(bool b, F&& f) { return b ? f(Flag<true>{}) : f(Flag<false>{}); }
+
+// Index target of `row`, or why the row is skipped: ignored rows give 0,
+// out-of-range indices nan (never dereferenced; the glue documents it).
+__device__ __forceinline__ bool skip_row(int64_t y, int64_t ignore_index, int64_t lowest, int64_t classes,
+                                         bool* ignored) {
+  *ignored = y == ignore_index;
+  return *ignored || y < lowest || y >= classes;
+}
+
+template <typename T, GammaKind K, bool DENSE, bool REDUCE>
+__global__ void __launch_bounds__(kBlock) sigmoid_focal_fwd_kernel(const SigmoidFocalParams p) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes;
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  const SigmoidFocalConfig<acc_t> cfg{acc_t(p.alpha), acc_t(p.gamma), acc_t(p.label_smoothing)};
+  const T* logits = static_cast<const T*>(p.logits);
+  const T* dense = static_cast<const T*>(p.target_dense);
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+  const int lane = threadIdx.x % 32;
+  constexpr int rows_per_block = kBlock / 32;
+
+  for (int64_t row = int64_t(blockIdx.x) * rows_per_block + threadIdx.x / 32; row < p.rows;
+       row += int64_t(gridDim.x) * rows_per_block) {
+    int64_t y = -1;
+    if constexpr (!DENSE) {
+      y = p.target_index[row];
+      bool ignored;
+      if (skip_row(y, p.ignore_index, -1, C, &ignored)) {
+        const acc_t fill = ignored ? acc_t(0) : acc_t(NAN);
+        if constexpr (REDUCE) {
+          if (lane == 0) loss[row] = fill;
+        } else {
+          for (int64_t c = lane; c < C; c += 32) loss[row * C + c] = fill;
+        }
+        continue;
+      }
+    }
+    acc_t sum = 0;
+    for (int64_t c = lane; c < C; c += 32) {
+      const int64_t i = row * C + c;
+      const acc_t t = DENSE ? to_acc(dense[i]) : (c == y ? acc_t(1) : acc_t(0));
+      const acc_t v = sigmoid_focal_element<true, K>(to_acc(logits[i]), t, w ? w[c] : acc_t(1), cfg);
+      if constexpr (REDUCE) {
+        sum += v;
+      } else {
+        loss[i] = v;
+      }
+    }
+    if constexpr (REDUCE) {
+      sum = group_allreduce<32>(sum, SumOp{}, static_cast<acc_t*>(nullptr));
+      if (lane == 0) loss[row] = sum;
+    }
+  }
+}
+
+template <typename T, GammaKind K, bool DENSE>
+__global__ void __launch_bounds__(kBlock) sigmoid_focal_bwd_kernel(const SigmoidFocalParams p) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes;
+  const int64_t n = p.rows * C;
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  const SigmoidFocalConfig<acc_t> cfg{acc_t(p.alpha), acc_t(p.gamma), acc_t(p.label_smoothing)};
+  const T* logits = static_cast<const T*>(p.logits);
+  const T* dense = static_cast<const T*>(p.target_dense);
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
+  T* out = static_cast<T*>(p.grad_logits);
+
+  for (int64_t i = int64_t(blockIdx.x) * kBlock + threadIdx.x; i < n; i += int64_t(gridDim.x) * kBlock) {
+    const int64_t row = i / C;
+    const int64_t c = i - row * C;
+    acc_t t;
+    if constexpr (DENSE) {
+      t = to_acc(dense[i]);
+    } else {
+      const int64_t y = p.target_index[row];
+      bool ignored;
+      if (skip_row(y, p.ignore_index, -1, C, &ignored)) {
+        out[i] = from_acc<T>(ignored ? acc_t(0) : acc_t(NAN));
+        continue;
+      }
+      t = c == y ? acc_t(1) : acc_t(0);
+    }
+    const acc_t g = p.grad_mode == GradMode::Scalar ? grad_loss[0]
+                    : p.grad_mode == GradMode::PerRow ? grad_loss[row]
+                                                      : grad_loss[i];
+    out[i] = from_acc<T>(g * sigmoid_focal_element<false, K>(to_acc(logits[i]), t, w ? w[c] : acc_t(1), cfg));
+  }
+}
+
+template <int G> __host__ __device__ constexpr int rows_per_block() { return kBlock / G; }
+
+template <typename T, int G, GammaKind K>
+__global__ void __launch_bounds__(kBlock) softmax_focal_fwd_kernel(const SoftmaxFocalParams p) {
+  using acc_t = acc_type<T>;
+  const RowLayout L = p.layout;
+  const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
+  const int lane = threadIdx.x % G;
+
+  for (int64_t row = int64_t(blockIdx.x) * rows_per_block<G>() + threadIdx.x / G; row < L.rows;
+       row += int64_t(gridDim.x) * rows_per_block<G>()) {
+    const int64_t y = p.target_index[row];
+    bool ignored;
+    if (skip_row(y, p.ignore_index, 0, L.classes, &ignored)) {
+      if (lane == 0) loss[row] = lse_out[row] = row_weight[row] = ignored ? acc_t(0) : acc_t(NAN);
+      continue;
+    }
+    const T* x = static_cast<const T*>(p.logits) + L.row_offset(row);
+    SoftmaxState<acc_t> state = SoftmaxState<acc_t>::empty();
+    for (int64_t c = lane; c < L.classes; c += G) state.add(to_acc(x[c * L.stride_c]));
+    state = group_allreduce<G>(state, MergeOp{}, static_cast<SoftmaxState<acc_t>*>(nullptr));
+    if (lane == 0) {
+      const acc_t lse = state.log_sum_exp();
+      const acc_t w_y = w ? w[y] : acc_t(1);
+      const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * w_y;
+      loss[row] = softmax_focal_row_loss<K>(to_acc(x[y * L.stride_c]) - lse, coeff, acc_t(p.gamma));
+      lse_out[row] = lse;
+      row_weight[row] = w_y;
+    }
+  }
+}
+
+template <typename T, int G, GammaKind K>
+__global__ void __launch_bounds__(kBlock) softmax_focal_bwd_kernel(const SoftmaxFocalParams p) {
+  using acc_t = acc_type<T>;
+  const RowLayout L = p.layout;
+  const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
+  const acc_t* w = static_cast<const acc_t*>(p.weight);
+  const acc_t* lse_in = static_cast<const acc_t*>(p.lse);
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
+  const int64_t dsc = L.dense_stride_c();
+  const int lane = threadIdx.x % G;
+
+  for (int64_t row = int64_t(blockIdx.x) * rows_per_block<G>() + threadIdx.x / G; row < L.rows;
+       row += int64_t(gridDim.x) * rows_per_block<G>()) {
+    T* out = static_cast<T*>(p.grad_logits) + L.dense_row_offset(row);
+    const int64_t y = p.target_index[row];
+    bool ignored;
+    if (skip_row(y, p.ignore_index, 0, L.classes, &ignored)) {
+      const T fill = from_acc<T>(ignored ? acc_t(0) : acc_t(NAN));
+      for (int64_t c = lane; c < L.classes; c += G) out[c * dsc] = fill;
+      continue;
+    }
+    const T* x = static_cast<const T*>(p.logits) + L.row_offset(row);
+    const acc_t lse = lse_in[row];
+    const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * (w ? w[y] : acc_t(1));
+    const acc_t scale = softmax_focal_grad_scale<K>(to_acc(x[y * L.stride_c]) - lse, coeff, acc_t(p.gamma),
+                                                    grad_loss[row * p.grad_loss_stride]);
+    for (int64_t c = lane; c < L.classes; c += G) {
+      const acc_t prob = fast_exp(to_acc(x[c * L.stride_c]) - lse);
+      out[c * dsc] = from_acc<T>(scale * (prob - (c == y ? acc_t(1) : acc_t(0))));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cuda
+
+using namespace cuda;
+
+cudaError_t sigmoid_focal_fwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream) {
+  if (p.rows == 0 || p.classes == 0) return cudaSuccess;
+  return dispatch_dtype(p.dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
+      return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
+        return dispatch_flag(p.reduce_rows, [&](auto reduce) {
+          sigmoid_focal_fwd_kernel<T, decltype(kind)::value, decltype(dense)::value, decltype(reduce)::value>
+              <<<grid_for(p.rows, kBlock / 32), kBlock, 0, stream>>>(p);
+          return cudaGetLastError();
+        });
+      });
+    });
+  });
+}
+
+cudaError_t sigmoid_focal_bwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream) {
+  if (p.rows == 0 || p.classes == 0) return cudaSuccess;
+  return dispatch_dtype(p.dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
+      return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
+        sigmoid_focal_bwd_kernel<T, decltype(kind)::value, decltype(dense)::value>
+            <<<grid_for(p.rows * p.classes, kBlock), kBlock, 0, stream>>>(p);
+        return cudaGetLastError();
+      });
+    });
+  });
+}
+
+// Softmax focal: a warp per contiguous row; a thread per row when classes are strided.
+cudaError_t softmax_focal_fwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream) {
+  if (p.layout.rows == 0) return cudaSuccess;
+  return dispatch_dtype(p.dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
+      constexpr GammaKind K = decltype(kind)::value;
+      if (p.layout.stride_c == 1) {
+        softmax_focal_fwd_kernel<T, 32, K><<<grid_for(p.layout.rows, rows_per_block<32>()), kBlock, 0, stream>>>(p);
+      } else {
+        softmax_focal_fwd_kernel<T, 1, K><<<grid_for(p.layout.rows, rows_per_block<1>()), kBlock, 0, stream>>>(p);
+      }
+      return cudaGetLastError();
+    });
+  });
+}
+
+cudaError_t softmax_focal_bwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream) {
+  if (p.layout.rows == 0) return cudaSuccess;
+  return dispatch_dtype(p.dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
+      constexpr GammaKind K = decltype(kind)::value;
+      if (p.layout.stride_c == 1) {
+        softmax_focal_bwd_kernel<T, 32, K><<<grid_for(p.layout.rows, rows_per_block<32>()), kBlock, 0, stream>>>(p);
+      } else {
+        softmax_focal_bwd_kernel<T, 1, K><<<grid_for(p.layout.rows, rows_per_block<1>()), kBlock, 0, stream>>>(p);
+      }
+      return cudaGetLastError();
+    });
+  });
+}
+
+}  // namespace lossext

@@ -1,0 +1,267 @@
+"""Focal losses: sigmoid focal (RetinaNet) with dense or class-index targets,
+softmax focal, and mmdet's quality focal (GFL) and varifocal losses.
+
+sigmoid_focal_loss and softmax_focal_loss run fused kernels; quality_focal_loss
+and varifocal_loss are compositions of torch ops (the reference formulas).
+"""
+
+import numbers
+
+import torch
+
+from lossext import _ext, reference
+from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
+
+
+def _check_alpha(alpha, name="alpha"):
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
+        raise TypeError(f"{name} must be a float, got {type(alpha).__name__}")
+    if not (alpha < 0 or alpha <= 1):
+        raise ValueError(f"{name} must be in [0, 1], or negative to disable it, got {alpha}")
+
+
+def _check_gamma(gamma, name="gamma"):
+    if not isinstance(gamma, numbers.Real) or isinstance(gamma, bool):
+        raise TypeError(f"{name} must be a float, got {type(gamma).__name__}")
+    if not gamma >= 0:
+        raise ValueError(f"{name} must be >= 0, got {gamma}")
+
+
+def _check_normalizer(normalizer, input):
+    if normalizer is None or (isinstance(normalizer, numbers.Real) and not isinstance(normalizer, bool)):
+        return
+    if not isinstance(normalizer, torch.Tensor):
+        raise TypeError(f"normalizer must be a float or a one-element tensor, got {type(normalizer).__name__}")
+    if normalizer.numel() != 1:
+        raise ValueError(f"normalizer must be a one-element tensor, got shape {tuple(normalizer.shape)}")
+    if normalizer.device != input.device and normalizer.device.type != "cpu":
+        check_same_device(normalizer, "normalizer", input, "inputs")
+
+
+def _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing):
+    check_floating(inputs, "inputs")
+    check_tensor(targets, "targets")
+    check_reduction(reduction)
+    _check_alpha(alpha)
+    _check_gamma(gamma)
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    check_same_device(targets, "targets", inputs, "inputs")
+    _check_normalizer(normalizer, inputs)
+    if targets.is_floating_point():
+        if targets.shape != inputs.shape:
+            raise ValueError(
+                f"dense targets must have the shape of inputs {tuple(inputs.shape)}, got {tuple(targets.shape)}"
+            )
+    elif targets.dtype == torch.int64:
+        if inputs.dim() == 0 or targets.shape != inputs.shape[:-1]:
+            raise ValueError(
+                f"class-index targets must have shape inputs.shape[:-1] = {tuple(inputs.shape[:-1])}, "
+                f"got {tuple(targets.shape)} (inputs {tuple(inputs.shape)})"
+            )
+    else:
+        raise TypeError(f"targets must be floating (dense) or int64 class indices, got {targets.dtype}")
+    classes = inputs.shape[-1] if inputs.dim() > 0 else 1
+    check_class_weight(weight, "weight", classes, inputs)
+
+
+def sigmoid_focal_loss(
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+    *,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    normalizer=None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Sigmoid focal loss (RetinaNet), a drop-in for ``torchvision.ops.sigmoid_focal_loss``.
+
+    ``loss = w_c alpha_t (1 - p_t)^gamma BCEwithlogits(x, t)`` per element, with
+    ``p = sigmoid(x)``, ``p_t = p t + (1-p)(1-t)``, ``alpha_t = alpha t + (1-alpha)(1-t)``.
+
+    Args:
+        inputs: logits of any shape (..., C), float16/bfloat16/float32/float64.
+        targets: either dense floats of inputs' shape (torchvision's semantics,
+            values and gradients), or int64 class indices of shape
+            ``inputs.shape[:-1]``: c in [0, C) makes class c positive, -1 makes
+            every class negative (background anchor), ``ignore_index``
+            contributes nothing. The one-hot matrix is never built.
+        alpha: weight of positives in [0, 1]; negative disables alpha_t.
+        gamma: focusing exponent >= 0. Loss and gradient are finite for every
+            gamma >= 0, also 0 < gamma < 1 with saturated logits.
+        reduction: 'none' (per element, inputs' shape) | 'mean' | 'sum'. 'mean'
+            averages over all elements (dense targets, as torchvision) or over
+            the elements of non-ignored rows (index targets).
+        weight: optional per-class weights (C,), multiplying each element loss.
+        ignore_index: index-target value that is skipped (checked before -1).
+        normalizer: float or one-element tensor (say, the number of positive
+            anchors): when given the result is ``loss.sum() / normalizer`` for
+            'mean' and 'sum' (``loss / normalizer`` for 'none'); a tensor is
+            never read back to the host.
+        label_smoothing: s in [0, 1], as NVIDIA apex's detection focal loss:
+            the BCE term sees ``t' = t (1 - s) + s/2``; p_t and alpha_t keep
+            the hard target.
+
+    On CPU a class index outside [-1, C) that is not ``ignore_index`` raises
+    IndexError; on CUDA it makes its row nan (no device sync). The gradient
+    flows to ``inputs`` only (dense targets that require grad run the
+    reference, which differentiates them too). Returns inputs' dtype.
+    """
+    _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing)
+    args = (inputs, targets, alpha, gamma, reduction)
+    kwargs = dict(weight=weight, ignore_index=ignore_index, normalizer=normalizer, label_smoothing=label_smoothing)
+    if not _ext.has_kernels(inputs.device):
+        _ext.warn_fallback("sigmoid_focal_loss", inputs.device)
+        return reference.sigmoid_focal_loss(*args, **kwargs)
+    if inputs.numel() == 0 or targets.requires_grad:
+        return reference.sigmoid_focal_loss(*args, **kwargs)
+
+    index_targets = not targets.is_floating_point()
+    classes = inputs.shape[-1] if inputs.dim() > 0 else 1
+    x = inputs.reshape(-1, classes)
+    t = targets.reshape(-1) if index_targets else targets.reshape(-1, classes)
+    reduce_rows = reduction != "none"
+    loss = torch.ops.lossext.sigmoid_focal_fwd(
+        x, t, weight, float(alpha), float(gamma), int(ignore_index), float(label_smoothing), reduce_rows
+    )
+    if reduction == "none":
+        out = loss.reshape(inputs.shape)
+        if normalizer is not None:
+            out = out / normalizer
+    else:
+        out = loss.sum()
+        if normalizer is not None:
+            out = out / normalizer
+        elif reduction == "mean":
+            out = out / ((t != ignore_index).sum() * classes if index_targets else x.numel())
+    return out.to(inputs.dtype)
+
+
+def softmax_focal_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    alpha=None,
+    gamma: float = 2.0,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Softmax focal loss ``-alpha_y w_y (1 - p_y)^gamma log p_y``, p = softmax(input) over dim 1.
+
+    Args:
+        input: logits (C,), (N, C) or (N, C, d1, ..., dk).
+        target: int64 class indices (), (N,) or (N, d1, ..., dk).
+        alpha: None (1), a float in [0, 1] for every class, or a per-class
+            tensor (C,).
+        gamma: focusing exponent >= 0 (gamma = 0, alpha None: cross-entropy).
+        weight: optional per-class weights (C,).
+        ignore_index: target value contributing neither loss nor gradient.
+        reduction: 'none' | 'mean' | 'sum'. 'mean' divides by the summed
+            weight w_y of non-ignored rows (the row count without weight), as
+            cross_entropy does; alpha does not enter the denominator.
+    """
+    check_floating(input, "input")
+    check_tensor(target, "target")
+    check_reduction(reduction)
+    _check_gamma(gamma)
+    check_same_device(target, "target", input, "input")
+    if input.dim() == 0:
+        raise ValueError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
+    if target.dtype != torch.int64:
+        raise TypeError(f"target must hold int64 class indices, got {target.dtype}")
+    expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"target must have shape {expected} for input of shape {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
+    classes = input.shape[0 if input.dim() == 1 else 1]
+    check_class_weight(weight, "weight", classes, input)
+    if isinstance(alpha, torch.Tensor):
+        check_class_weight(alpha, "alpha", classes, input)
+    elif alpha is not None:
+        _check_alpha(alpha)
+        if alpha < 0:
+            alpha = None
+    if not _ext.has_kernels(input.device):
+        _ext.warn_fallback("softmax_focal_loss", input.device)
+        return reference.softmax_focal_loss(input, target, alpha, gamma, weight, ignore_index, reduction)
+
+    unbatched = input.dim() == 1
+    if unbatched:
+        input_b, target_b = input.unsqueeze(0), target.unsqueeze(0)
+    else:
+        input_b, target_b = input, target
+    alpha_t = alpha if isinstance(alpha, torch.Tensor) else None
+    loss, _, row_weight = torch.ops.lossext.softmax_focal_fwd(
+        input_b, target_b, alpha_t, weight, float(gamma), int(ignore_index)
+    )
+    if alpha is not None and alpha_t is None:
+        loss = loss * alpha
+    if reduction == "none":
+        out = loss.squeeze(0) if unbatched else loss
+    elif reduction == "sum":
+        out = loss.sum()
+    else:
+        out = loss.sum() / row_weight.sum()
+    return out.to(input.dtype)
+
+
+def _check_mmdet_reduce(reduction, avg_factor, weight, pred):
+    check_reduction(reduction)
+    if avg_factor is not None and reduction == "sum":
+        raise ValueError('avg_factor can not be used with reduction="sum"')
+    if weight is not None:
+        check_floating(weight, "weight")
+        check_same_device(weight, "weight", pred, "pred")
+
+
+def quality_focal_loss(pred, target, weight=None, beta: float = 2.0, reduction: str = "mean", avg_factor=None):
+    """Quality focal loss (GFL), mmdet's ``quality_focal_loss`` semantics.
+
+    ``pred`` (N, C) logits; ``target = (label, score)``: label (N,) int64 with
+    foreground classes in [0, C) and background C (any value outside [0, C)),
+    score (N,) the IoU quality in [0, 1]. Per element: BCE(x, score)
+    |score - sigmoid(x)|^beta at the label's class, BCE(x, 0) sigmoid(x)^beta
+    elsewhere; summed over classes to (N,). ``weight`` (N,) per row;
+    'mean' with ``avg_factor`` is ``sum / (avg_factor + eps)`` as in mmdet.
+    Composed of torch ops (no fused kernel).
+    """
+    check_floating(pred, "pred")
+    if not isinstance(target, (tuple, list)) or len(target) != 2:
+        raise TypeError("target must be a tuple (label, score)")
+    label, score = target
+    check_tensor(label, "label")
+    check_floating(score, "score")
+    if pred.dim() != 2:
+        raise ValueError(f"pred must have shape (N, C), got {tuple(pred.shape)}")
+    if label.is_floating_point() or label.shape != pred.shape[:1] or score.shape != pred.shape[:1]:
+        raise ValueError(
+            f"label (integer) and score must have shape ({pred.shape[0]},), got {tuple(label.shape)} and "
+            f"{tuple(score.shape)}"
+        )
+    _check_gamma(beta, "beta")
+    _check_mmdet_reduce(reduction, avg_factor, weight, pred)
+    return reference.quality_focal_loss(pred, (label, score), weight, beta, reduction, avg_factor)
+
+
+def varifocal_loss(pred, target, weight=None, alpha: float = 0.75, gamma: float = 2.0, iou_weighted: bool = True,
+                   reduction: str = "mean", avg_factor=None):
+    """Varifocal loss, mmdet's ``varifocal_loss`` semantics.
+
+    ``pred`` (N, C) logits, ``target`` (N, C) IoU-aware scores (0 for
+    negatives). Per element: BCE(x, q) q (q > 0; 1 instead of q when not
+    iou_weighted), alpha |sigmoid(x) - q|^gamma BCE(x, q) otherwise.
+    Composed of torch ops (no fused kernel).
+    """
+    check_floating(pred, "pred")
+    check_floating(target, "target")
+    if target.shape != pred.shape:
+        raise ValueError(f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}")
+    if not isinstance(alpha, numbers.Real) or not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    _check_gamma(gamma)
+    _check_mmdet_reduce(reduction, avg_factor, weight, pred)
+    return reference.varifocal_loss(pred, target, weight, alpha, gamma, iou_weighted, reduction, avg_factor)
