@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tolerances
+from tests.conftest import tolerances
 
 import lossext
 from lossext import reference
