@@ -27,4 +27,14 @@ TORCH_LIBRARY(lossext, m) {
       "cross_entropy_prob_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? weight, Tensor lse, "
       "Tensor target_mass, float label_smoothing, float z_loss) -> Tensor",
       pt2);
+
+  // KL and generalized JS divergence over log-probabilities (input = log q).
+  // Forward returns one partial sum per fixed chunk of 16384 elements of the
+  // flattened inputs (accumulate dtype); backward takes the gradient of each
+  // partial and returns the gradient of input.
+  m.def("kl_div_fwd(Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
+  m.def("kl_div_bwd(Tensor grad_partials, Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
+  m.def("js_div_fwd(Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
+  m.def("js_div_bwd(Tensor grad_partials, Tensor input, Tensor target, float beta, bool log_target) -> Tensor",
+        pt2);
 }
