@@ -2,5 +2,7 @@
 
 from lossext.nn.cross_entropy import CrossEntropyLoss
 from lossext.nn.divergence import KLDivLoss, JSDivLoss
+from lossext.nn import catalog as _catalog
+from lossext.nn.catalog import *  # noqa: F401,F403
 
-__all__ = ["CrossEntropyLoss", "KLDivLoss", "JSDivLoss"]
+__all__ = ["CrossEntropyLoss", "KLDivLoss", "JSDivLoss", *_catalog.__all__]
