@@ -46,3 +46,22 @@ def check_class_weight(weight, name: str, classes: int, ref: torch.Tensor) -> No
     if weight.dim() != 1 or weight.shape[0] != classes:
         raise ValueError(f"{name} must be a 1-D tensor of length C = {classes}, got shape {tuple(weight.shape)}")
     check_same_device(weight, name, ref, "input")
+
+
+def check_values(ok: torch.Tensor, exc: type, message: str) -> None:
+    """Checks a condition on tensor contents (`ok`: a bool tensor, all True
+    when the values are valid). On the CPU the check is immediate and raises
+    `exc`; elsewhere and under torch.compile it is an asynchronous device
+    assertion (no host sync), which fails the next synchronizing call."""
+    if ok.device.type == "cpu" and not torch.compiler.is_compiling():
+        if not bool(ok.all()):
+            raise exc(message)
+    else:
+        torch._assert_async(ok.all(), message)
+
+
+def check_same_shape(x: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
+    if x.shape != ref.shape:
+        raise ValueError(
+            f"{name} must have the shape of {ref_name} {tuple(ref.shape)}, got {tuple(x.shape)}"
+        )

@@ -2,5 +2,8 @@
 
 from lossext.nn.cross_entropy import CrossEntropyLoss
 from lossext.nn.focal import QualityFocalLoss, SigmoidFocalLoss, SoftmaxFocalLoss, VarifocalLoss
+from lossext.nn.divergence import KLDivLoss, JSDivLoss
+from lossext.nn import catalog as _catalog
+from lossext.nn.catalog import *  # noqa: F401,F403
 
-__all__ = ["CrossEntropyLoss", "SigmoidFocalLoss", "SoftmaxFocalLoss", "QualityFocalLoss", "VarifocalLoss"]
+__all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss", "KLDivLoss", "JSDivLoss", *_catalog.__all__]

@@ -1,0 +1,96 @@
+"""Fake kernels and autograd for the KL / JS divergence ops.
+
+The forward ops return one partial sum per chunk of CHUNK elements of the
+flattened inputs; the backward ops scale each element's gradient by the
+upstream gradient of its chunk. The gradient with respect to the target is
+rare (distilling through a teacher) and is written with torch ops here.
+"""
+
+import torch
+
+from lossext._ops._common import accumulate_dtype
+
+CHUNK = 16384  # kDivergenceChunk in csrc/kernels/divergence_launch.h
+
+
+def _partials(input):
+    return input.new_empty(((input.numel() + CHUNK - 1) // CHUNK,), dtype=accumulate_dtype(input.dtype))
+
+
+@torch.library.register_fake("lossext::kl_div_fwd")
+def _kl_fwd_fake(input, target, log_target):
+    return _partials(input)
+
+
+@torch.library.register_fake("lossext::js_div_fwd")
+def _js_fwd_fake(input, target, beta, log_target):
+    return _partials(input)
+
+
+@torch.library.register_fake("lossext::kl_div_bwd")
+def _kl_bwd_fake(grad_partials, input, target, log_target):
+    return torch.empty_like(input, memory_format=torch.contiguous_format)
+
+
+@torch.library.register_fake("lossext::js_div_bwd")
+def _js_bwd_fake(grad_partials, input, target, beta, log_target):
+    return torch.empty_like(input, memory_format=torch.contiguous_format)
+
+
+def _per_element(grad_partials, like):
+    """The upstream gradient of each element's chunk, shaped like `like`."""
+    g = grad_partials.repeat_interleave(CHUNK)[: like.numel()]
+    return g.view(like.shape)
+
+
+def _kl_setup(ctx, inputs, output):
+    input, target, log_target = inputs
+    ctx.save_for_backward(input, target)
+    ctx.log_target = log_target
+
+
+def _kl_backward(ctx, grad_partials):
+    input, target = ctx.saved_tensors
+    grad_input = grad_target = None
+    if ctx.needs_input_grad[0]:
+        grad_input = torch.ops.lossext.kl_div_bwd(grad_partials, input, target, ctx.log_target)
+    if ctx.needs_input_grad[1]:
+        acc = accumulate_dtype(input.dtype)
+        x, t = input.to(acc), target.to(acc)
+        g = _per_element(grad_partials.to(acc), input)
+        if ctx.log_target:
+            d = t.exp() * (t - x + 1)
+        else:
+            # 0 where the target is 0, where d/dt of t log t is -inf (torch: nan).
+            d = torch.where(t == 0, torch.zeros_like(t), t.log() + 1 - x)
+        grad_target = (g * d).to(target.dtype)
+    return grad_input, grad_target, None
+
+
+def _js_setup(ctx, inputs, output):
+    input, target, beta, log_target = inputs
+    ctx.save_for_backward(input, target)
+    ctx.options = (beta, log_target)
+
+
+def _js_backward(ctx, grad_partials):
+    input, target = ctx.saved_tensors
+    beta, log_target = ctx.options
+    grad_input = grad_target = None
+    if ctx.needs_input_grad[0]:
+        grad_input = torch.ops.lossext.js_div_bwd(grad_partials, input, target, beta, log_target)
+    if ctx.needs_input_grad[1]:
+        acc = accumulate_dtype(input.dtype)
+        x, t = input.to(acc), target.to(acc)
+        g = _per_element(grad_partials.to(acc), input)
+        p = t.exp() if log_target else t
+        log_m = torch.log(beta * p + (1 - beta) * x.exp())
+        log_p = t if log_target else t.log()
+        ratio = torch.where(p == 0, torch.zeros_like(p), log_p - log_m)
+        d = beta * (p * ratio if log_target else ratio)
+        grad_target = (g * d).to(target.dtype)
+    return grad_input, grad_target, None, None
+
+
+torch.library.register_autograd("lossext::kl_div_fwd", _kl_backward, setup_context=_kl_setup)
+torch.library.register_autograd("lossext::js_div_fwd", _js_backward, setup_context=_js_setup)
