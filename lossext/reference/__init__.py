@@ -2,6 +2,31 @@
 readable above all. Tests compare the kernels with it and it is the fallback
 where no kernel exists. Same signatures as the public functions."""
 
+from lossext.reference import box
+from lossext.reference.box import (
+    box_iou,
+    box_iou_loss,
+    complete_box_iou,
+    complete_box_iou_loss,
+    distance_box_iou,
+    distance_box_iou_loss,
+    generalized_box_iou,
+    generalized_box_iou_loss,
+    huber_loss,
+    smooth_l1_loss,
+)
 from lossext.reference.cross_entropy import cross_entropy
 
-__all__ = ["cross_entropy"]
+__all__ = [
+    "cross_entropy",
+    "box_iou",
+    "generalized_box_iou",
+    "distance_box_iou",
+    "complete_box_iou",
+    "box_iou_loss",
+    "generalized_box_iou_loss",
+    "distance_box_iou_loss",
+    "complete_box_iou_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+]
