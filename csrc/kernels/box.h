@@ -23,8 +23,8 @@
 //
 // Degenerate boxes: widths and heights are used signed, as torchvision does
 // (x2 < x1 gives a negative area). atan(w/h) is taken as +-pi/2 for h = 0
-// and 0 for w = h = 0, with gradient 0 there, so zero-size boxes stay finite
-// where torchvision gives nan. Ties in min/max split the gradient in halves,
+// (gradient: its limit (h, -w)/(w^2+h^2)) and 0 for w = h = 0 (gradient 0),
+// so zero-size boxes stay finite where torchvision gives nan. Ties in min/max split the gradient in halves,
 // as torch.minimum / torch.maximum do.
 #pragma once
 

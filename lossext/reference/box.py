@@ -11,7 +11,8 @@ conventions (see csrc/kernels/box.h for the full definitions):
     pairwise: torchvision's box_iou, generalized_box_iou, distance_box_iou,
               complete_box_iou (no eps in the IoU, overlap clamped at 0).
 
-atan(w/h) is taken as +-pi/2 at h = 0 and 0 at w = h = 0 (torchvision: nan).
+atan(w/h) is taken as +-pi/2 at h = 0 (gradient: its limit) and 0 at w = h = 0
+(gradient 0); torchvision gives nan for both.
 """
 
 import math
@@ -38,13 +39,15 @@ def _compute_dtype(*boxes):
 
 
 def _aspect_angle(w, h):
-    """atan(w / h), finite where h == 0."""
-    safe_h = torch.where(h == 0, torch.ones_like(h), h)
-    edge = torch.sign(w) * (math.pi / 2)
-    angle = torch.where(h == 0, edge, torch.atan(w / safe_h))
-    # atan2's gradient is 0/0 at w = h = 0: cut the graph there.
-    zero = (w == 0) & (h == 0)
-    return torch.where(zero, torch.zeros_like(angle), angle)
+    """atan(w / h), continuous in h through h = 0 (+-pi/2 there) and 0 at w = h = 0."""
+    point = (w == 0) & (h == 0)
+    # atan2's gradient is 0/0 at the origin: keep it out of the graph there.
+    w_safe = torch.where(point, torch.ones_like(w), w)
+    h_safe = torch.where(point, torch.ones_like(h), h)
+    # atan(w/h) = atan2(w, h) for h >= 0, shifted by pi for h < 0.
+    shift = torch.where(h < 0, torch.where(w < 0, math.pi, -math.pi), 0.0)
+    angle = torch.atan2(w_safe, h_safe) + shift
+    return torch.where(point, torch.zeros_like(angle), angle)
 
 
 def _aspect_term(w1, h1, w2, h2):
