@@ -25,10 +25,10 @@ template <typename T> __device__ __forceinline__ Box<T> load_box(const T* base, 
   return to_xyxy(fmt, Box<T>{b[0], b[1], b[2], b[3]});
 }
 
-template <typename T>
+template <BoxPairKind kind, typename T>
 __global__ void __launch_bounds__(kThreadsX* kThreadsY)
     box_pairwise_kernel(const T* __restrict__ boxes1, const T* __restrict__ boxes2, T* __restrict__ out,
-                        int64_t batch, int64_t n, int64_t m, BoxPairKind kind, BoxFmt fmt, T eps) {
+                        int64_t batch, int64_t n, int64_t m, BoxFmt fmt, T eps) {
   __shared__ Box<T> tile1[kTileN];
   __shared__ T area1[kTileN];
   __shared__ Box<T> tile2[kTileM];
@@ -63,7 +63,7 @@ __global__ void __launch_bounds__(kThreadsX* kThreadsY)
           const T ap = area1[r];
 #pragma unroll 4
           for (int c = threadIdx.x; c < kTileM; c += kThreadsX) {
-            if (m0 + c < m) row[m0 + c] = box_pair_value(kind, p, ap, tile2[c], area2[c], eps);
+            if (m0 + c < m) row[m0 + c] = box_pair_value<kind>(p, ap, tile2[c], area2[c], eps);
           }
         }
       }
@@ -84,27 +84,25 @@ template <typename T> __device__ __forceinline__ void store_box(T* base, int64_t
   b[3] = from_acc<T>(g.d);
 }
 
-template <typename T>
+template <BoxLossMode mode, typename T>
 __global__ void box_loss_fwd_kernel(const T* __restrict__ boxes1, const T* __restrict__ boxes2,
-                                    acc_type<T>* __restrict__ loss, int64_t pairs, BoxLossMode mode, BoxFmt fmt,
-                                    acc_type<T> eps) {
+                                    acc_type<T>* __restrict__ loss, int64_t pairs, BoxFmt fmt, acc_type<T> eps) {
   using acc_t = acc_type<T>;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < pairs; i += int64_t(gridDim.x) * blockDim.x) {
     const Box<acc_t> p = load_pair_box(boxes1, i, fmt), q = load_pair_box(boxes2, i, fmt);
-    loss[i] = box_pair_loss<acc_t>(mode, p, q, eps, false, acc_t(1), nullptr, nullptr);
+    loss[i] = box_pair_loss<mode, false, acc_t>(p, q, eps, acc_t(1), nullptr, nullptr);
   }
 }
 
-template <typename T>
+template <BoxLossMode mode, typename T>
 __global__ void box_loss_bwd_kernel(const acc_type<T>* __restrict__ grad_loss, int64_t grad_stride,
                                     const T* __restrict__ boxes1, const T* __restrict__ boxes2, T* __restrict__ grad1,
-                                    T* __restrict__ grad2, int64_t pairs, BoxLossMode mode, BoxFmt fmt,
-                                    acc_type<T> eps) {
+                                    T* __restrict__ grad2, int64_t pairs, BoxFmt fmt, acc_type<T> eps) {
   using acc_t = acc_type<T>;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < pairs; i += int64_t(gridDim.x) * blockDim.x) {
     const Box<acc_t> p = load_pair_box(boxes1, i, fmt), q = load_pair_box(boxes2, i, fmt);
     Box<acc_t> gp, gq;
-    box_pair_loss<acc_t>(mode, p, q, eps, true, grad_loss[i * grad_stride], &gp, &gq);
+    box_pair_loss<mode, true, acc_t>(p, q, eps, grad_loss[i * grad_stride], &gp, &gq);
     if (grad1) store_box(grad1, i, grad_from_xyxy(fmt, gp));
     if (grad2) store_box(grad2, i, grad_from_xyxy(fmt, gq));
   }
@@ -122,18 +120,21 @@ cudaError_t box_pairwise_cuda(const BoxPairwiseParams& p, cudaStream_t stream) {
   const auto cap = [](int64_t v, int64_t c) { return static_cast<unsigned int>(v < c ? v : c); };
   const dim3 grid(cap(tiles_m, int64_t(1) << 30), cap(tiles_n, 65535), cap(p.batch, 65535));
   const dim3 block(cuda::kThreadsX, cuda::kThreadsY);
-  if (p.dtype == DType::Float64) {
-    cuda::box_pairwise_kernel<double><<<grid, block, 0, stream>>>(
-        static_cast<const double*>(p.boxes1), static_cast<const double*>(p.boxes2), static_cast<double*>(p.out),
-        p.batch, p.n, p.m, p.kind, p.fmt, p.eps);
-  } else if (p.dtype == DType::Float32) {
-    cuda::box_pairwise_kernel<float><<<grid, block, 0, stream>>>(
-        static_cast<const float*>(p.boxes1), static_cast<const float*>(p.boxes2), static_cast<float*>(p.out),
-        p.batch, p.n, p.m, p.kind, p.fmt, static_cast<float>(p.eps));
-  } else {
-    return cudaErrorInvalidValue;  // the glue converts half types to float32
-  }
-  return cudaGetLastError();
+  // The glue converts every other dtype to float32.
+  if (p.dtype != DType::Float64 && p.dtype != DType::Float32) return cudaErrorInvalidValue;
+  return with_pair_kind(p.kind, [&](auto kind) {
+    constexpr BoxPairKind K = decltype(kind)::value;
+    if (p.dtype == DType::Float64) {
+      cuda::box_pairwise_kernel<K, double><<<grid, block, 0, stream>>>(
+          static_cast<const double*>(p.boxes1), static_cast<const double*>(p.boxes2), static_cast<double*>(p.out),
+          p.batch, p.n, p.m, p.fmt, p.eps);
+    } else {
+      cuda::box_pairwise_kernel<K, float><<<grid, block, 0, stream>>>(
+          static_cast<const float*>(p.boxes1), static_cast<const float*>(p.boxes2), static_cast<float*>(p.out),
+          p.batch, p.n, p.m, p.fmt, static_cast<float>(p.eps));
+    }
+    return cudaGetLastError();
+  });
 }
 
 cudaError_t box_loss_fwd_cuda(const BoxLossParams& p, cudaStream_t stream) {
@@ -141,10 +142,13 @@ cudaError_t box_loss_fwd_cuda(const BoxLossParams& p, cudaStream_t stream) {
   return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using acc_t = acc_type<T>;
-    cuda::box_loss_fwd_kernel<T><<<cuda::grid_for(p.pairs, cuda::kPairThreads), cuda::kPairThreads, 0, stream>>>(
-        static_cast<const T*>(p.boxes1), static_cast<const T*>(p.boxes2), static_cast<acc_t*>(p.loss), p.pairs,
-        p.mode, p.fmt, static_cast<acc_t>(p.eps));
-    return cudaGetLastError();
+    return with_loss_mode(p.mode, [&](auto mode) {
+      cuda::box_loss_fwd_kernel<decltype(mode)::value, T>
+          <<<cuda::grid_for(p.pairs, cuda::kPairThreads), cuda::kPairThreads, 0, stream>>>(
+              static_cast<const T*>(p.boxes1), static_cast<const T*>(p.boxes2), static_cast<acc_t*>(p.loss), p.pairs,
+              p.fmt, static_cast<acc_t>(p.eps));
+      return cudaGetLastError();
+    });
   });
 }
 
@@ -153,11 +157,14 @@ cudaError_t box_loss_bwd_cuda(const BoxLossParams& p, cudaStream_t stream) {
   return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using acc_t = acc_type<T>;
-    cuda::box_loss_bwd_kernel<T><<<cuda::grid_for(p.pairs, cuda::kPairThreads), cuda::kPairThreads, 0, stream>>>(
-        static_cast<const acc_t*>(p.grad_loss), p.grad_loss_stride, static_cast<const T*>(p.boxes1),
-        static_cast<const T*>(p.boxes2), static_cast<T*>(p.grad1), static_cast<T*>(p.grad2), p.pairs, p.mode, p.fmt,
-        static_cast<acc_t>(p.eps));
-    return cudaGetLastError();
+    return with_loss_mode(p.mode, [&](auto mode) {
+      cuda::box_loss_bwd_kernel<decltype(mode)::value, T>
+          <<<cuda::grid_for(p.pairs, cuda::kPairThreads), cuda::kPairThreads, 0, stream>>>(
+              static_cast<const acc_t*>(p.grad_loss), p.grad_loss_stride, static_cast<const T*>(p.boxes1),
+              static_cast<const T*>(p.boxes2), static_cast<T*>(p.grad1), static_cast<T*>(p.grad2), p.pairs, p.fmt,
+              static_cast<acc_t>(p.eps));
+      return cudaGetLastError();
+    });
   });
 }
 

@@ -28,7 +28,19 @@
 // as torch.minimum / torch.maximum do.
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/common.h"
+
+// The pair functions are large: without forcing, gcc calls them out of line
+// and the CPU pair loops no longer vectorize.
+#if defined(__CUDACC__)
+#define LOSSEXT_BOX_HD __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+#define LOSSEXT_BOX_HD inline __attribute__((always_inline))
+#else
+#define LOSSEXT_BOX_HD inline
+#endif
 
 namespace lossext {
 
@@ -70,43 +82,64 @@ template <typename T> LOSSEXT_HD T sign_(T a) { return a > T(0) ? T(1) : (a < T(
 template <typename T> LOSSEXT_HD T max_share(T a, T b) { return a > b ? T(1) : (a == b ? T(0.5) : T(0)); }
 template <typename T> LOSSEXT_HD T min_share(T a, T b) { return a < b ? T(1) : (a == b ? T(0.5) : T(0)); }
 
-LOSSEXT_HD float atan_(float x) { return atanf(x); }
+// atan for the host loops: Cephes' atanf (range reduction to |x| <= tan(pi/8)
+// and a degree-9 odd polynomial, about 2 ulp), branch-free so that gcc
+// vectorizes the pair loops that call it; libm's atanf is an opaque call.
+// atan(+-inf) = +-pi/2, atan(nan) = nan.
+LOSSEXT_HD float atan_(float x) {
+#if defined(__CUDA_ARCH__)
+  return atanf(x);
+#else
+  const float ax = x < 0.0f ? -x : x;
+  const bool big = ax > 2.414213562373095f, mid = ax > 0.41421356237309503f;
+  const float base = big ? 1.5707963267948966f : (mid ? 0.78539816339744831f : 0.0f);
+  const float inv = -1.0f / ax, shifted = (ax - 1.0f) / (ax + 1.0f);
+  const float xr = big ? inv : (mid ? shifted : ax);
+  const float z = xr * xr;
+  const float poly = (((8.05374449538e-2f * z - 1.38776856032e-1f) * z + 1.99777106478e-1f) * z -
+                      3.33329491539e-1f) * z * xr + xr;
+  const float r = base + poly;
+  return x < 0.0f ? -r : r;
+#endif
+}
 LOSSEXT_HD double atan_(double x) { return atan(x); }
-LOSSEXT_HD float exp_(float x) { return expf(x); }
+LOSSEXT_HD float exp_(float x) { return fast_exp(x); }
 LOSSEXT_HD double exp_(double x) { return exp(x); }
 
-// atan(w / h), finite for h = 0 (see the header comment).
+// atan(w / h), finite for h = 0 (see the header comment). Selects, not
+// branches: the host loops vectorize over pairs.
 template <typename T> LOSSEXT_HD T aspect_angle(T w, T h) {
-  if (h != T(0)) return atan_(w / h);
   const T half_pi = T(1.5707963267948966);
-  return w > T(0) ? half_pi : (w < T(0) ? -half_pi : T(0));
+  const T edge = w > T(0) ? half_pi : (w < T(0) ? -half_pi : T(0));
+  const T a = atan_(w / (h != T(0) ? h : T(1)));
+  return h != T(0) ? a : edge;
 }
 // d/dw and d/dh of atan(w/h): h/(w^2+h^2), -w/(w^2+h^2); 0 at w = h = 0.
 template <typename T> LOSSEXT_HD void aspect_angle_grad(T w, T h, T& dw, T& dh) {
   const T r = w * w + h * h;
-  if (r == T(0)) {
-    dw = dh = T(0);
-    return;
-  }
-  dw = h / r;
-  dh = -w / r;
+  const T inv_safe = T(1) / (r != T(0) ? r : T(1));
+  const T inv = r != T(0) ? inv_safe : T(0);
+  dw = h * inv;
+  dh = -w * inv;
 }
 
 template <typename T> LOSSEXT_HD T four_over_pi_sq() { return T(0.40528473456935108578); }
 
 }  // namespace box_detail
 
-// Loss of one aligned pair of xyxy boxes; with want_grad, also its gradient
+// Loss of one aligned pair of xyxy boxes; with kGrad, also its gradient
 // w.r.t. both boxes' corners scaled by `g` (reverse mode written out by hand).
-template <typename T>
-LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T eps, bool want_grad, T g,
-                           Box<T>* gp, Box<T>* gq) {
+// Straight-line code (selects, no branches, the mode a template argument) so
+// that the CPU pair loops vectorize.
+template <BoxLossMode mode, bool want_grad, typename T>
+LOSSEXT_BOX_HD T box_pair_loss(const Box<T>& p, const Box<T>& q, T eps, T g, Box<T>* gp, Box<T>* gq) {
   using namespace box_detail;
   const T w1 = p.c - p.a, h1 = p.d - p.b, w2 = q.c - q.a, h2 = q.d - q.b;
   const T ix1 = max_(p.a, q.a), iy1 = max_(p.b, q.b), ix2 = min_(p.c, q.c), iy2 = min_(p.d, q.d);
   const T iw = ix2 - ix1, ih = iy2 - iy1;
-  const bool overlap = iw > T(0) && ih > T(0);
-  const T inter = overlap ? iw * ih : T(0);
+  const bool overlap = (iw > T(0)) & (ih > T(0));
+  const T iw_ih = iw * ih;
+  const T inter = overlap ? iw_ih : T(0);
   const T uni = w1 * h1 + w2 * h2 - inter;
   const T U = uni + eps;
   const T iou = inter / U;
@@ -121,14 +154,14 @@ LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T
   T g_iou = -g, g_uni = T(0), g_cw = T(0), g_ch = T(0), g_sx = T(0), g_sy = T(0);
   T g_w1 = T(0), g_h1 = T(0), g_w2 = T(0), g_h2 = T(0);
 
-  if (mode == BoxLossMode::GIoU) {
+  if constexpr (mode == BoxLossMode::GIoU) {
     const T area_c = cw * ch, C = area_c + eps;
     loss += (area_c - uni) / C;
     const T g_area = g * (uni + eps) / (C * C);
     g_cw += g_area * ch;
     g_ch += g_area * cw;
     g_uni -= g / C;
-  } else if (mode == BoxLossMode::DIoU || mode == BoxLossMode::CIoU || mode == BoxLossMode::EIoU) {
+  } else if constexpr (mode == BoxLossMode::DIoU || mode == BoxLossMode::CIoU || mode == BoxLossMode::EIoU) {
     const T diag = cw * cw + ch * ch + eps, rho = sx * sx + sy * sy;
     loss += rho / diag;
     const T g_rho = g / diag, g_diag = -g * rho / (diag * diag);
@@ -136,7 +169,7 @@ LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T
     g_sy += g_rho * T(2) * sy;
     g_cw += g_diag * T(2) * cw;
     g_ch += g_diag * T(2) * ch;
-    if (mode == BoxLossMode::CIoU) {
+    if constexpr (mode == BoxLossMode::CIoU) {
       const T da = aspect_angle(w2, h2) - aspect_angle(w1, h1);
       const T v = four_over_pi_sq<T>() * da * da;
       const T alpha = v / (T(1) - iou + v + eps);  // a constant for the backward
@@ -149,7 +182,7 @@ LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T
       aspect_angle_grad(w1, h1, dw, dh);
       g_w1 -= g_da * dw;
       g_h1 -= g_da * dh;
-    } else if (mode == BoxLossMode::EIoU) {
+    } else if constexpr (mode == BoxLossMode::EIoU) {
       const T dw = w1 - w2, dh = h1 - h2;
       const T Cw = cw * cw + eps, Ch = ch * ch + eps;
       loss += dw * dw / Cw + dh * dh / Ch;
@@ -161,7 +194,7 @@ LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T
       g_cw -= g * dw * dw / (Cw * Cw) * T(2) * cw;
       g_ch -= g * dh * dh / (Ch * Ch) * T(2) * ch;
     }
-  } else if (mode == BoxLossMode::SIoU) {
+  } else if constexpr (mode == BoxLossMode::SIoU) {
     const T ax = abs_(sx), ay = abs_(sy), S = sx * sx + sy * sy + eps;
     const T angle = T(2) * ax * ay / S;
     const T gam = T(2) - angle;
@@ -176,7 +209,7 @@ LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T
     const T fw = T(1) - eow, fh = T(1) - eoh;
     const T fw2 = fw * fw, fh2 = fh * fh;
     loss += T(0.5) * (dist + fw2 * fw2 + fh2 * fh2);
-    if (want_grad) {
+    if constexpr (want_grad) {
       const T gh = g * T(0.5);
       // distance cost
       const T g_rx = gh * gam * ex, g_ry = gh * gam * ey;
@@ -200,7 +233,7 @@ LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T
       g_h2 += -g_dh + g_mh * (T(1) - sh) * sign_(h2);
     }
   }
-  if (!want_grad) return loss;
+  if constexpr (!want_grad) return loss;
 
   // iou = inter / (union + eps); union = w1 h1 + w2 h2 - inter.
   g_uni -= g_iou * inter / (U * U);
@@ -236,25 +269,25 @@ LOSSEXT_HD T box_pair_loss(BoxLossMode mode, const Box<T>& p, const Box<T>& q, T
 
 // One entry of a pairwise matrix (torchvision's box_iou & co.) for xyxy boxes.
 // area_p / area_q are the boxes' areas, computed once per box by the caller.
-template <typename T>
-LOSSEXT_HD T box_pair_value(BoxPairKind kind, const Box<T>& p, T area_p, const Box<T>& q, T area_q, T eps) {
+template <BoxPairKind kind, typename T>
+LOSSEXT_BOX_HD T box_pair_value(const Box<T>& p, T area_p, const Box<T>& q, T area_q, T eps) {
   using namespace box_detail;
   const T iw = max_(min_(p.c, q.c) - max_(p.a, q.a), T(0));
   const T ih = max_(min_(p.d, q.d) - max_(p.b, q.b), T(0));
   const T inter = iw * ih;
   const T uni = area_p + area_q - inter;
   const T iou = inter / uni;
-  if (kind == BoxPairKind::IoU) return iou;
+  if constexpr (kind == BoxPairKind::IoU) return iou;
   const T cw = max_(max_(p.c, q.c) - min_(p.a, q.a), T(0));
   const T ch = max_(max_(p.d, q.d) - min_(p.b, q.b), T(0));
-  if (kind == BoxPairKind::GIoU) {
+  if constexpr (kind == BoxPairKind::GIoU) {
     const T area_c = cw * ch;
     return iou - (area_c - uni) / area_c;
   }
   const T diag = cw * cw + ch * ch + eps;
   const T sx = (q.a + q.c - p.a - p.c) * T(0.5), sy = (q.b + q.d - p.b - p.d) * T(0.5);
   const T diou = iou - (sx * sx + sy * sy) / diag;
-  if (kind == BoxPairKind::DIoU) return diou;
+  if constexpr (kind == BoxPairKind::DIoU) return diou;
   const T da = aspect_angle(p.c - p.a, p.d - p.b) - aspect_angle(q.c - q.a, q.d - q.b);
   const T v = four_over_pi_sq<T>() * da * da;
   const T alpha = v / (T(1) - iou + v + eps);
@@ -262,5 +295,35 @@ LOSSEXT_HD T box_pair_value(BoxPairKind kind, const Box<T>& p, T area_p, const B
 }
 
 template <typename T> LOSSEXT_HD T box_area(const Box<T>& b) { return (b.c - b.a) * (b.d - b.b); }
+
+// Calls f with the runtime code as a compile-time constant (std::integral_constant),
+// so that each kernel is compiled per mode / kind / format without branches.
+template <typename F> inline auto with_loss_mode(BoxLossMode m, F&& f) {
+  switch (m) {
+    case BoxLossMode::IoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::IoU>());
+    case BoxLossMode::GIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::GIoU>());
+    case BoxLossMode::DIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::DIoU>());
+    case BoxLossMode::CIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::CIoU>());
+    case BoxLossMode::EIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::EIoU>());
+    default: return f(std::integral_constant<BoxLossMode, BoxLossMode::SIoU>());
+  }
+}
+
+template <typename F> inline auto with_pair_kind(BoxPairKind k, F&& f) {
+  switch (k) {
+    case BoxPairKind::IoU: return f(std::integral_constant<BoxPairKind, BoxPairKind::IoU>());
+    case BoxPairKind::GIoU: return f(std::integral_constant<BoxPairKind, BoxPairKind::GIoU>());
+    case BoxPairKind::DIoU: return f(std::integral_constant<BoxPairKind, BoxPairKind::DIoU>());
+    default: return f(std::integral_constant<BoxPairKind, BoxPairKind::CIoU>());
+  }
+}
+
+template <typename F> inline auto with_box_fmt(BoxFmt fmt, F&& f) {
+  switch (fmt) {
+    case BoxFmt::XYXY: return f(std::integral_constant<BoxFmt, BoxFmt::XYXY>());
+    case BoxFmt::XYWH: return f(std::integral_constant<BoxFmt, BoxFmt::XYWH>());
+    default: return f(std::integral_constant<BoxFmt, BoxFmt::CXCYWH>());
+  }
+}
 
 }  // namespace lossext
