@@ -40,4 +40,11 @@ TORCH_LIBRARY(lossext, m) {
       "box_loss_bwd(Tensor grad_loss, Tensor boxes1, Tensor boxes2, int mode, int fmt, float eps) "
       "-> (Tensor grad_boxes1, Tensor grad_boxes2)",
       pt2);
+
+  // Smooth L1 (kind 0, param beta) and Huber (kind 1, param delta) of
+  // same-shape, same-dtype input and target (kernels/regression.h):
+  // per-element loss in input's dtype; the backward gives d/d input (the
+  // target's gradient is its negative).
+  m.def("regression_fwd(Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
+  m.def("regression_bwd(Tensor grad_loss, Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
 }

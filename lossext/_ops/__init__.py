@@ -7,3 +7,4 @@ from lossext._ext import _C
 if _C is not None:
     from lossext._ops import cross_entropy  # noqa: F401
     from lossext._ops import box  # noqa: F401
+    from lossext._ops import regression  # noqa: F401

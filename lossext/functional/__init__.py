@@ -13,6 +13,7 @@ from lossext.functional.box import (
     generalized_box_iou_loss,
 )
 from lossext.functional.cross_entropy import cross_entropy
+from lossext.functional.regression import huber_loss, smooth_l1_loss
 
 __all__ = [
     "cross_entropy",
@@ -24,4 +25,6 @@ __all__ = [
     "generalized_box_iou_loss",
     "distance_box_iou_loss",
     "complete_box_iou_loss",
+    "smooth_l1_loss",
+    "huber_loss",
 ]

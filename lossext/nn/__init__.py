@@ -2,6 +2,7 @@
 
 from lossext.nn.box import BoxIoULoss, CompleteBoxIoULoss, DistanceBoxIoULoss, GeneralizedBoxIoULoss
 from lossext.nn.cross_entropy import CrossEntropyLoss
+from lossext.nn.regression import HuberLoss, SmoothL1Loss
 
 __all__ = [
     "CrossEntropyLoss",
@@ -9,4 +10,6 @@ __all__ = [
     "GeneralizedBoxIoULoss",
     "DistanceBoxIoULoss",
     "CompleteBoxIoULoss",
+    "SmoothL1Loss",
+    "HuberLoss",
 ]

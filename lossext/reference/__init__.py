@@ -12,10 +12,9 @@ from lossext.reference.box import (
     distance_box_iou_loss,
     generalized_box_iou,
     generalized_box_iou_loss,
-    huber_loss,
-    smooth_l1_loss,
 )
 from lossext.reference.cross_entropy import cross_entropy
+from lossext.reference.regression import huber_loss, smooth_l1_loss
 
 __all__ = [
     "cross_entropy",

@@ -171,15 +171,3 @@ def distance_box_iou(boxes1, boxes2, eps=1e-7, fmt="xyxy"):
 
 def complete_box_iou(boxes1, boxes2, eps=1e-7, fmt="xyxy"):
     return _pairwise(boxes1, boxes2, "ciou", eps, fmt)
-
-
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
-    d = (input - target).abs()
-    loss = d - 0.5 * beta if beta == 0 else torch.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta)
-    return reduce(loss, reduction)
-
-
-def huber_loss(input, target, reduction="mean", delta=1.0):
-    d = (input - target).abs()
-    loss = torch.where(d <= delta, 0.5 * d**2, delta * (d - 0.5 * delta))
-    return reduce(loss, reduction)
