@@ -8,3 +8,5 @@ if _C is not None:
     from lossext._ops import cross_entropy  # noqa: F401
     from lossext._ops import focal  # noqa: F401
     from lossext._ops import divergence  # noqa: F401
+    from lossext._ops import box  # noqa: F401
+    from lossext._ops import regression  # noqa: F401

@@ -2,6 +2,16 @@
 kernel for the input's device when one is compiled in (the reference with a
 one-time warning otherwise) and applies the reduction."""
 
+from lossext.functional.box import (
+    box_iou,
+    box_iou_loss,
+    complete_box_iou,
+    complete_box_iou_loss,
+    distance_box_iou,
+    distance_box_iou_loss,
+    generalized_box_iou,
+    generalized_box_iou_loss,
+)
 from lossext.functional.cross_entropy import cross_entropy
 from lossext.functional.focal import quality_focal_loss, sigmoid_focal_loss, softmax_focal_loss, varifocal_loss
 from lossext.functional.divergence import kl_div, js_div
@@ -53,6 +63,8 @@ from lossext.functional.catalog_objective import (  # noqa: F401
     dice_score,
 )
 
+from lossext.functional.regression import huber_loss, smooth_l1_loss
+
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "varifocal_loss",
     "cross_entropy", "kl_div", "js_div",
     "mse_loss",
@@ -90,4 +102,14 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "va
     "confusion_matrix",
     "mean_iou",
     "dice_score",
+    "box_iou",
+    "generalized_box_iou",
+    "distance_box_iou",
+    "complete_box_iou",
+    "box_iou_loss",
+    "generalized_box_iou_loss",
+    "distance_box_iou_loss",
+    "complete_box_iou_loss",
+    "smooth_l1_loss",
+    "huber_loss",
 ]

@@ -1,9 +1,12 @@
 """nn.Module wrappers with the constructor arguments of their torch.nn peers."""
 
+from lossext.nn.box import BoxIoULoss, CompleteBoxIoULoss, DistanceBoxIoULoss, GeneralizedBoxIoULoss
 from lossext.nn.cross_entropy import CrossEntropyLoss
 from lossext.nn.focal import QualityFocalLoss, SigmoidFocalLoss, SoftmaxFocalLoss, VarifocalLoss
 from lossext.nn.divergence import KLDivLoss, JSDivLoss
 from lossext.nn import catalog as _catalog
 from lossext.nn.catalog import *  # noqa: F401,F403
 
-__all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss", "KLDivLoss", "JSDivLoss", *_catalog.__all__]
+from lossext.nn.regression import HuberLoss, SmoothL1Loss
+
+__all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss", "KLDivLoss", "JSDivLoss", *_catalog.__all__, "BoxIoULoss", "GeneralizedBoxIoULoss", "DistanceBoxIoULoss", "CompleteBoxIoULoss", "SmoothL1Loss", "HuberLoss"]

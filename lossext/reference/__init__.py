@@ -2,6 +2,17 @@
 readable above all. Tests compare the kernels with it and it is the fallback
 where no kernel exists. Same signatures as the public functions."""
 
+from lossext.reference import box
+from lossext.reference.box import (
+    box_iou,
+    box_iou_loss,
+    complete_box_iou,
+    complete_box_iou_loss,
+    distance_box_iou,
+    distance_box_iou_loss,
+    generalized_box_iou,
+    generalized_box_iou_loss,
+)
 from lossext.reference.cross_entropy import cross_entropy
 from lossext.reference.focal import quality_focal_loss, sigmoid_focal_loss, softmax_focal_loss, varifocal_loss
 from lossext.reference.divergence import kl_div, js_div
@@ -52,6 +63,8 @@ from lossext.reference.catalog_objective import (  # noqa: F401
     dice_score,
 )
 
+from lossext.reference.regression import huber_loss, smooth_l1_loss
+
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "varifocal_loss",
     "cross_entropy", "kl_div", "js_div",
     "mse_loss",
@@ -88,4 +101,14 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "va
     "confusion_matrix",
     "mean_iou",
     "dice_score",
+    "box_iou",
+    "generalized_box_iou",
+    "distance_box_iou",
+    "complete_box_iou",
+    "box_iou_loss",
+    "generalized_box_iou_loss",
+    "distance_box_iou_loss",
+    "complete_box_iou_loss",
+    "smooth_l1_loss",
+    "huber_loss",
 ]

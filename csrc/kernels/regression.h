@@ -1,0 +1,38 @@
+// Smooth L1 and Huber losses of one element d = input - target, and their
+// derivative in d, in torch's conventions (aten's smooth_l1_loss and
+// huber_loss, forward and backward):
+//   smooth_l1: 0.5 d^2 / beta if |d| < beta, else |d| - 0.5 beta;
+//              d/beta inside, sign(d) outside; beta = 0 is the L1 loss.
+//   huber:     0.5 d^2 if |d| <= delta, else delta (|d| - 0.5 delta);
+//              d inside, delta sign(d) outside.
+#pragma once
+
+#include "kernels/common.h"
+
+namespace lossext {
+
+enum class RegressionKind : int { SmoothL1 = 0, Huber = 1 };
+
+template <RegressionKind kind, typename T> LOSSEXT_HD T regression_loss(T d, T param) {
+  const T a = d < T(0) ? -d : d;
+  if constexpr (kind == RegressionKind::SmoothL1) {
+    // beta = 0: `a < 0` never holds, so this is |d| - 0 (the L1 loss) with
+    // no 0/0 evaluated in the chosen branch.
+    const T inner = T(0.5) * a * a / (param > T(0) ? param : T(1));
+    return a < param ? inner : a - T(0.5) * param;
+  } else {
+    return a <= param ? T(0.5) * a * a : param * (a - T(0.5) * param);
+  }
+}
+
+template <RegressionKind kind, typename T> LOSSEXT_HD T regression_grad(T d, T param) {
+  const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
+  if constexpr (kind == RegressionKind::SmoothL1) {
+    const T inner = d / (param > T(0) ? param : T(1));
+    return (d > -param && d < param) ? inner : sign;
+  } else {
+    return d < -param ? -param : (d > param ? param : d);
+  }
+}
+
+}  // namespace lossext
