@@ -110,11 +110,13 @@ LOSSEXT_BOX_INLINE void pairwise_loop(const BoxPairwiseParams& p, int64_t begin,
   for (int64_t r = begin; r < end; ++r) {
     const Box<T> a = load<fmt>(b1, r);
     const T area_a = box_area(a);
+    const T aspect_a = kind == BoxPairKind::CIoU ? box_aspect(a) : T(0);
     const T* __restrict__ row2 = b2 + (r / p.n) * p.m * 4;
     T* __restrict__ o = out + r * p.m;
     for (int64_t j = 0; j < p.m; ++j) {
       const Box<T> b = load<fmt>(row2, j);
-      o[j] = box_pair_value<kind>(a, area_a, b, box_area(b), eps);
+      const T aspect_b = kind == BoxPairKind::CIoU ? box_aspect(b) : T(0);
+      o[j] = box_pair_value<kind>(a, area_a, aspect_a, b, box_area(b), aspect_b, eps);
     }
   }
 }

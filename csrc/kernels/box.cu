@@ -30,9 +30,9 @@ __global__ void __launch_bounds__(kThreadsX* kThreadsY)
     box_pairwise_kernel(const T* __restrict__ boxes1, const T* __restrict__ boxes2, T* __restrict__ out,
                         int64_t batch, int64_t n, int64_t m, BoxFmt fmt, T eps) {
   __shared__ Box<T> tile1[kTileN];
-  __shared__ T area1[kTileN];
+  __shared__ T area1[kTileN], aspect1[kTileN];
   __shared__ Box<T> tile2[kTileM];
-  __shared__ T area2[kTileM];
+  __shared__ T area2[kTileM], aspect2[kTileM];
   const int64_t tiles_n = (n + kTileN - 1) / kTileN;
   const int64_t tiles_m = (m + kTileM - 1) / kTileM;
   const int tid = threadIdx.y * kThreadsX + threadIdx.x;
@@ -50,20 +50,22 @@ __global__ void __launch_bounds__(kThreadsX* kThreadsY)
           const Box<T> b = load_box(b1, n0 + tid, fmt);
           tile1[tid] = b;
           area1[tid] = box_area(b);
+          aspect1[tid] = kind == BoxPairKind::CIoU ? box_aspect(b) : T(0);
         }
         if (tid < kTileM && m0 + tid < m) {
           const Box<T> b = load_box(b2, m0 + tid, fmt);
           tile2[tid] = b;
           area2[tid] = box_area(b);
+          aspect2[tid] = kind == BoxPairKind::CIoU ? box_aspect(b) : T(0);
         }
         __syncthreads();
         for (int r = threadIdx.y; r < kTileN && n0 + r < n; r += kThreadsY) {
           T* row = o + (n0 + r) * m;
           const Box<T> p = tile1[r];
-          const T ap = area1[r];
+          const T ap = area1[r], sp = aspect1[r];
 #pragma unroll 4
           for (int c = threadIdx.x; c < kTileM; c += kThreadsX) {
-            if (m0 + c < m) row[m0 + c] = box_pair_value<kind>(p, ap, tile2[c], area2[c], eps);
+            if (m0 + c < m) row[m0 + c] = box_pair_value<kind>(p, ap, sp, tile2[c], area2[c], aspect2[c], eps);
           }
         }
       }

@@ -267,10 +267,16 @@ LOSSEXT_BOX_HD T box_pair_loss(const Box<T>& p, const Box<T>& q, T eps, T g, Box
   return loss;
 }
 
+template <typename T> LOSSEXT_HD T box_area(const Box<T>& b) { return (b.c - b.a) * (b.d - b.b); }
+// atan(w / h) of a box, CIoU's aspect angle.
+template <typename T> LOSSEXT_HD T box_aspect(const Box<T>& b) { return box_detail::aspect_angle(b.c - b.a, b.d - b.b); }
+
 // One entry of a pairwise matrix (torchvision's box_iou & co.) for xyxy boxes.
-// area_p / area_q are the boxes' areas, computed once per box by the caller.
+// Areas and aspect angles (CIoU only) are computed once per box by the caller:
+// besides saving work, a per-row value computed inside the column loop keeps
+// gcc from vectorizing it.
 template <BoxPairKind kind, typename T>
-LOSSEXT_BOX_HD T box_pair_value(const Box<T>& p, T area_p, const Box<T>& q, T area_q, T eps) {
+LOSSEXT_BOX_HD T box_pair_value(const Box<T>& p, T area_p, T aspect_p, const Box<T>& q, T area_q, T aspect_q, T eps) {
   using namespace box_detail;
   const T iw = max_(min_(p.c, q.c) - max_(p.a, q.a), T(0));
   const T ih = max_(min_(p.d, q.d) - max_(p.b, q.b), T(0));
@@ -288,13 +294,11 @@ LOSSEXT_BOX_HD T box_pair_value(const Box<T>& p, T area_p, const Box<T>& q, T ar
   const T sx = (q.a + q.c - p.a - p.c) * T(0.5), sy = (q.b + q.d - p.b - p.d) * T(0.5);
   const T diou = iou - (sx * sx + sy * sy) / diag;
   if constexpr (kind == BoxPairKind::DIoU) return diou;
-  const T da = aspect_angle(p.c - p.a, p.d - p.b) - aspect_angle(q.c - q.a, q.d - q.b);
+  const T da = aspect_p - aspect_q;
   const T v = four_over_pi_sq<T>() * da * da;
   const T alpha = v / (T(1) - iou + v + eps);
   return diou - alpha * v;
 }
-
-template <typename T> LOSSEXT_HD T box_area(const Box<T>& b) { return (b.c - b.a) * (b.d - b.b); }
 
 // Calls f with the runtime code as a compile-time constant (std::integral_constant),
 // so that each kernel is compiled per mode / kind / format without branches.
