@@ -1,31 +1,21 @@
 // Definitions for box_kernels.h.
-//
-// Without -fno-trapping-math gcc will not if-convert the selects of
-// kernels/box.h (a division under a condition "might trap"), so none of these
-// loops vectorizes; with it, and AVX-512, a pair costs a few nanoseconds.
-// The loops never rely on floating-point exceptions, and this file holds
-// nothing else.
-#pragma GCC optimize("no-trapping-math")
+// vectorize.h's no-trapping-math is what lets the selects of kernels/box.h
+// if-convert; with it, and AVX-512, a pair costs a few nanoseconds.
+#include "cpu/vectorize.h"
 
 #include "cpu/box_kernels.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOSSEXT_BOX_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LOSSEXT_BOX_CLONES
-#endif
-#define LOSSEXT_BOX_INLINE inline __attribute__((always_inline))
 
 namespace lossext {
 namespace cpu {
 namespace {
 
-template <BoxFmt fmt, typename T> LOSSEXT_BOX_INLINE Box<T> load(const T* __restrict__ base, int64_t i) {
+template <BoxFmt fmt, typename T> LOSSEXT_ALWAYS_INLINE Box<T> load(const T* __restrict__ base, int64_t i) {
   const T* b = base + i * 4;
   return to_xyxy(fmt, Box<T>{b[0], b[1], b[2], b[3]});
 }
 
-template <BoxFmt fmt, typename T> LOSSEXT_BOX_INLINE void store(T* __restrict__ base, int64_t i, const Box<T>& g) {
+template <BoxFmt fmt, typename T> LOSSEXT_ALWAYS_INLINE void store(T* __restrict__ base, int64_t i, const Box<T>& g) {
   const Box<T> v = grad_from_xyxy(fmt, g);
   T* b = base + i * 4;
   b[0] = v.a;
@@ -35,7 +25,7 @@ template <BoxFmt fmt, typename T> LOSSEXT_BOX_INLINE void store(T* __restrict__ 
 }
 
 template <BoxLossMode mode, BoxFmt fmt, typename T>
-LOSSEXT_BOX_INLINE void fwd_loop(const T* __restrict__ b1, const T* __restrict__ b2, T* __restrict__ loss, T eps,
+LOSSEXT_ALWAYS_INLINE void fwd_loop(const T* __restrict__ b1, const T* __restrict__ b2, T* __restrict__ loss, T eps,
                                  int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     loss[i] = box_pair_loss<mode, false, T>(load<fmt>(b1, i), load<fmt>(b2, i), eps, T(1), nullptr, nullptr);
@@ -43,7 +33,7 @@ LOSSEXT_BOX_INLINE void fwd_loop(const T* __restrict__ b1, const T* __restrict__
 }
 
 template <BoxLossMode mode, BoxFmt fmt, typename T>
-LOSSEXT_BOX_INLINE void bwd_loop(const T* __restrict__ grad, int64_t gs, const T* __restrict__ b1,
+LOSSEXT_ALWAYS_INLINE void bwd_loop(const T* __restrict__ grad, int64_t gs, const T* __restrict__ b1,
                                  const T* __restrict__ b2, T* __restrict__ g1, T* __restrict__ g2, T eps,
                                  int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
@@ -65,7 +55,7 @@ LOSSEXT_BOX_INLINE void bwd_loop(const T* __restrict__ grad, int64_t gs, const T
   }
 
 template <BoxLossMode mode, typename T>
-LOSSEXT_BOX_INLINE void fwd_mode(const BoxLossParams& p, int64_t begin, int64_t end) {
+LOSSEXT_ALWAYS_INLINE void fwd_mode(const BoxLossParams& p, int64_t begin, int64_t end) {
 #define LOSSEXT_BOX_FWD(F)                                                                                 \
   fwd_loop<mode, F>(static_cast<const T*>(p.boxes1), static_cast<const T*>(p.boxes2), static_cast<T*>(p.loss), \
                     static_cast<T>(p.eps), begin, end)
@@ -74,7 +64,7 @@ LOSSEXT_BOX_INLINE void fwd_mode(const BoxLossParams& p, int64_t begin, int64_t 
 }
 
 template <BoxLossMode mode, typename T>
-LOSSEXT_BOX_INLINE void bwd_mode(const BoxLossParams& p, int64_t begin, int64_t end) {
+LOSSEXT_ALWAYS_INLINE void bwd_mode(const BoxLossParams& p, int64_t begin, int64_t end) {
 #define LOSSEXT_BOX_BWD(F)                                                                                       \
   bwd_loop<mode, F>(static_cast<const T*>(p.grad_loss), p.grad_loss_stride, static_cast<const T*>(p.boxes1),       \
                     static_cast<const T*>(p.boxes2), static_cast<T*>(p.grad1), static_cast<T*>(p.grad2),           \
@@ -93,16 +83,16 @@ LOSSEXT_BOX_INLINE void bwd_mode(const BoxLossParams& p, int64_t begin, int64_t 
     default: FN<BoxLossMode::SIoU, T>(p, begin, end); break;                        \
   }
 
-template <typename T> LOSSEXT_BOX_INLINE void fwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
+template <typename T> LOSSEXT_ALWAYS_INLINE void fwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
   LOSSEXT_BOX_MODE_SWITCH(fwd_mode, T)
 }
 
-template <typename T> LOSSEXT_BOX_INLINE void bwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
+template <typename T> LOSSEXT_ALWAYS_INLINE void bwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
   LOSSEXT_BOX_MODE_SWITCH(bwd_mode, T)
 }
 
 template <BoxPairKind kind, BoxFmt fmt, typename T>
-LOSSEXT_BOX_INLINE void pairwise_loop(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
+LOSSEXT_ALWAYS_INLINE void pairwise_loop(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
   const T* b1 = static_cast<const T*>(p.boxes1);
   const T* b2 = static_cast<const T*>(p.boxes2);
   T* out = static_cast<T*>(p.out);
@@ -122,13 +112,13 @@ LOSSEXT_BOX_INLINE void pairwise_loop(const BoxPairwiseParams& p, int64_t begin,
 }
 
 template <BoxPairKind kind, typename T>
-LOSSEXT_BOX_INLINE void pairwise_kind(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
+LOSSEXT_ALWAYS_INLINE void pairwise_kind(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
 #define LOSSEXT_BOX_PAIR(F) pairwise_loop<kind, F, T>(p, begin, end)
   LOSSEXT_BOX_FMT_SWITCH(p.fmt, LOSSEXT_BOX_PAIR)
 #undef LOSSEXT_BOX_PAIR
 }
 
-template <typename T> LOSSEXT_BOX_INLINE void pairwise_typed(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
+template <typename T> LOSSEXT_ALWAYS_INLINE void pairwise_typed(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
   switch (p.kind) {
     case BoxPairKind::IoU: pairwise_kind<BoxPairKind::IoU, T>(p, begin, end); break;
     case BoxPairKind::GIoU: pairwise_kind<BoxPairKind::GIoU, T>(p, begin, end); break;
@@ -137,9 +127,9 @@ template <typename T> LOSSEXT_BOX_INLINE void pairwise_typed(const BoxPairwisePa
   }
 }
 
-LOSSEXT_BOX_CLONES void fwd_float(const BoxLossParams& p, int64_t begin, int64_t end) { fwd_typed<float>(p, begin, end); }
-LOSSEXT_BOX_CLONES void bwd_float(const BoxLossParams& p, int64_t begin, int64_t end) { bwd_typed<float>(p, begin, end); }
-LOSSEXT_BOX_CLONES void pairwise_float(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
+LOSSEXT_CPU_CLONES void fwd_float(const BoxLossParams& p, int64_t begin, int64_t end) { fwd_typed<float>(p, begin, end); }
+LOSSEXT_CPU_CLONES void bwd_float(const BoxLossParams& p, int64_t begin, int64_t end) { bwd_typed<float>(p, begin, end); }
+LOSSEXT_CPU_CLONES void pairwise_float(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
   pairwise_typed<float>(p, begin, end);
 }
 

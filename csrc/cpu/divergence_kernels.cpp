@@ -1,21 +1,12 @@
 // Definitions for divergence_kernels.h; free of torch headers so it compiles
 // in seconds. `log_target` is hoisted out of the loops so that each loop body
 // is branch-free and vectorizes.
-// No program here reads the floating-point exception flags, and without
-// -ftrapping-math gcc may if-convert the zero-probability selects; with it,
-// the store loops (the gradients) stay scalar. Results are unchanged.
-#pragma GCC optimize("no-trapping-math")
+#include "cpu/vectorize.h"
 
 #include "cpu/divergence_kernels.h"
 
 #include "kernels/divergence.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOSSEXT_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LOSSEXT_CPU_CLONES
-#endif
-#define LOSSEXT_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace lossext {
 namespace cpu {

@@ -1,23 +1,12 @@
 // Definitions for focal_rows.h. Every variant (gamma kind, dense or index
 // target, weighted or not) is its own loop so that the vectorizer sees no
 // loop-invariant branch.
-// Select arms that do arithmetic (the guarded divisions and logs of
-// kernels/focal.h) are only if-converted, hence vectorized, when gcc may
-// assume floating-point operations do not trap; lossext never reads FP flags.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
+#include "cpu/vectorize.h"
 
 #include "cpu/focal_rows.h"
 
 #include <type_traits>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOSSEXT_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LOSSEXT_CPU_CLONES
-#endif
-#define LOSSEXT_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace lossext {
 namespace cpu {

@@ -1,13 +1,9 @@
 // Definitions for row_kernels.h. Free of torch headers on purpose: this file
 // compiles in seconds and holds all of the CPU inner loops.
+#include "cpu/vectorize.h"
+
 #include "cpu/row_kernels.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOSSEXT_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LOSSEXT_CPU_CLONES
-#endif
-#define LOSSEXT_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace lossext {
 namespace cpu {
