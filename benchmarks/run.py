@@ -107,22 +107,31 @@ def plot(results, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    labels, speed, frac = [], [], []
+    labels, speed, frac, memory = [], [], [], []
     for case in results["cases"]:
+        base = next((r for r in case["rows"] if r["impl"] == case["baseline"] and r["status"] == "ok"), None)
         for r in case["rows"]:
             if r["impl"] == "lossext" and r["status"] == "ok":
                 labels.append(f"{case['op']} {case['shape']} {case['dtype']} {case['mode']}")
                 speed.append(r.get("speedup") or 0)
                 frac.append(r["gbs"] / results["copy_bandwidth_gbs"])
+                # Peak memory is only measured where the allocator reports it (CUDA).
+                has_peak = base and r.get("peak_mb") and base.get("peak_mb")
+                memory.append(r["peak_mb"] / base["peak_mb"] if has_peak else 0)
     if not labels:
         return False
-    fig, axes = plt.subplots(1, 2, figsize=(14, 0.45 * len(labels) + 1.5), sharey=True)
+    panels = 3 if any(memory) else 2
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 0.45 * len(labels) + 1.5), sharey=True)
     axes[0].barh(labels, speed, color="tab:blue")
     axes[0].axvline(1.0, color="k", lw=0.8)
     axes[0].set_xlabel("lossext speed-up over the case's baseline")
     axes[1].barh(labels, frac, color="tab:green")
     axes[1].axvline(1.0, color="k", lw=0.8)
     axes[1].set_xlabel("achieved GB/s / measured copy bandwidth")
+    if panels == 3:
+        axes[2].barh(labels, memory, color="tab:orange")
+        axes[2].axvline(1.0, color="k", lw=0.8)
+        axes[2].set_xlabel("lossext peak memory / baseline's")
     fig.suptitle(results["device"])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
