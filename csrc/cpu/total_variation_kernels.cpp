@@ -1,0 +1,129 @@
+// Definitions for total_variation_kernels.h. Each row loop splits into the
+// interior columns, where every neighbour exists and the body is branch-free
+// (it vectorizes), and the two edge columns, done with explicit flags.
+#include "cpu/vectorize.h"
+
+#include "cpu/total_variation_kernels.h"
+
+namespace lossext {
+namespace cpu {
+namespace {
+
+template <typename T> LOSSEXT_ALWAYS_INLINE void aniso_sums(const T* row, const T* next, int64_t w, T* out) {
+  T sy = 0, sx = 0;
+  if (next != nullptr) {
+#pragma omp simd reduction(+ : sy)
+    for (int64_t j = 0; j < w; ++j) sy += tv_abs(next[j] - row[j]);
+  }
+#pragma omp simd reduction(+ : sx)
+  for (int64_t j = 0; j < w - 1; ++j) sx += tv_abs(row[j + 1] - row[j]);
+  out[0] = sy;
+  out[1] = sx;
+}
+
+template <TvPower P, typename T>
+LOSSEXT_ALWAYS_INLINE T iso_sum_impl(const T* row, const T* next, int64_t w, T beta, T eps) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < w - 1; ++j) s += tv_iso_value<P>(row[j + 1] - row[j], next[j] - row[j], beta, eps);
+  return s;
+}
+
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T iso_sum(const T* row, const T* next, int64_t w, TvPower power, T beta, T eps) {
+  if (next == nullptr) return T(0);
+  switch (power) {
+    case TvPower::Sqrt: return iso_sum_impl<TvPower::Sqrt>(row, next, w, beta, eps);
+    case TvPower::Square: return iso_sum_impl<TvPower::Square>(row, next, w, beta, eps);
+    default: return iso_sum_impl<TvPower::General>(row, next, w, beta, eps);
+  }
+}
+
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void aniso_grad(const T* prev, const T* row, const T* next, int64_t w, T wy, T wx, T g,
+                                      T* out) {
+  const bool has_up = prev != nullptr, has_down = next != nullptr;
+  const T* up = has_up ? prev : row;  // a missing row is never used: point it at one that exists
+  const T* down = has_down ? next : row;
+  auto at = [&](int64_t j) {
+    const bool has_left = j > 0, has_right = j < w - 1;
+    return g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[has_left ? j - 1 : j], row[has_right ? j + 1 : j],
+                                   has_up, has_down, has_left, has_right, wy, wx);
+  };
+  out[0] = at(0);
+#pragma omp simd
+  for (int64_t j = 1; j < w - 1; ++j) {
+    out[j] = g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[j - 1], row[j + 1], has_up, has_down, true, true,
+                                     wy, wx);
+  }
+  if (w > 1) out[w - 1] = at(w - 1);
+}
+
+template <TvPower P, typename T>
+LOSSEXT_ALWAYS_INLINE void iso_grad_impl(const T* prev, const T* row, const T* next, int64_t w, T beta, T eps, T g,
+                                         T* out) {
+  const bool has_up = prev != nullptr, has_down = next != nullptr;
+  const T* up = has_up ? prev : row;
+  const T* down = has_down ? next : row;
+  auto at = [&](int64_t j) {
+    const bool has_left = j > 0, has_right = j < w - 1;
+    const int64_t l = has_left ? j - 1 : j, r = has_right ? j + 1 : j;
+    return g * tv_iso_pixel_grad<P>(row[j], up[j], up[r], down[j], down[l], row[l], row[r], has_up, has_down,
+                                    has_left, has_right, beta, eps);
+  };
+  out[0] = at(0);
+#pragma omp simd
+  for (int64_t j = 1; j < w - 1; ++j) {
+    out[j] = g * tv_iso_pixel_grad<P>(row[j], up[j], up[j + 1], down[j], down[j - 1], row[j - 1], row[j + 1], has_up,
+                                      has_down, true, true, beta, eps);
+  }
+  if (w > 1) out[w - 1] = at(w - 1);
+}
+
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void iso_grad(const T* prev, const T* row, const T* next, int64_t w, TvPower power, T beta,
+                                    T eps, T g, T* out) {
+  switch (power) {
+    case TvPower::Sqrt: return iso_grad_impl<TvPower::Sqrt>(prev, row, next, w, beta, eps, g, out);
+    case TvPower::Square: return iso_grad_impl<TvPower::Square>(prev, row, next, w, beta, eps, g, out);
+    default: return iso_grad_impl<TvPower::General>(prev, row, next, w, beta, eps, g, out);
+  }
+}
+
+}  // namespace
+
+LOSSEXT_CPU_CLONES void tv_aniso_row_sums(const float* row, const float* next, int64_t width, float* out) {
+  aniso_sums(row, next, width, out);
+}
+void tv_aniso_row_sums(const double* row, const double* next, int64_t width, double* out) {
+  aniso_sums(row, next, width, out);
+}
+
+LOSSEXT_CPU_CLONES float tv_iso_row_sum(const float* row, const float* next, int64_t width, TvPower power, float beta,
+                                        float eps) {
+  return iso_sum(row, next, width, power, beta, eps);
+}
+double tv_iso_row_sum(const double* row, const double* next, int64_t width, TvPower power, double beta, double eps) {
+  return iso_sum(row, next, width, power, beta, eps);
+}
+
+LOSSEXT_CPU_CLONES void tv_aniso_row_grad(const float* prev, const float* row, const float* next, int64_t width,
+                                          float wy, float wx, float g, float* out) {
+  aniso_grad(prev, row, next, width, wy, wx, g, out);
+}
+void tv_aniso_row_grad(const double* prev, const double* row, const double* next, int64_t width, double wy, double wx,
+                       double g, double* out) {
+  aniso_grad(prev, row, next, width, wy, wx, g, out);
+}
+
+LOSSEXT_CPU_CLONES void tv_iso_row_grad(const float* prev, const float* row, const float* next, int64_t width,
+                                        TvPower power, float beta, float eps, float g, float* out) {
+  iso_grad(prev, row, next, width, power, beta, eps, g, out);
+}
+void tv_iso_row_grad(const double* prev, const double* row, const double* next, int64_t width, TvPower power,
+                     double beta, double eps, double g, double* out) {
+  iso_grad(prev, row, next, width, power, beta, eps, g, out);
+}
+
+}  // namespace cpu
+}  // namespace lossext
