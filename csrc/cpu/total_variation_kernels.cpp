@@ -3,6 +3,11 @@
 // (it vectorizes), and the two edge columns, done with explicit flags.
 #include "cpu/vectorize.h"
 
+// The isotropic loops vectorize except for sqrt/pow: with gcc's default
+// -fmath-errno, sqrt keeps a scalar errno path (a pragma or function
+// attribute does not reach the inlined math; -fno-math-errno in setup.py
+// would, lossext never reads errno).
+
 #include "cpu/total_variation_kernels.h"
 
 namespace lossext {
@@ -39,54 +44,73 @@ LOSSEXT_ALWAYS_INLINE T iso_sum(const T* row, const T* next, int64_t w, TvPower 
   }
 }
 
-template <typename T>
-LOSSEXT_ALWAYS_INLINE void aniso_grad(const T* prev, const T* row, const T* next, int64_t w, T wy, T wx, T g,
-                                      T* out) {
-  const bool has_up = prev != nullptr, has_down = next != nullptr;
-  const T* up = has_up ? prev : row;  // a missing row is never used: point it at one that exists
-  const T* down = has_down ? next : row;
-  auto at = [&](int64_t j) {
+// HAS_UP / HAS_DOWN are template arguments so that the interior loop sees
+// constants (gcc does not vectorize it with the flags as loop invariants).
+template <bool HAS_UP, bool HAS_DOWN, typename T>
+LOSSEXT_ALWAYS_INLINE void aniso_grad_impl(const T* up, const T* row, const T* down, int64_t w, T wy, T wx, T g,
+                                           T* out) {
+  auto at = [=](int64_t j) {
     const bool has_left = j > 0, has_right = j < w - 1;
     return g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[has_left ? j - 1 : j], row[has_right ? j + 1 : j],
-                                   has_up, has_down, has_left, has_right, wy, wx);
+                                   HAS_UP, HAS_DOWN, has_left, has_right, wy, wx);
   };
   out[0] = at(0);
 #pragma omp simd
   for (int64_t j = 1; j < w - 1; ++j) {
-    out[j] = g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[j - 1], row[j + 1], has_up, has_down, true, true,
+    out[j] = g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[j - 1], row[j + 1], HAS_UP, HAS_DOWN, true, true,
                                      wy, wx);
   }
   if (w > 1) out[w - 1] = at(w - 1);
 }
 
-template <TvPower P, typename T>
-LOSSEXT_ALWAYS_INLINE void iso_grad_impl(const T* prev, const T* row, const T* next, int64_t w, T beta, T eps, T g,
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void aniso_grad(const T* prev, const T* row, const T* next, int64_t w, T wy, T wx, T g,
+                                      T* out) {
+  // A missing neighbour row is never used: point it at one that exists.
+  const T* up = prev != nullptr ? prev : row;
+  const T* down = next != nullptr ? next : row;
+  if (prev != nullptr && next != nullptr) return aniso_grad_impl<true, true>(up, row, down, w, wy, wx, g, out);
+  if (prev != nullptr) return aniso_grad_impl<true, false>(up, row, down, w, wy, wx, g, out);
+  if (next != nullptr) return aniso_grad_impl<false, true>(up, row, down, w, wy, wx, g, out);
+  return aniso_grad_impl<false, false>(up, row, down, w, wy, wx, g, out);
+}
+
+template <TvPower P, bool HAS_UP, bool HAS_DOWN, typename T>
+LOSSEXT_ALWAYS_INLINE void iso_grad_impl(const T* up, const T* row, const T* down, int64_t w, T beta, T eps, T g,
                                          T* out) {
-  const bool has_up = prev != nullptr, has_down = next != nullptr;
-  const T* up = has_up ? prev : row;
-  const T* down = has_down ? next : row;
-  auto at = [&](int64_t j) {
+  auto at = [=](int64_t j) {
     const bool has_left = j > 0, has_right = j < w - 1;
     const int64_t l = has_left ? j - 1 : j, r = has_right ? j + 1 : j;
-    return g * tv_iso_pixel_grad<P>(row[j], up[j], up[r], down[j], down[l], row[l], row[r], has_up, has_down,
+    return g * tv_iso_pixel_grad<P>(row[j], up[j], up[r], down[j], down[l], row[l], row[r], HAS_UP, HAS_DOWN,
                                     has_left, has_right, beta, eps);
   };
   out[0] = at(0);
 #pragma omp simd
   for (int64_t j = 1; j < w - 1; ++j) {
-    out[j] = g * tv_iso_pixel_grad<P>(row[j], up[j], up[j + 1], down[j], down[j - 1], row[j - 1], row[j + 1], has_up,
-                                      has_down, true, true, beta, eps);
+    out[j] = g * tv_iso_pixel_grad<P>(row[j], up[j], up[j + 1], down[j], down[j - 1], row[j - 1], row[j + 1], HAS_UP,
+                                      HAS_DOWN, true, true, beta, eps);
   }
   if (w > 1) out[w - 1] = at(w - 1);
+}
+
+template <TvPower P, typename T>
+LOSSEXT_ALWAYS_INLINE void iso_grad_rows(const T* prev, const T* row, const T* next, int64_t w, T beta, T eps, T g,
+                                         T* out) {
+  const T* up = prev != nullptr ? prev : row;
+  const T* down = next != nullptr ? next : row;
+  if (prev != nullptr && next != nullptr) return iso_grad_impl<P, true, true>(up, row, down, w, beta, eps, g, out);
+  if (prev != nullptr) return iso_grad_impl<P, true, false>(up, row, down, w, beta, eps, g, out);
+  if (next != nullptr) return iso_grad_impl<P, false, true>(up, row, down, w, beta, eps, g, out);
+  return iso_grad_impl<P, false, false>(up, row, down, w, beta, eps, g, out);
 }
 
 template <typename T>
 LOSSEXT_ALWAYS_INLINE void iso_grad(const T* prev, const T* row, const T* next, int64_t w, TvPower power, T beta,
                                     T eps, T g, T* out) {
   switch (power) {
-    case TvPower::Sqrt: return iso_grad_impl<TvPower::Sqrt>(prev, row, next, w, beta, eps, g, out);
-    case TvPower::Square: return iso_grad_impl<TvPower::Square>(prev, row, next, w, beta, eps, g, out);
-    default: return iso_grad_impl<TvPower::General>(prev, row, next, w, beta, eps, g, out);
+    case TvPower::Sqrt: return iso_grad_rows<TvPower::Sqrt>(prev, row, next, w, beta, eps, g, out);
+    case TvPower::Square: return iso_grad_rows<TvPower::Square>(prev, row, next, w, beta, eps, g, out);
+    default: return iso_grad_rows<TvPower::General>(prev, row, next, w, beta, eps, g, out);
   }
 }
 
