@@ -29,16 +29,17 @@ def _peer(name: str, fn_or_none):
     return harness.Impl("torchvision", fn_or_none, "")
 
 
-def _pairwise_case(device, n):
+def _pairwise_case(device, n, op="box_iou"):
     b1, b2 = _boxes(n, device), _boxes(n, device)
     floor = n * n * 4 + 2 * n * 16  # write the matrix, read the boxes
+    ours, ref = getattr(lossext, op), getattr(lossext.reference, op)
     impls = [
-        harness.Impl("lossext", harness.forward(lossext.box_iou, b1, b2), ""),
-        harness.Impl("reference", harness.forward(lossext.reference.box_iou, b1, b2), ""),
-        harness.Impl("reference+compile", harness.forward(harness.compiled(lossext.reference.box_iou), b1, b2), ""),
-        _peer("box_iou", tv_ops and harness.forward(tv_ops.box_iou, b1, b2)),
+        harness.Impl("lossext", harness.forward(ours, b1, b2), ""),
+        harness.Impl("reference", harness.forward(ref, b1, b2), ""),
+        harness.Impl("reference+compile", harness.forward(harness.compiled(ref), b1, b2), ""),
+        _peer(op, tv_ops and harness.forward(getattr(tv_ops, op), b1, b2)),
     ]
-    return harness.Case(family="box", op="box_iou", shape=f"{n}x{n}", dtype="float32", mode="fwd",
+    return harness.Case(family="box", op=op, shape=f"{n}x{n}", dtype="float32", mode="fwd",
                         bytes_floor=floor, impls=impls, baseline="reference")
 
 
@@ -75,8 +76,17 @@ def _loss_case(device, pairs, mode, tv_name):
 
 
 def cases(device: torch.device, full: bool) -> Iterable[harness.Case]:
+    """Each op alone, at the sizes of issue 3: the pairwise matrices at
+    N = M = 4096 and the aligned losses at 1M pairs on the GPU (quick and
+    full alike: they take milliseconds there); on the CPU 1024 (quick) or
+    4096 (full) boxes and 100k pairs."""
     gpu = device.type == "cuda"
-    yield _pairwise_case(device, 4096 if full else 1024)
-    pairs = 1_000_000 if (full and gpu) else 100_000
+    n = 4096 if (full or gpu) else 1024
+    yield _pairwise_case(device, n, "box_iou")
+    yield _pairwise_case(device, n, "generalized_box_iou")
+    if full or gpu:
+        yield _pairwise_case(device, n, "complete_box_iou")
+    pairs = 1_000_000 if gpu else 100_000
     yield _loss_case(device, pairs, "giou", "generalized_box_iou_loss")
+    yield _loss_case(device, pairs, "diou", "distance_box_iou_loss")
     yield _loss_case(device, pairs, "ciou", "complete_box_iou_loss")

@@ -1,6 +1,8 @@
 """Every lossext op, forward and backward, at a small size: the workload that
 compute-sanitizer checks on the GPU. With --determinism, runs each twice and
-reports whether the results are bitwise identical.
+reports whether the results are bitwise identical. A workload with no inputs
+to differentiate (the pairwise box matrices, forward-only kernels) checks its
+output alone. Runs on the CPU too (--device cpu).
 
     python benchmarks/cuda_smoke.py [--device cpu] [--determinism]
 """
@@ -30,6 +32,83 @@ def workloads(device):
     xb = torch.randn(16, 4096, device=device, dtype=torch.bfloat16, requires_grad=True)
     yb = torch.randint(0, 4096, (16,), device=device)
     yield "cross_entropy bf16", lambda: lossext.cross_entropy(xb, yb), [xb]
+    yield from _focal_workloads(device)
+    yield from _box_workloads(device)
+    yield from _regression_divergence_workloads(device)
+    yield from _image_workloads(device)
+
+
+def _focal_workloads(device):
+    anchors, classes = 300, 80
+    x = torch.randn(anchors, classes, device=device, requires_grad=True)
+    dense = (torch.rand(anchors, classes, device=device) < 0.02).float()
+    labels = torch.randint(0, classes, (anchors,), device=device)
+    labels[torch.rand(anchors, device=device) < 0.8] = -1
+    labels[:5] = -100
+    w = torch.rand(classes, device=device)
+    normalizer = (labels >= 0).sum().clamp(min=1).float()
+    yield "sigmoid_focal dense", lambda: lossext.sigmoid_focal_loss(x, dense, reduction="sum"), [x]
+    yield "sigmoid_focal dense none", lambda: lossext.sigmoid_focal_loss(x, dense).sum(), [x]
+    yield "sigmoid_focal index", lambda: lossext.sigmoid_focal_loss(x, labels, reduction="mean"), [x]
+    yield "sigmoid_focal index weight+smoothing+gamma0.5+normalizer", lambda: lossext.sigmoid_focal_loss(
+        x, labels, 0.25, 0.5, "sum", weight=w, label_smoothing=0.1, normalizer=normalizer), [x]
+    xh = torch.randn(anchors, classes, device=device, dtype=torch.float16, requires_grad=True)
+    yield "sigmoid_focal index fp16", lambda: lossext.sigmoid_focal_loss(xh, labels, reduction="sum"), [xh]
+    s = torch.randn(128, 10, device=device, requires_grad=True)
+    sy = torch.randint(0, 10, (128,), device=device)
+    sy[0] = -100
+    yield "softmax_focal (N,C)", lambda: lossext.softmax_focal_loss(s, sy, 0.25, 2.0, weight=w[:10]), [s]
+    sd = torch.randn(2, 6, 9, 5, device=device, requires_grad=True)
+    sdy = torch.randint(0, 6, (2, 9, 5), device=device)
+    class_alpha = torch.rand(6, device=device)
+    yield "softmax_focal (N,C,d)", lambda: lossext.softmax_focal_loss(sd, sdy, class_alpha, 0.5, reduction="sum"), [sd]
+
+
+def _boxes(n, device, dtype=torch.float32):
+    corner = torch.rand(n, 2, device=device) * 100
+    return torch.cat([corner, corner + torch.rand(n, 2, device=device) * 50 + 1], -1).to(dtype)
+
+
+def _box_workloads(device):
+    a, b = _boxes(70, device), _boxes(45, device)
+    ah, bh = a.half(), b.half()
+    for op in ("box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou"):
+        fn = getattr(lossext, op)
+        yield f"{op} pairwise", lambda fn=fn: fn(a, b), []
+        yield f"{op} pairwise fp16", lambda fn=fn: fn(ah, bh), []
+    yield "box_iou pairwise batched cxcywh", lambda: lossext.box_iou(a.view(2, 35, 4), b, fmt="cxcywh"), []
+    p = _boxes(500, device).requires_grad_()
+    t = _boxes(500, device)
+    for mode in ("iou", "giou", "diou", "ciou", "eiou", "siou"):
+        yield f"box_iou_loss {mode}", lambda mode=mode: lossext.box_iou_loss(p, t, mode, "sum"), [p]
+    yield "box_iou_loss giou xywh mean", lambda: lossext.box_iou_loss(p, t, "giou", "mean", fmt="xywh"), [p]
+
+
+def _regression_divergence_workloads(device):
+    x = torch.randn(1000, 4, device=device, requires_grad=True)
+    y = torch.randn(1000, 4, device=device)
+    yield "smooth_l1", lambda: lossext.smooth_l1_loss(x, y, beta=0.5), [x]
+    yield "smooth_l1 beta=0", lambda: lossext.smooth_l1_loss(x, y, "sum", beta=0.0), [x]
+    yield "huber", lambda: lossext.huber_loss(x, y, "sum", delta=0.7), [x]
+    logp = torch.log_softmax(torch.randn(64, 500, device=device), 1).requires_grad_()
+    q = torch.softmax(torch.randn(64, 500, device=device), 1)
+    yield "kl_div batchmean", lambda: lossext.kl_div(logp, q, "batchmean"), [logp]
+    yield "kl_div log_target sum", lambda: lossext.kl_div(logp, q.log(), "sum", log_target=True), [logp]
+    yield "js_div beta=0.5", lambda: lossext.js_div(logp, q.log()), [logp]
+    yield "js_div beta=0.1 prob target", lambda: lossext.js_div(logp, q, 0.1, "sum", log_target=False), [logp]
+
+
+def _image_workloads(device):
+    img = torch.rand(2, 3, 37, 45, device=device, requires_grad=True)
+    yield "total_variation", lambda: lossext.total_variation_loss(img).sum(), [img]
+    yield "total_variation mean", lambda: lossext.total_variation_loss(img, "mean").sum(), [img]
+    yield "total_variation isotropic", lambda: lossext.total_variation_loss(img, isotropic=True).sum(), [img]
+    yield "total_variation isotropic beta=1.5 eps", lambda: lossext.total_variation_loss(
+        img, "mean", True, 1.5, 1e-6).sum(), [img]
+    big = torch.rand(1, 1, 300, 301, device=device, requires_grad=True)  # several CUDA chunks per plane
+    yield "total_variation multi-chunk", lambda: lossext.total_variation_loss(big).sum(), [big]
+    imgh = torch.rand(2, 3, 37, 45, device=device, dtype=torch.bfloat16, requires_grad=True)
+    yield "total_variation bf16", lambda: lossext.total_variation_loss(imgh, isotropic=True).sum(), [imgh]
 
 
 def main():
@@ -43,7 +122,7 @@ def main():
         outs = []
         for _ in range(2 if args.determinism else 1):
             loss = fn()
-            grads = torch.autograd.grad(loss, inputs)
+            grads = torch.autograd.grad(loss, inputs) if inputs else []
             outs.append([loss.detach().clone(), *[g.clone() for g in grads]])
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -52,7 +131,8 @@ def main():
             same &= ok
             print(f"{name}: {'bitwise identical' if ok else 'DIFFERS'}")
         else:
-            print(f"{name}: loss {loss.item():.6f}")
+            value = loss.double().sum().item()  # pairwise matrices: their sum
+            print(f"{name}: {'loss' if loss.dim() == 0 else 'sum'} {value:.6f}")
     return 0 if same else 1
 
 

@@ -15,6 +15,8 @@ done
 command -v ninja >/dev/null 2>&1 || "$PY" -c "import ninja" 2>/dev/null || need+=(ninja)
 if [ "${1:-}" = "bench" ]; then
   "$PY" -c "import matplotlib" 2>/dev/null || need+=(matplotlib)
+  # kornia is a benchmark peer only; --no-deps so that it never replaces torch.
+  "$PY" -c "import kornia" 2>/dev/null || "$PY" -m pip install --quiet --no-deps kornia kornia_rs || true
 fi
 if [ ${#need[@]} -gt 0 ]; then
   "$PY" -m pip install --quiet "${need[@]}"

@@ -113,3 +113,7 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "va
     "smooth_l1_loss",
     "huber_loss",
 ]
+
+from lossext.functional.total_variation import total_variation_loss  # noqa: E402
+
+__all__ += ["total_variation_loss"]

@@ -112,3 +112,7 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "va
     "smooth_l1_loss",
     "huber_loss",
 ]
+
+from lossext.reference.total_variation import total_variation_loss  # noqa: E402
+
+__all__ += ["total_variation_loss"]

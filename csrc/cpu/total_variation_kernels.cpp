@@ -1,0 +1,153 @@
+// Definitions for total_variation_kernels.h. Each row loop splits into the
+// interior columns, where every neighbour exists and the body is branch-free
+// (it vectorizes), and the two edge columns, done with explicit flags.
+#include "cpu/vectorize.h"
+
+// The isotropic loops vectorize except for sqrt/pow: with gcc's default
+// -fmath-errno, sqrt keeps a scalar errno path (a pragma or function
+// attribute does not reach the inlined math; -fno-math-errno in setup.py
+// would, lossext never reads errno).
+
+#include "cpu/total_variation_kernels.h"
+
+namespace lossext {
+namespace cpu {
+namespace {
+
+template <typename T> LOSSEXT_ALWAYS_INLINE void aniso_sums(const T* row, const T* next, int64_t w, T* out) {
+  T sy = 0, sx = 0;
+  if (next != nullptr) {
+#pragma omp simd reduction(+ : sy)
+    for (int64_t j = 0; j < w; ++j) sy += tv_abs(next[j] - row[j]);
+  }
+#pragma omp simd reduction(+ : sx)
+  for (int64_t j = 0; j < w - 1; ++j) sx += tv_abs(row[j + 1] - row[j]);
+  out[0] = sy;
+  out[1] = sx;
+}
+
+template <TvPower P, typename T>
+LOSSEXT_ALWAYS_INLINE T iso_sum_impl(const T* row, const T* next, int64_t w, T beta, T eps) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < w - 1; ++j) s += tv_iso_value<P>(row[j + 1] - row[j], next[j] - row[j], beta, eps);
+  return s;
+}
+
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T iso_sum(const T* row, const T* next, int64_t w, TvPower power, T beta, T eps) {
+  if (next == nullptr) return T(0);
+  switch (power) {
+    case TvPower::Sqrt: return iso_sum_impl<TvPower::Sqrt>(row, next, w, beta, eps);
+    case TvPower::Square: return iso_sum_impl<TvPower::Square>(row, next, w, beta, eps);
+    default: return iso_sum_impl<TvPower::General>(row, next, w, beta, eps);
+  }
+}
+
+// HAS_UP / HAS_DOWN are template arguments so that the interior loop sees
+// constants (gcc does not vectorize it with the flags as loop invariants).
+template <bool HAS_UP, bool HAS_DOWN, typename T>
+LOSSEXT_ALWAYS_INLINE void aniso_grad_impl(const T* up, const T* row, const T* down, int64_t w, T wy, T wx, T g,
+                                           T* out) {
+  auto at = [=](int64_t j) {
+    const bool has_left = j > 0, has_right = j < w - 1;
+    return g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[has_left ? j - 1 : j], row[has_right ? j + 1 : j],
+                                   HAS_UP, HAS_DOWN, has_left, has_right, wy, wx);
+  };
+  out[0] = at(0);
+#pragma omp simd
+  for (int64_t j = 1; j < w - 1; ++j) {
+    out[j] = g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[j - 1], row[j + 1], HAS_UP, HAS_DOWN, true, true,
+                                     wy, wx);
+  }
+  if (w > 1) out[w - 1] = at(w - 1);
+}
+
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void aniso_grad(const T* prev, const T* row, const T* next, int64_t w, T wy, T wx, T g,
+                                      T* out) {
+  // A missing neighbour row is never used: point it at one that exists.
+  const T* up = prev != nullptr ? prev : row;
+  const T* down = next != nullptr ? next : row;
+  if (prev != nullptr && next != nullptr) return aniso_grad_impl<true, true>(up, row, down, w, wy, wx, g, out);
+  if (prev != nullptr) return aniso_grad_impl<true, false>(up, row, down, w, wy, wx, g, out);
+  if (next != nullptr) return aniso_grad_impl<false, true>(up, row, down, w, wy, wx, g, out);
+  return aniso_grad_impl<false, false>(up, row, down, w, wy, wx, g, out);
+}
+
+template <TvPower P, bool HAS_UP, bool HAS_DOWN, typename T>
+LOSSEXT_ALWAYS_INLINE void iso_grad_impl(const T* up, const T* row, const T* down, int64_t w, T beta, T eps, T g,
+                                         T* out) {
+  auto at = [=](int64_t j) {
+    const bool has_left = j > 0, has_right = j < w - 1;
+    const int64_t l = has_left ? j - 1 : j, r = has_right ? j + 1 : j;
+    return g * tv_iso_pixel_grad<P>(row[j], up[j], up[r], down[j], down[l], row[l], row[r], HAS_UP, HAS_DOWN,
+                                    has_left, has_right, beta, eps);
+  };
+  out[0] = at(0);
+#pragma omp simd
+  for (int64_t j = 1; j < w - 1; ++j) {
+    out[j] = g * tv_iso_pixel_grad<P>(row[j], up[j], up[j + 1], down[j], down[j - 1], row[j - 1], row[j + 1], HAS_UP,
+                                      HAS_DOWN, true, true, beta, eps);
+  }
+  if (w > 1) out[w - 1] = at(w - 1);
+}
+
+template <TvPower P, typename T>
+LOSSEXT_ALWAYS_INLINE void iso_grad_rows(const T* prev, const T* row, const T* next, int64_t w, T beta, T eps, T g,
+                                         T* out) {
+  const T* up = prev != nullptr ? prev : row;
+  const T* down = next != nullptr ? next : row;
+  if (prev != nullptr && next != nullptr) return iso_grad_impl<P, true, true>(up, row, down, w, beta, eps, g, out);
+  if (prev != nullptr) return iso_grad_impl<P, true, false>(up, row, down, w, beta, eps, g, out);
+  if (next != nullptr) return iso_grad_impl<P, false, true>(up, row, down, w, beta, eps, g, out);
+  return iso_grad_impl<P, false, false>(up, row, down, w, beta, eps, g, out);
+}
+
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void iso_grad(const T* prev, const T* row, const T* next, int64_t w, TvPower power, T beta,
+                                    T eps, T g, T* out) {
+  switch (power) {
+    case TvPower::Sqrt: return iso_grad_rows<TvPower::Sqrt>(prev, row, next, w, beta, eps, g, out);
+    case TvPower::Square: return iso_grad_rows<TvPower::Square>(prev, row, next, w, beta, eps, g, out);
+    default: return iso_grad_rows<TvPower::General>(prev, row, next, w, beta, eps, g, out);
+  }
+}
+
+}  // namespace
+
+LOSSEXT_CPU_CLONES void tv_aniso_row_sums(const float* row, const float* next, int64_t width, float* out) {
+  aniso_sums(row, next, width, out);
+}
+void tv_aniso_row_sums(const double* row, const double* next, int64_t width, double* out) {
+  aniso_sums(row, next, width, out);
+}
+
+LOSSEXT_CPU_CLONES float tv_iso_row_sum(const float* row, const float* next, int64_t width, TvPower power, float beta,
+                                        float eps) {
+  return iso_sum(row, next, width, power, beta, eps);
+}
+double tv_iso_row_sum(const double* row, const double* next, int64_t width, TvPower power, double beta, double eps) {
+  return iso_sum(row, next, width, power, beta, eps);
+}
+
+LOSSEXT_CPU_CLONES void tv_aniso_row_grad(const float* prev, const float* row, const float* next, int64_t width,
+                                          float wy, float wx, float g, float* out) {
+  aniso_grad(prev, row, next, width, wy, wx, g, out);
+}
+void tv_aniso_row_grad(const double* prev, const double* row, const double* next, int64_t width, double wy, double wx,
+                       double g, double* out) {
+  aniso_grad(prev, row, next, width, wy, wx, g, out);
+}
+
+LOSSEXT_CPU_CLONES void tv_iso_row_grad(const float* prev, const float* row, const float* next, int64_t width,
+                                        TvPower power, float beta, float eps, float g, float* out) {
+  iso_grad(prev, row, next, width, power, beta, eps, g, out);
+}
+void tv_iso_row_grad(const double* prev, const double* row, const double* next, int64_t width, TvPower power,
+                     double beta, double eps, double g, double* out) {
+  iso_grad(prev, row, next, width, power, beta, eps, g, out);
+}
+
+}  // namespace cpu
+}  // namespace lossext
