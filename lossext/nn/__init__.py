@@ -10,3 +10,7 @@ from lossext.nn.catalog import *  # noqa: F401,F403
 from lossext.nn.regression import HuberLoss, SmoothL1Loss
 
 __all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "QualityFocalLoss", "VarifocalLoss", "CrossEntropyLoss", "KLDivLoss", "JSDivLoss", *_catalog.__all__, "BoxIoULoss", "GeneralizedBoxIoULoss", "DistanceBoxIoULoss", "CompleteBoxIoULoss", "SmoothL1Loss", "HuberLoss"]
+
+from lossext.nn.segmentation import DiceCELoss, DiceLoss, JaccardLoss, TverskyLoss  # noqa: E402
+
+__all__ += ["DiceLoss", "JaccardLoss", "TverskyLoss", "DiceCELoss"]

@@ -112,3 +112,7 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "va
     "smooth_l1_loss",
     "huber_loss",
 ]
+
+from lossext.reference.segmentation import dice_ce_loss, dice_loss, jaccard_loss, tversky_loss  # noqa: E402
+
+__all__ += ["dice_loss", "jaccard_loss", "tversky_loss", "dice_ce_loss"]
