@@ -49,7 +49,7 @@ struct SegParams {
   void* grad_logits = nullptr;  // dense (N, C, S) in the logits' dtype
 };
 
-inline int64_t seg_accumulators(int64_t classes) { return kSegStats * classes + kSegExtras; }
+LOSSEXT_HD int64_t seg_accumulators(int64_t classes) { return kSegStats * classes + kSegExtras; }
 
 inline int64_t seg_acc_size(DType dtype) { return dtype == DType::Float64 ? 8 : 4; }
 
@@ -65,12 +65,18 @@ inline int64_t seg_cuda_blocks_per_sample(int64_t batch, int64_t pixels) {
 
 constexpr int64_t kSegCudaMaxSharedBytes = 96 * 1024;  // opted into; sm_80 and sm_90 allow more
 
+// Shared memory of a forward block: 3C + 2 rows of (threads + 1) sums (the
+// padding keeps both the per-thread updates and the final per-row sums free of
+// bank conflicts).
+inline int64_t seg_cuda_shared_bytes(int64_t classes, DType dtype, int threads) {
+  return seg_accumulators(classes) * (threads + 1) * seg_acc_size(dtype);
+}
+
 inline int seg_cuda_threads(int64_t classes, DType dtype) {
-  const int64_t per_thread = seg_accumulators(classes) * seg_acc_size(dtype);
   for (int t = 256; t >= 32; t /= 2) {
-    if (per_thread * t <= 48 * 1024) return t;
+    if (seg_cuda_shared_bytes(classes, dtype, t) <= 48 * 1024) return t;
   }
-  return per_thread * 32 <= kSegCudaMaxSharedBytes ? 32 : 0;  // 0: too many classes
+  return seg_cuda_shared_bytes(classes, dtype, 32) <= kSegCudaMaxSharedBytes ? 32 : 0;  // 0: too many classes
 }
 
 inline int64_t seg_cuda_workspace_bytes(const SegParams& p) {

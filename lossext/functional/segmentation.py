@@ -47,7 +47,7 @@ _IDENTITY, _SIGMOID, _SOFTMAX = 0, 1, 2
 # Widest class count the CUDA kernels take (each thread keeps 3C + 2 sums in
 # shared memory); beyond it the reference runs.
 _CUDA_MAX_CLASSES = {torch.float64: 120}
-_CUDA_MAX_CLASSES_DEFAULT = 250
+_CUDA_MAX_CLASSES_DEFAULT = 240
 
 
 def _check_number(value, name, low=None, strict=False):
