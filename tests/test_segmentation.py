@@ -440,3 +440,25 @@ def test_out_of_range_index_is_nan_on_cuda():
     y = torch.randint(0, 3, (2, 4), device="cuda")
     y[1, 2] = 7
     assert math.isnan(float(lossext.dice_loss(x, y, "multiclass")))
+
+
+# ---------------------------------------------------------------- MONAI's conventions (when installed)
+
+
+@pytest.mark.parametrize("batch", [True, False])
+@pytest.mark.parametrize("squared_pred", [False, True])
+def test_count_rule_matches_monai(batch, squared_pred):
+    monai_losses = pytest.importorskip("monai.losses")
+    x = torch.randn(3, 4, 6, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (3, 6, 5))  # class 3 absent everywhere
+    w = torch.tensor([0.5, 1.0, 2.0, 1.5], dtype=torch.float64)
+    want = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, batch=batch, squared_pred=squared_pred,
+                                 smooth_nr=1e-5, smooth_dr=1e-5, weight=w)(x, y.unsqueeze(1))
+    got = lossext.dice_loss(x, y, "multiclass", smooth=1e-5, empty_classes="count", per_image=not batch,
+                            squared_pred=squared_pred, weight=w)
+    torch.testing.assert_close(got, want.to(got.dtype))
+    want = monai_losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=batch, lambda_dice=0.7, lambda_ce=1.3,
+                                   smooth_nr=1e-5, smooth_dr=1e-5, label_smoothing=0.1)(x, y.unsqueeze(1))
+    got = lossext.dice_ce_loss(x, y, smooth=1e-5, empty_classes="count", per_image=not batch, lambda_dice=0.7,
+                               lambda_ce=1.3, label_smoothing=0.1)
+    torch.testing.assert_close(got, want.to(got.dtype))

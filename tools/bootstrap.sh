@@ -15,6 +15,12 @@ done
 command -v ninja >/dev/null 2>&1 || "$PY" -c "import ninja" 2>/dev/null || need+=(ninja)
 if [ "${1:-}" = "bench" ]; then
   "$PY" -c "import matplotlib" 2>/dev/null || need+=(matplotlib)
+  # MONAI is a peer column of the segmentation benchmark. monai.losses needs
+  # only numpy and torch, so it goes in with --no-deps (never a second torch),
+  # and only next to a torch that is already importable.
+  if "$PY" -c "import torch" 2>/dev/null && ! "$PY" -c "import monai" 2>/dev/null; then
+    "$PY" -m pip install --quiet --no-deps monai || echo "bootstrap: monai not installed; the benchmark reports it missing"
+  fi
 fi
 if [ ${#need[@]} -gt 0 ]; then
   "$PY" -m pip install --quiet "${need[@]}"
