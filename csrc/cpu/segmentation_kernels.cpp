@@ -7,6 +7,8 @@
 
 #include <cmath>
 
+#include "kernels/focal.h"  // focal_log: a logf that vectorizes
+
 namespace lossext {
 namespace cpu {
 namespace {
@@ -14,17 +16,23 @@ namespace {
 template <typename T>
 LOSSEXT_ALWAYS_INLINE int64_t prepare_index(const int64_t* y, int64_t n, int64_t classes, bool has_ignore,
                                             int64_t ignore_index, int32_t* cls, T* valid) {
-  int64_t bad = -1;
+  int64_t bad = 0;
+#pragma omp simd reduction(+ : bad)
   for (int64_t j = 0; j < n; ++j) {
     const int64_t v = y[j];
     const bool ignored = has_ignore && v == ignore_index;
     const bool in_range = v >= 0 && v < classes;
-    if (!ignored && !in_range && bad < 0) bad = j;
+    bad += (!ignored && !in_range) ? 1 : 0;
     const bool use = !ignored && in_range;
     cls[j] = use ? static_cast<int32_t>(v) : -1;
     valid[j] = use ? T(1) : T(0);
   }
-  return bad;
+  if (bad == 0) return -1;
+  for (int64_t j = 0; j < n; ++j) {
+    const bool ignored = has_ignore && y[j] == ignore_index;
+    if (!ignored && (y[j] < 0 || y[j] >= classes)) return j;
+  }
+  return -1;
 }
 
 // Softmax of the tile into work (unnormalized exp), with the per-pixel max m,
@@ -85,12 +93,15 @@ LOSSEXT_ALWAYS_INLINE void index_tile_stats(const T* x, int64_t ldx, int64_t cla
   }
   acc[kSegStats * classes + kSegValid] += count;
   if (CE) {
+    // The target logit is a gather; the rest (log included) vectorizes.
+    T x_y[kSegTile];
+    for (int64_t j = 0; j < n; ++j) x_y[j] = cls[j] >= 0 ? x[cls[j] * ldx + j] : T(0);
     T ce = 0;
     const T C = static_cast<T>(classes);
+#pragma omp simd reduction(+ : ce)
     for (int64_t j = 0; j < n; ++j) {
-      if (cls[j] < 0) continue;
-      const T lse = m[j] + log_(s[j]);
-      ce += seg_ce_pixel(lse, x[cls[j] * ldx + j], sx[j], smoothing, C);
+      const T v = seg_ce_pixel(m[j] + focal_log(s[j]), x_y[j], sx[j], smoothing, C);
+      ce += valid[j] != T(0) ? v : T(0);
     }
     acc[kSegStats * classes + kSegCE] += ce;
   }
