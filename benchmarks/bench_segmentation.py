@@ -52,6 +52,7 @@ def _cases_for(device, n, c, h, w, dtype):
     y_plain = y.clamp(max=c - 1)
     ref = lossext.reference.dice_loss
     ref_compiled = harness.compiled(ref)
+    ours_compiled = harness.compiled(lossext.dice_loss)
     smp = _smp_dice()
     monai = _monai()
 
@@ -69,6 +70,7 @@ def _cases_for(device, n, c, h, w, dtype):
 
         impls = [
             harness.Impl("lossext", wrap(lossext.dice_loss, y, "multiclass", ignore_index=255), "index targets"),
+            harness.Impl("lossext+compile", wrap(ours_compiled, y, "multiclass", ignore_index=255), "index targets"),
             harness.Impl("reference", wrap(ref, y, "multiclass", ignore_index=255), "smp-style one-hot"),
             harness.Impl("reference+compile", wrap(ref_compiled, y, "multiclass", ignore_index=255),
                          "smp-style one-hot"),
@@ -90,6 +92,8 @@ def _cases_for(device, n, c, h, w, dtype):
         harness.Impl("lossext", harness.forward_backward(lossext.dice_ce_loss, [x], x, y, ignore_index=255)),
         harness.Impl("reference", harness.forward_backward(lossext.reference.dice_ce_loss, [x], x, y,
                                                            ignore_index=255)),
+        harness.Impl("reference+compile", harness.forward_backward(harness.compiled(lossext.reference.dice_ce_loss),
+                                                                   [x], x, y, ignore_index=255)),
     ]
     if monai:
         dice_ce = monai.DiceCELoss(softmax=True, to_onehot_y=True, batch=True)
