@@ -29,6 +29,8 @@ void record_bad(std::atomic<int64_t>& bad, int64_t pos) {
   bad.compare_exchange_strong(none, pos);
 }
 
+template <typename T> constexpr bool is_16bit = std::is_same_v<T, at::Half> || std::is_same_v<T, at::BFloat16>;
+
 // Tile rows (C rows of n pixels, `stride` apart) as accumulate-type values:
 // the input itself when it already is, else converted into buf.
 template <typename T>
@@ -38,13 +40,18 @@ const acc_type<T>* tile_rows(const T* x, int64_t stride, int64_t classes, int64_
     *ld = stride;
     return x;
   } else {
+    static_assert(is_16bit<T>);
     buf.resize(classes * n);
-    for (int64_t c = 0; c < classes; ++c) {
-      for (int64_t j = 0; j < n; ++j) buf[c * n + j] = static_cast<acc_type<T>>(x[c * stride + j]);
-    }
+    seg_widen(reinterpret_cast<const uint16_t*>(x), stride, classes, n, std::is_same_v<T, at::BFloat16>, buf.data());
     *ld = n;
     return buf.data();
   }
+}
+
+// rows x n accumulate-type values (dense) into dst rows `ld` apart.
+template <typename T> void store_rows(const acc_type<T>* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
+  static_assert(is_16bit<T>);
+  seg_narrow(src, rows, n, std::is_same_v<T, at::BFloat16>, reinterpret_cast<uint16_t*>(dst), ld);
 }
 
 template <typename acc_t> void finish_stats(const SegParams& p, const std::vector<double>& partial, int64_t units,
@@ -121,11 +128,7 @@ template <typename T> void index_backward(const SegParams& p) {
         const int64_t ldo = in_place ? S : len;
         seg_index_tile_grad(x, ldx, C, len, cls.data(), valid.data(), p.activation, p.squared, A, B, p.with_ce,
                             g_ce, acc_t(p.label_smoothing), work.data(), out, ldo);
-        if constexpr (!in_place) {
-          for (int64_t c = 0; c < C; ++c) {
-            for (int64_t j = 0; j < len; ++j) dst[c * S + j] = static_cast<T>(obuf[c * len + j]);
-          }
-        }
+        if constexpr (!in_place) store_rows(obuf.data(), C, len, dst, S);
       }
     }
   });
@@ -186,9 +189,7 @@ template <typename T> void dense_backward(const SegParams& p) {
       acc_t* out = in_place ? reinterpret_cast<acc_t*>(dst) : obuf.data();
       seg_dense_row_grad(x, t, len, p.activation, p.squared, p.has_ignore, acc_t(p.ignore_index),
                          coef[n * kSegStats * C + kSegTP * C + c], coef[n * kSegStats * C + kSegSP * C + c], out);
-      if constexpr (!in_place) {
-        for (int64_t j = 0; j < len; ++j) dst[j] = static_cast<T>(obuf[j]);
-      }
+      if constexpr (!in_place) store_rows(obuf.data(), 1, len, dst, 0);
     }
   });
 }
