@@ -112,24 +112,39 @@ template <typename T, bool SOFTMAX, bool SQUARED, bool CE>
 LOSSEXT_ALWAYS_INLINE void index_tile_grad(const T* x, int64_t ldx, int64_t classes, int64_t n, const int32_t* cls,
                                            const T* valid, const T* A, const T* B, T g_ce, T smoothing, T* work,
                                            T* out, int64_t ldo) {
-  T m[kSegTile], s[kSegTile], sx[kSegTile], r[kSegTile], dot[kSegTile];
+  // dot_j = sum_c p_c g_c with g_c = A_c [c == y] + B_c (2 p_c or 1) is
+  // r (A_y e_y) + r sum_c B_c e_c (or 2 r^2 sum_c B_c e_c^2), r = 1 / sum_c e_c,
+  // so it is accumulated while the exponentials are made: no extra pass.
+  T m[kSegTile], s[kSegTile], ae[kSegTile], be[kSegTile], r[kSegTile], dot[kSegTile];
   if (SOFTMAX) {
-    tile_exp<T, false>(x, ldx, classes, n, work, m, s, sx);
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) {
-      r[j] = T(1) / s[j];
-      dot[j] = T(0);
+      m[j] = x[j];
+      s[j] = ae[j] = be[j] = T(0);
+    }
+    for (int64_t c = 1; c < classes; ++c) {
+      const T* row = x + c * ldx;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) m[j] = row[j] > m[j] ? row[j] : m[j];
     }
     for (int64_t c = 0; c < classes; ++c) {
+      const T* row = x + c * ldx;
       T* w = work + c * n;
       const T a = A[c], b = B[c];
       const int32_t cc = static_cast<int32_t>(c);
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) {
-        const T p = w[j] * r[j];
-        w[j] = p;
-        dot[j] += p * seg_dp(a, b, cls[j] == cc ? T(1) : T(0), p, SQUARED);
+        const T e = fast_exp(row[j] - m[j]);
+        w[j] = e;
+        s[j] += e;
+        ae[j] += cls[j] == cc ? a * e : T(0);
+        be[j] += SQUARED ? b * e * e : b * e;
       }
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      r[j] = T(1) / s[j];
+      dot[j] = r[j] * ae[j] + (SQUARED ? T(2) * r[j] * r[j] * be[j] : r[j] * be[j]);
     }
   }
   const T C = static_cast<T>(classes);
@@ -141,7 +156,7 @@ LOSSEXT_ALWAYS_INLINE void index_tile_grad(const T* x, int64_t ldx, int64_t clas
       const T* w = work + c * n;
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) {
-        const T p = w[j];
+        const T p = w[j] * r[j];
         const bool is_t = cls[j] == cc;
         T v = p * (seg_dp(a, b, is_t ? T(1) : T(0), p, SQUARED) - dot[j]);
         if (CE) v += g_ce * seg_ce_grad(p, is_t, smoothing, C);
