@@ -109,6 +109,35 @@ def _image_workloads(device):
     yield "total_variation multi-chunk", lambda: lossext.total_variation_loss(big).sum(), [big]
     imgh = torch.rand(2, 3, 37, 45, device=device, dtype=torch.bfloat16, requires_grad=True)
     yield "total_variation bf16", lambda: lossext.total_variation_loss(imgh, isotropic=True).sum(), [imgh]
+    yield from segmentation_workloads(device)
+
+
+def segmentation_workloads(device):
+    """Dice / Jaccard / Tversky / Dice+CE: every kernel variant (softmax or
+    identity over index targets, sigmoid or identity over dense masks, the
+    cross-entropy term), ignored pixels, a ragged pixel count spanning several
+    blocks, a 3-D volume, bfloat16, and a class count that needs opted-in
+    shared memory."""
+    x = torch.randn(3, 19, 37, 41, device=device, requires_grad=True)
+    y = torch.randint(0, 19, (3, 37, 41), device=device)
+    y[:, :4] = 255
+    yield "dice multiclass", lambda: lossext.dice_loss(x, y, "multiclass", ignore_index=255), [x]
+    yield "dice_ce", lambda: lossext.dice_ce_loss(x, y, ignore_index=255, label_smoothing=0.1), [x]
+    yield "jaccard multiclass probs squared", lambda: lossext.jaccard_loss(
+        x.softmax(1), y, "multiclass", from_logits=False, ignore_index=255, squared_pred=True), [x]
+    xm = torch.randn(2, 4, 9, 10, 11, device=device, requires_grad=True)
+    tm = (torch.rand(2, 4, 9, 10, 11, device=device) > 0.5).float()
+    tm[:, :, 0] = 255
+    yield "tversky multilabel 3d", lambda: lossext.tversky_loss(xm, tm, "multilabel", ignore_index=255, alpha=0.3,
+                                                                beta=0.7, gamma=1.5, per_image=True), [xm]
+    yield "dice multilabel probs", lambda: lossext.dice_loss(xm.sigmoid(), tm, "multilabel", from_logits=False,
+                                                             ignore_index=255), [xm]
+    xb = torch.randn(2, 19, 64, 96, device=device, dtype=torch.bfloat16, requires_grad=True)
+    yb = torch.randint(0, 19, (2, 64, 96), device=device)
+    yield "dice multiclass bf16", lambda: lossext.dice_loss(xb, yb, "multiclass"), [xb]
+    xw = torch.randn(2, 150, 5, 7, device=device, requires_grad=True)
+    yw = torch.randint(0, 150, (2, 5, 7), device=device)
+    yield "dice_ce 150 classes", lambda: lossext.dice_ce_loss(xw, yw), [xw]
 
 
 def main():

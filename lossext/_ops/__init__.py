@@ -11,3 +11,4 @@ if _C is not None:
     from lossext._ops import box  # noqa: F401
     from lossext._ops import regression  # noqa: F401
     from lossext._ops import total_variation  # noqa: F401
+    from lossext._ops import segmentation  # noqa: F401

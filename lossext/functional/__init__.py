@@ -64,6 +64,7 @@ from lossext.functional.catalog_objective import (  # noqa: F401
 )
 
 from lossext.functional.regression import huber_loss, smooth_l1_loss
+from lossext.functional.segmentation import dice_ce_loss, dice_loss, jaccard_loss, tversky_loss
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "varifocal_loss",
     "cross_entropy", "kl_div", "js_div",
@@ -112,6 +113,10 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "va
     "complete_box_iou_loss",
     "smooth_l1_loss",
     "huber_loss",
+    "dice_loss",
+    "jaccard_loss",
+    "tversky_loss",
+    "dice_ce_loss",
 ]
 
 from lossext.functional.total_variation import total_variation_loss  # noqa: E402

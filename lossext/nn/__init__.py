@@ -14,3 +14,6 @@ __all__ = ["SigmoidFocalLoss", "SoftmaxFocalLoss", "QualityFocalLoss", "Varifoca
 from lossext.nn.total_variation import TotalVariationLoss  # noqa: E402
 
 __all__ += ["TotalVariationLoss"]
+from lossext.nn.segmentation import DiceCELoss, DiceLoss, JaccardLoss, TverskyLoss  # noqa: E402
+
+__all__ += ["DiceLoss", "JaccardLoss", "TverskyLoss", "DiceCELoss"]

@@ -116,3 +116,6 @@ __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "va
 from lossext.reference.total_variation import total_variation_loss  # noqa: E402
 
 __all__ += ["total_variation_loss"]
+from lossext.reference.segmentation import dice_ce_loss, dice_loss, jaccard_loss, tversky_loss  # noqa: E402
+
+__all__ += ["dice_loss", "jaccard_loss", "tversky_loss", "dice_ce_loss"]

@@ -1,0 +1,298 @@
+"""Dice, Jaccard (IoU), Tversky and Dice + cross-entropy for segmentation,
+with segmentation_models_pytorch's arguments and MONAI's extras.
+
+One fused pass over the logits computes softmax (multiclass) or sigmoid
+(binary, multilabel) per pixel and accumulates, per (sample, class), the
+three sums every overlap score is made of: TP = sum p t, P = sum p and
+T = sum t (class-index targets are read as indices, never expanded to one-hot).
+The score, the empty-class rule, weights and the reduction are torch ops on
+those (N, C) sums; their autograd feeds one fused backward pass that
+recomputes the probabilities and writes the gradient of the logits.
+
+Conventions (where smp and MONAI differ, the default is smp's):
+- Empty classes, ``empty_classes``: a class absent from the target (T = 0
+  over the pooled batch, or over the sample with ``per_image``) has its loss
+  multiplied by 0 and still counts in the mean ('mask', smp); 'count' keeps
+  the formula's value for it (MONAI): 1 - smooth / (P + smooth), i.e. about 1
+  if anything was predicted there and 0 only if nothing was (with smooth > 0).
+- Tversky ``alpha`` weighs false positives and ``beta`` false negatives; the
+  focal power ``gamma`` is applied to the reduced loss (smp's
+  ``loss.mean() ** gamma``), and element-wise for reduction='none'.
+- ``weight`` (C,) multiplies each class's loss before the reduction; 'mean'
+  divides by the number of (class [, sample]) entries, not by the weights
+  (MONAI's convention).
+- ``per_image``: the score is computed per (sample, class) and averaged over
+  both, instead of pooling the batch (smp pools; MONAI's ``batch=False``).
+- ``squared_pred`` (Dice, Jaccard): P = sum p^2 and T = sum t^2 (MONAI).
+
+Determinism: on the CPU the pixels are split into fixed chunks whose partial
+sums are added in chunk order (in double), so results are bitwise identical
+for any thread count. On CUDA the sums are two-stage (per-block partials,
+then one fixed-order pass), with no atomics: also bitwise reproducible.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from lossext import _ext, reference
+from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
+
+MODES = ("binary", "multiclass", "multilabel")
+EMPTY_RULES = ("mask", "count")
+
+_IDENTITY, _SIGMOID, _SOFTMAX = 0, 1, 2
+# Widest class count the CUDA kernels take (each thread keeps 3C + 2 sums in
+# shared memory); beyond it the reference runs.
+_CUDA_MAX_CLASSES = {torch.float64: 120}
+_CUDA_MAX_CLASSES_DEFAULT = 240
+
+
+def _check_number(value, name, low=None, strict=False):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if low is not None and (value <= low if strict else value < low):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
+
+
+def _check_classes(classes, num_classes, mode):
+    if classes is None:
+        return None
+    if mode == "binary":
+        raise ValueError("classes cannot be used with mode='binary' (there is one channel)")
+    if isinstance(classes, torch.Tensor):
+        classes = classes.tolist()
+    if isinstance(classes, numbers.Integral):
+        classes = [classes]
+    classes = list(classes)
+    if not classes or not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in classes):
+        raise TypeError(f"classes must be a non-empty list of class indices, got {classes!r}")
+    if any(c < 0 or c >= num_classes for c in classes):
+        raise ValueError(f"classes must lie in [0, {num_classes}), got {classes}")
+    return [int(c) for c in classes]
+
+
+def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes, reduction):
+    """Validates everything that can be checked without reading tensor values;
+    returns (classes as a list or None, target as the kernels want it)."""
+    check_floating(input, "input")
+    check_tensor(target, "target")
+    check_same_device(target, "target", input, "input")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if input.dim() < 2:
+        raise ValueError(f"input must have shape (N, C, d1, ..., dk), got {tuple(input.shape)}")
+    n, c = input.shape[:2]
+    spatial = tuple(input.shape[2:])
+    if mode == "multiclass":
+        if target.is_floating_point() or target.dtype == torch.bool:
+            raise TypeError(f"mode='multiclass' takes int64 class-index targets of shape (N, d1, ..., dk), got "
+                            f"{target.dtype} (float masks go with mode='multilabel')")
+        if target.dtype != torch.int64:
+            raise TypeError(f"target must hold int64 class indices in mode='multiclass', got {target.dtype}")
+        if tuple(target.shape) != (n, *spatial):
+            raise ValueError(f"target must have shape {(n, *spatial)} for input of shape {tuple(input.shape)} in "
+                             f"mode='multiclass', got {tuple(target.shape)}")
+    else:
+        if not (target.is_floating_point() or target.dtype == torch.bool):
+            raise TypeError(f"mode={mode!r} takes a float (or bool) mask target, got {target.dtype} "
+                            "(int64 class indices go with mode='multiclass')")
+        if mode == "binary":
+            if c != 1:
+                raise ValueError(f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}")
+            if tuple(target.shape) not in ((n, 1, *spatial), (n, *spatial)):
+                raise ValueError(f"target must have shape {(n, 1, *spatial)} or {(n, *spatial)} for input of shape "
+                                 f"{tuple(input.shape)} in mode='binary', got {tuple(target.shape)}")
+            target = target.reshape(input.shape)
+        elif tuple(target.shape) != tuple(input.shape):
+            raise ValueError(f"target must have the shape of input {tuple(input.shape)} in mode='multilabel', got "
+                             f"{tuple(target.shape)}")
+        if target.dtype == torch.bool:
+            target = target.to(input.dtype)
+    classes = _check_classes(classes, c, mode)
+    _check_number(smooth, "smooth", 0)
+    _check_number(eps, "eps", 0)
+    if ignore_index is not None and (not isinstance(ignore_index, numbers.Integral) or isinstance(ignore_index, bool)):
+        raise TypeError(f"ignore_index must be an int or None, got {type(ignore_index).__name__}")
+    check_class_weight(weight, "weight", c, input)
+    if empty_classes not in EMPTY_RULES:
+        raise ValueError(f"empty_classes must be one of {EMPTY_RULES}, got {empty_classes!r}")
+    check_reduction(reduction)
+    return classes, target
+
+
+def _use_kernel(name, input, target):
+    if not _ext.has_kernels(input.device):
+        _ext.warn_fallback(name, input.device)
+        return False
+    if target.requires_grad:
+        return False  # soft targets that want a gradient: the reference differentiates them
+    if input.device.type == "cuda":
+        limit = _CUDA_MAX_CLASSES.get(input.dtype, _CUDA_MAX_CLASSES_DEFAULT)
+        if input.shape[1] > limit:
+            return False
+    return True
+
+
+def _stats(input, target, mode, from_logits, ignore_index, squared_pred, with_ce=False, label_smoothing=0.0):
+    if mode == "multiclass":
+        activation = _SOFTMAX if from_logits else _IDENTITY
+    else:
+        activation = _SIGMOID if from_logits else _IDENTITY
+    has_ignore = ignore_index is not None
+    return torch.ops.lossext.seg_stats_fwd(input, target, activation, int(ignore_index) if has_ignore else -100,
+                                           has_ignore, bool(squared_pred), with_ce, float(label_smoothing))
+
+
+def _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, reduction,
+                     alpha=0.5, beta=0.5, gamma=1.0):
+    tp, sp, st = stats.unbind(1)  # each (N, C)
+    if not per_image:
+        tp, sp, st = tp.sum(0), sp.sum(0), st.sum(0)
+    if kind == "dice":
+        score = (2 * tp + smooth) / (sp + st + smooth).clamp_min(eps)
+    elif kind == "jaccard":
+        score = (tp + smooth) / (sp + st - tp + smooth).clamp_min(eps)
+    else:
+        score = (tp + smooth) / (tp + alpha * (sp - tp) + beta * (st - tp) + smooth).clamp_min(eps)
+    loss = -torch.log(score.clamp_min(eps)) if log_loss else 1.0 - score
+    if empty_classes == "mask":
+        loss = loss * (st > 0).to(loss.dtype)
+    if weight is not None:
+        loss = loss * weight.to(loss.dtype)
+    if classes is not None:
+        loss = loss[..., classes]
+    if reduction == "mean":
+        loss = loss.mean()
+    elif reduction == "sum":
+        loss = loss.sum()
+    if gamma != 1.0:
+        loss = loss**gamma
+    return loss
+
+
+def _overlap(kind, name, input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
+             per_image, squared_pred, empty_classes, reduction, alpha=0.5, beta=0.5, gamma=1.0):
+    classes, target_k = _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes,
+                                    reduction)
+    if not _use_kernel(name, input, target):
+        kwargs = dict(weight=weight, per_image=per_image, empty_classes=empty_classes, reduction=reduction)
+        if kind == "dice":
+            return reference.dice_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps,
+                                       squared_pred=squared_pred, **kwargs)
+        if kind == "jaccard":
+            return reference.jaccard_loss(input, target, mode, classes, log_loss, from_logits, smooth, eps,
+                                          ignore_index=ignore_index, squared_pred=squared_pred, **kwargs)
+        return reference.tversky_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps,
+                                      alpha, beta, gamma, **kwargs)
+    stats, _ = _stats(input, target_k, mode, from_logits, ignore_index, squared_pred)
+    loss = _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, reduction,
+                            alpha, beta, gamma)
+    return loss.to(input.dtype)
+
+
+_ARGS_DOC = """
+    Args:
+        input: (N, C, d1, ..., dk) logits (probabilities with from_logits=False),
+            any number of spatial dims, float16/bfloat16/float32/float64.
+        target: mode 'multiclass': int64 class indices (N, d1, ..., dk);
+            'binary': a float or bool mask (N, 1, d1, ...) or (N, d1, ...), with
+            C = 1; 'multilabel': a float or bool mask of the input's shape
+            (soft values allowed).
+        mode: 'binary', 'multiclass' (softmax over C) or 'multilabel' (sigmoid
+            per channel).
+        classes: optional list of class indices the loss is averaged over (not
+            with 'binary'); the others are still computed (the softmax needs them).
+        log_loss: loss = -log(max(score, eps)) instead of 1 - score.
+        from_logits: apply softmax/sigmoid to input (True) or take it as
+            probabilities (False).
+        smooth: added to numerator and denominator of the score.
+        ignore_index: target value whose pixels (multiclass) or elements
+            (binary, multilabel) contribute nothing, to the loss or the gradient.
+        eps: lower bound of the denominator (and of the score for log_loss).
+        weight: optional per-class weights (C,) multiplying each class's loss.
+        per_image: score per (sample, class), then averaged, instead of one
+            score per class over the pooled batch.
+        empty_classes: 'mask' (smp, default) or 'count' (MONAI); see the module
+            docstring.
+        reduction: 'mean' (default, smp), 'sum', or 'none' (the (C',) or, with
+            per_image, (N, C') loss after weights, mask and class selection).
+
+    A class index outside [0, C) that is not ignore_index raises IndexError on
+    the CPU; on CUDA it makes the loss nan (no device sync). Returns input's dtype.
+"""
+
+
+def dice_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
+              eps=1e-7, *, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
+              reduction="mean"):
+    """Dice loss, 1 - (2 TP + smooth) / max(P + T + smooth, eps) per class; a
+    drop-in for ``segmentation_models_pytorch.losses.DiceLoss`` (same positional
+    arguments), fused.
+    """
+    return _overlap("dice", "dice_loss", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index,
+                    eps, weight, per_image, squared_pred, empty_classes, reduction)
+
+
+def jaccard_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, eps=1e-7, *,
+                 ignore_index=None, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
+                 reduction="mean"):
+    """Jaccard (IoU) loss, 1 - (TP + smooth) / max(P + T - TP + smooth, eps) per
+    class; smp's ``JaccardLoss`` positional order (mode, classes, log_loss,
+    from_logits, smooth, eps), ignore_index keyword-only.
+    """
+    return _overlap("jaccard", "jaccard_loss", input, target, mode, classes, log_loss, from_logits, smooth,
+                    ignore_index, eps, weight, per_image, squared_pred, empty_classes, reduction)
+
+
+def tversky_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
+                 eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, *, weight=None, per_image=False, empty_classes="mask",
+                 reduction="mean"):
+    """Tversky loss, score (TP + smooth) / max(TP + alpha FP + beta FN + smooth, eps)
+    with FP = sum p (1 - t) (weighted by alpha) and FN = sum (1 - p) t (by beta);
+    the reduced loss is raised to gamma (focal Tversky, smp's convention).
+    alpha = beta = 0.5 is Dice, alpha = beta = 1 is Jaccard.
+    smp's ``TverskyLoss`` positional order.
+    """
+    _check_number(alpha, "alpha", 0)
+    _check_number(beta, "beta", 0)
+    _check_number(gamma, "gamma", 0, strict=True)
+    return _overlap("tversky", "tversky_loss", input, target, mode, classes, log_loss, from_logits, smooth,
+                    ignore_index, eps, weight, per_image, False, empty_classes, reduction, alpha, beta, gamma)
+
+
+def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore_index=None, eps=1e-7, *,
+                 lambda_dice=1.0, lambda_ce=1.0, label_smoothing=0.0, weight=None, per_image=False,
+                 squared_pred=False, empty_classes="mask"):
+    """``lambda_dice * Dice + lambda_ce * CE`` for multiclass segmentation (MONAI's
+    DiceCELoss with softmax), from one softmax pass shared by both terms.
+
+    Dice is :func:`dice_loss` in mode 'multiclass' (all its options); CE is
+    ``F.cross_entropy(input, target, ignore_index=ignore_index,
+    label_smoothing=label_smoothing)`` with reduction 'mean' (over pixels that
+    are not ignored; nan when all are). ``weight`` applies to the Dice term only.
+    Scalar result in input's dtype.
+    """
+    classes, _ = _check_args(input, target, "multiclass", classes, smooth, ignore_index, eps, weight, empty_classes,
+                             "mean")
+    _check_number(lambda_dice, "lambda_dice", 0)
+    _check_number(lambda_ce, "lambda_ce", 0)
+    _check_number(label_smoothing, "label_smoothing", 0)
+    if label_smoothing > 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    if not _use_kernel("dice_ce_loss", input, target):
+        return reference.dice_ce_loss(input, target, classes, log_loss, smooth, ignore_index, eps,
+                                      lambda_dice=lambda_dice, lambda_ce=lambda_ce, label_smoothing=label_smoothing,
+                                      weight=weight, per_image=per_image, squared_pred=squared_pred,
+                                      empty_classes=empty_classes)
+    stats, extras = _stats(input, target, "multiclass", True, ignore_index, squared_pred, True, label_smoothing)
+    dice = _loss_from_stats("dice", stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, "mean")
+    ce_sum, valid = extras.sum(0).unbind(0)
+    loss = lambda_dice * dice + lambda_ce * (ce_sum / valid)
+    return loss.to(input.dtype)
+
+
+for _f in (dice_loss, jaccard_loss, tversky_loss):
+    _f.__doc__ += _ARGS_DOC

@@ -1,0 +1,105 @@
+"""nn.Module wrappers of the segmentation losses, with the constructor
+arguments of segmentation_models_pytorch's DiceLoss / JaccardLoss / TverskyLoss
+(same positional order) plus MONAI's extras as keywords."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lossext import functional as F
+
+
+class _OverlapLoss(nn.Module):
+    def __init__(self, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
+                 empty_classes, reduction):
+        super().__init__()
+        if mode not in F.segmentation.MODES:
+            raise ValueError(f"mode must be one of {F.segmentation.MODES}, got {mode!r}")
+        self.mode = mode
+        self.classes = None if classes is None else [int(c) for c in classes]
+        self.log_loss = log_loss
+        self.from_logits = from_logits
+        self.smooth = smooth
+        self.ignore_index = ignore_index
+        self.eps = eps
+        self.register_buffer("weight", weight)
+        self.per_image = per_image
+        self.empty_classes = empty_classes
+        self.reduction = reduction
+
+    def _common(self):
+        return dict(weight=self.weight, per_image=self.per_image, empty_classes=self.empty_classes,
+                    reduction=self.reduction)
+
+
+class DiceLoss(_OverlapLoss):
+    """See :func:`lossext.dice_loss`."""
+
+    def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
+                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, *,
+                 weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
+                 empty_classes: str = "mask", reduction: str = "mean") -> None:
+        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
+                         empty_classes, reduction)
+        self.squared_pred = squared_pred
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return F.dice_loss(y_pred, y_true, self.mode, self.classes, self.log_loss, self.from_logits, self.smooth,
+                           self.ignore_index, self.eps, squared_pred=self.squared_pred, **self._common())
+
+
+class JaccardLoss(_OverlapLoss):
+    """See :func:`lossext.jaccard_loss` (smp's positional order: mode, classes,
+    log_loss, from_logits, smooth, eps)."""
+
+    def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
+                 smooth: float = 0.0, eps: float = 1e-7, *, ignore_index: int | None = None,
+                 weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
+                 empty_classes: str = "mask", reduction: str = "mean") -> None:
+        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
+                         empty_classes, reduction)
+        self.squared_pred = squared_pred
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return F.jaccard_loss(y_pred, y_true, self.mode, self.classes, self.log_loss, self.from_logits, self.smooth,
+                              self.eps, ignore_index=self.ignore_index, squared_pred=self.squared_pred,
+                              **self._common())
+
+
+class TverskyLoss(_OverlapLoss):
+    """See :func:`lossext.tversky_loss` (alpha weighs false positives, beta false
+    negatives, gamma is the power of the reduced loss)."""
+
+    def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
+                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, alpha: float = 0.5,
+                 beta: float = 0.5, gamma: float = 1.0, *, weight: torch.Tensor | None = None,
+                 per_image: bool = False, empty_classes: str = "mask", reduction: str = "mean") -> None:
+        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
+                         empty_classes, reduction)
+        self.alpha, self.beta, self.gamma = alpha, beta, gamma
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return F.tversky_loss(y_pred, y_true, self.mode, self.classes, self.log_loss, self.from_logits, self.smooth,
+                              self.ignore_index, self.eps, self.alpha, self.beta, self.gamma, **self._common())
+
+
+class DiceCELoss(nn.Module):
+    """Dice + cross-entropy for multiclass segmentation; see :func:`lossext.dice_ce_loss`."""
+
+    def __init__(self, classes=None, log_loss: bool = False, smooth: float = 0.0, ignore_index: int | None = None,
+                 eps: float = 1e-7, *, lambda_dice: float = 1.0, lambda_ce: float = 1.0,
+                 label_smoothing: float = 0.0, weight: torch.Tensor | None = None, per_image: bool = False,
+                 squared_pred: bool = False, empty_classes: str = "mask") -> None:
+        super().__init__()
+        self.classes = None if classes is None else [int(c) for c in classes]
+        self.log_loss, self.smooth, self.ignore_index, self.eps = log_loss, smooth, ignore_index, eps
+        self.lambda_dice, self.lambda_ce, self.label_smoothing = lambda_dice, lambda_ce, label_smoothing
+        self.register_buffer("weight", weight)
+        self.per_image, self.squared_pred, self.empty_classes = per_image, squared_pred, empty_classes
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.dice_ce_loss(input, target, self.classes, self.log_loss, self.smooth, self.ignore_index, self.eps,
+                              lambda_dice=self.lambda_dice, lambda_ce=self.lambda_ce,
+                              label_smoothing=self.label_smoothing, weight=self.weight, per_image=self.per_image,
+                              squared_pred=self.squared_pred, empty_classes=self.empty_classes)
