@@ -65,57 +65,10 @@ from lossext.reference.catalog_objective import (  # noqa: F401
 
 from lossext.reference.regression import huber_loss, smooth_l1_loss
 
-__all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "quality_focal_loss", "varifocal_loss",
-    "cross_entropy", "kl_div", "js_div",
-    "mse_loss",
-    "l1_loss",
-    "rmse_loss",
-    "sum_of_squares_loss",
-    "log_cosh_loss",
-    "zero_one_loss",
-    "hinge_loss",
-    "squared_hinge_loss",
-    "multiclass_hinge_loss",
-    "exponential_loss",
-    "log_loss",
-    "nll_loss",
-    "binary_cross_entropy",
-    "hinge_embedding_loss",
-    "soft_margin_loss",
-    "multi_margin_loss",
-    "entropy",
-    "soft_cross_entropy",
-    "cosine_similarity_loss",
-    "cosine_embedding_loss",
-    "triplet_margin_loss",
-    "contrastive_loss",
-    "margin_ranking_loss",
-    "gram_matrix",
-    "style_loss",
-    "perceptual_loss",
-    "lsgan_discriminator_loss",
-    "lsgan_generator_loss",
-    "wasserstein_critic_loss",
-    "wasserstein_generator_loss",
-    "structural_risk",
-    "confusion_matrix",
-    "mean_iou",
-    "dice_score",
-    "box_iou",
-    "generalized_box_iou",
-    "distance_box_iou",
-    "complete_box_iou",
-    "box_iou_loss",
-    "generalized_box_iou_loss",
-    "distance_box_iou_loss",
-    "complete_box_iou_loss",
-    "smooth_l1_loss",
-    "huber_loss",
-]
+from lossext.reference.total_variation import total_variation_loss
 
-from lossext.reference.total_variation import total_variation_loss  # noqa: E402
+from lossext.reference.segmentation import dice_ce_loss, dice_loss, jaccard_loss, tversky_loss
 
-__all__ += ["total_variation_loss"]
-from lossext.reference.segmentation import dice_ce_loss, dice_loss, jaccard_loss, tversky_loss  # noqa: E402
+from lossext._exports import public_names  # noqa: E402
 
-__all__ += ["dice_loss", "jaccard_loss", "tversky_loss", "dice_ce_loss"]
+__all__ = public_names(globals(), __name__)
