@@ -72,11 +72,45 @@ def run_case(case, device, min_run_time):
     return rows
 
 
+def summary(results):
+    """One row per case: lossext against the case's baseline and against the
+    fastest other implementation that ran (a compiled reference, a peer)."""
+    bw = results["copy_bandwidth_gbs"]
+    lines = [
+        "| op | shape | dtype | mode | lossext ms | baseline ms | speed-up | fastest other | lossext vs it "
+        "| % of copy bw | peak MB (lossext / baseline) |",
+        "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for case in results["cases"]:
+        ok = [r for r in case["rows"] if r["status"] == "ok"]
+        mine = next((r for r in ok if r["impl"] == "lossext"), None)
+        base = next((r for r in ok if r["impl"] == case["baseline"]), None)
+        if mine is None or base is None:
+            continue
+        others = [r for r in ok if r["impl"] != "lossext"]
+        best = min(others, key=lambda r: r["median_ms"])
+        peak = f"{mine['peak_mb']:.0f} / {base['peak_mb']:.0f}" if mine.get("peak_mb") is not None else "-"
+        lines.append(
+            f"| {case['op']} | {case['shape']} | {case['dtype']} | {case['mode']} | {mine['median_ms']:.3f} "
+            f"| {base['median_ms']:.3f} ({case['baseline']}) | {mine['speedup']:.1f}x | {best['impl']} "
+            f"{best['median_ms']:.3f} | {best['median_ms'] / mine['median_ms']:.2f}x "
+            f"| {100 * mine['gbs'] / bw:.0f}% | {peak} |"
+        )
+    return lines
+
+
 def markdown(results):
     bw = results["copy_bandwidth_gbs"]
     lines = [
         f"Device: {results['device']} · torch {results['torch']} · lossext {results['lossext']} · "
         f"commit {results['commit']} · {results['date']} · copy bandwidth {bw:.1f} GB/s",
+        "",
+        "Summary (medians; 'lossext vs it' above 1 means lossext is faster than the fastest other "
+        "implementation in the run):",
+        "",
+        *summary(results),
+        "",
+        "Every implementation:",
         "",
         "| family | op | shape | dtype | mode | impl | median ms | speed-up vs baseline | GB/s (floor bytes) "
         "| % of copy bw | peak MB |",
