@@ -124,9 +124,12 @@ def test_options(kind, mode, opts, device):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("opts", [dict(), dict(label_smoothing=0.2, ignore_index=255), dict(per_image=True,
-                                   lambda_dice=0.5, lambda_ce=2.0, squared_pred=True, classes=[0, 1])])
+                                   lambda_dice=0.5, lambda_ce=2.0, squared_pred=True, classes=[0, 1]),
+                                   dict(weight=[0.5, 2.0, 1.0, 0.25], ignore_index=255, label_smoothing=0.1)])
 def test_dice_ce_matches_reference(opts, dtype, device):
     x, t = make_inputs("multiclass", 2, 4, (6, 7), dtype, device, ignore_index=opts.get("ignore_index"))
+    if "weight" in opts:
+        opts = {**opts, "weight": torch.tensor(opts["weight"], device=device)}
     check_against_reference(lossext.dice_ce_loss, reference.dice_ce_loss, x, t, **opts)
 
 
@@ -461,4 +464,9 @@ def test_count_rule_matches_monai(batch, squared_pred):
                                    smooth_nr=1e-5, smooth_dr=1e-5, label_smoothing=0.1)(x, y.unsqueeze(1))
     got = lossext.dice_ce_loss(x, y, smooth=1e-5, empty_classes="count", per_image=not batch, lambda_dice=0.7,
                                lambda_ce=1.3, label_smoothing=0.1)
+    torch.testing.assert_close(got, want.to(got.dtype))
+    # MONAI passes weight to both terms.
+    want = monai_losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=batch, smooth_nr=1e-5, smooth_dr=1e-5,
+                                   weight=w)(x, y.unsqueeze(1))
+    got = lossext.dice_ce_loss(x, y, smooth=1e-5, empty_classes="count", per_image=not batch, weight=w)
     torch.testing.assert_close(got, want.to(got.dtype))

@@ -38,6 +38,7 @@ import numbers
 import torch
 
 from lossext import _ext, reference
+from lossext.functional.cross_entropy import cross_entropy
 from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
 
 MODES = ("binary", "multiclass", "multilabel")
@@ -272,8 +273,10 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
     Dice is :func:`dice_loss` in mode 'multiclass' (all its options); CE is
     ``F.cross_entropy(input, target, ignore_index=ignore_index,
     label_smoothing=label_smoothing)`` with reduction 'mean' (over pixels that
-    are not ignored; nan when all are). ``weight`` applies to the Dice term only.
-    Scalar result in input's dtype.
+    are not ignored; nan when all are). ``weight`` (C,) weighs both terms, as
+    MONAI does: the Dice classes, and the cross-entropy as ``F.cross_entropy``'s
+    ``weight`` (mean over the summed weights of the valid pixels). Scalar result
+    in input's dtype.
     """
     classes, _ = _check_args(input, target, "multiclass", classes, smooth, ignore_index, eps, weight, empty_classes,
                              "mean")
@@ -287,10 +290,19 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
                                       lambda_dice=lambda_dice, lambda_ce=lambda_ce, label_smoothing=label_smoothing,
                                       weight=weight, per_image=per_image, squared_pred=squared_pred,
                                       empty_classes=empty_classes)
-    stats, extras = _stats(input, target, "multiclass", True, ignore_index, squared_pred, True, label_smoothing)
+    # The shared pass accumulates the unweighted cross-entropy; a class-weighted
+    # one (a weighted mean over pixels) is the fused cross-entropy kernel's job,
+    # at the cost of a second read of the logits.
+    shared = weight is None
+    stats, extras = _stats(input, target, "multiclass", True, ignore_index, squared_pred, shared, label_smoothing)
     dice = _loss_from_stats("dice", stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, "mean")
-    ce_sum, valid = extras.sum(0).unbind(0)
-    loss = lambda_dice * dice + lambda_ce * (ce_sum / valid)
+    if shared:
+        ce_sum, valid = extras.sum(0).unbind(0)
+        ce = ce_sum / valid
+    else:
+        ce = cross_entropy(input, target, weight.to(input.dtype), ignore_index=-100 if ignore_index is None
+                           else ignore_index, label_smoothing=label_smoothing).to(dice.dtype)
+    loss = lambda_dice * dice + lambda_ce * ce
     return loss.to(input.dtype)
 
 

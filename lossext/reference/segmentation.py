@@ -117,9 +117,12 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
                  lambda_dice=1.0, lambda_ce=1.0, label_smoothing=0.0, weight=None, per_image=False,
                  squared_pred=False, empty_classes="mask"):
     """lambda_dice * multiclass Dice (softmax) + lambda_ce * mean cross-entropy
-    over non-ignored pixels (torch's F.cross_entropy with label_smoothing)."""
+    over non-ignored pixels (torch's F.cross_entropy with label_smoothing);
+    weight weighs both terms (MONAI)."""
     dice = _loss("dice", input, target, "multiclass", classes, log_loss, True, smooth, ignore_index, eps, weight,
                  per_image, squared_pred, empty_classes, "mean")
-    ce = F.cross_entropy(_upcast(input), target, ignore_index=-100 if ignore_index is None else ignore_index,
+    logits = _upcast(input)
+    ce_weight = None if weight is None else weight.to(logits.dtype)
+    ce = F.cross_entropy(logits, target, ce_weight, ignore_index=-100 if ignore_index is None else ignore_index,
                          label_smoothing=label_smoothing)
     return (lambda_dice * dice + lambda_ce * ce).to(input.dtype)
