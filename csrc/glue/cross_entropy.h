@@ -161,6 +161,7 @@ inline CrossEntropyCall prob_backward_call(const at::Tensor& grad_loss, const at
   fill_backward(call, grad_loss, lse);
   TORCH_CHECK_VALUE(target_mass.sizes() == call.lse.sizes(), "target_mass must have shape ", call.lse.sizes(),
                     ", got ", target_mass.sizes());
+  check_same_device(call.logits, "input", target_mass, "target_mass");
   call.aux = target_mass.to(call.lse.scalar_type()).contiguous();
   call.params.target_mass = call.aux.mutable_data_ptr();  // read only
   return call;
