@@ -196,7 +196,7 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_bwd_kernel(const Softmax
 using namespace cuda;
 
 cudaError_t sigmoid_focal_fwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream) {
-  if (p.rows == 0 || p.classes == 0) return cudaSuccess;
+  if (p.rows == 0 || (p.classes == 0 && !p.reduce_rows)) return cudaSuccess;  // C = 0: rows still sum to 0
   return dispatch_dtype(p.dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     return dispatch_gamma(p.gamma_kind, [&](auto kind) {
