@@ -36,6 +36,72 @@ def workloads(device):
     yield from _box_workloads(device)
     yield from _regression_divergence_workloads(device)
     yield from _image_workloads(device)
+    yield from edge_workloads(device)
+
+
+def _misaligned(shape, device, dtype=torch.float32):
+    """Contiguous, but starting one element past a 16-byte boundary."""
+    n = 1
+    for d in shape:
+        n *= d
+    return torch.randn(n + 1, device=device, dtype=dtype)[1:].view(shape)
+
+
+def edge_workloads(device):
+    """The launchers' risky branches: storage offsets and row strides that
+    forbid 16-byte access, class counts off the packet width, each
+    threads-per-row choice (thread, warp, block of 256, block of 512), empty
+    inputs, grids past gridDim.z = 65535, opted-in shared memory in float64."""
+    y = torch.randint(0, 1000, (64,), device=device)
+    xo = _misaligned((64, 1000), device).requires_grad_()
+    yield "cross_entropy misaligned start", lambda: lossext.cross_entropy(xo, y, label_smoothing=0.1), [xo]
+    xp = torch.randn(64, 1001, device=device)[:, :1000].requires_grad_()
+    yield "cross_entropy padded rows", lambda: lossext.cross_entropy(xp, y), [xp]
+    xt = torch.randn(1000, 64, device=device).t().requires_grad_()
+    yield "cross_entropy transposed (thread per row)", lambda: lossext.cross_entropy(xt, y), [xt]
+    xodd = torch.randn(8, 1003, device=device, dtype=torch.float16, requires_grad=True)
+    yodd = torch.randint(0, 1003, (8,), device=device)
+    yield "cross_entropy fp16 C=1003", lambda: lossext.cross_entropy(xodd, yodd), [xodd]
+    xwide = torch.randn(4, 20000, device=device, requires_grad=True)
+    ywide = torch.randint(0, 20000, (4,), device=device)
+    yield "cross_entropy C=20000 (block of 512 per row)", lambda: lossext.cross_entropy(xwide, ywide), [xwide]
+    x3 = torch.randn(4, 3000, device=device, dtype=torch.bfloat16, requires_grad=True)
+    y3 = torch.randint(0, 3000, (4,), device=device)
+    yield "cross_entropy bf16 C=3000 (block of 256 per row)", lambda: lossext.cross_entropy(x3, y3), [x3]
+    tmis = _misaligned((64, 1000), device).copy_(torch.randn(64, 1000, device=device).softmax(1))
+    xa = torch.randn(64, 1000, device=device, requires_grad=True)
+    yield "cross_entropy prob misaligned target", lambda: lossext.cross_entropy(xa, tmis), [xa]
+    x0 = torch.randn(0, 7, device=device, requires_grad=True)
+    y0 = torch.zeros(0, dtype=torch.long, device=device)
+    yield "cross_entropy empty", lambda: lossext.cross_entropy(x0, y0, reduction="sum"), [x0]
+    yield "softmax_focal empty", lambda: lossext.softmax_focal_loss(x0, y0, reduction="sum"), [x0]
+    x1 = _misaligned((50, 1), device).requires_grad_()
+    l1 = torch.randint(-1, 1, (50,), device=device)
+    yield "sigmoid_focal C=1 misaligned", lambda: lossext.sigmoid_focal_loss(x1, l1, reduction="sum"), [x1]
+    xs = _misaligned((37, 3), device).requires_grad_()
+    ys = torch.randint(0, 3, (37,), device=device)
+    yield "softmax_focal C=3 misaligned", lambda: lossext.softmax_focal_loss(xs, ys), [xs]
+    none = torch.empty(5, 0, device=device)
+    yield "sigmoid_focal op, zero classes", lambda: torch.ops.lossext.sigmoid_focal_fwd(
+        none, torch.full((5,), -1, device=device), None, 0.25, 2.0, -100, 0.0, True), []
+    n = 2 * 16384 + 5
+    lq = _misaligned((n,), device).copy_(torch.randn(n, device=device).log_softmax(0)).requires_grad_()
+    lp = torch.randn(n, device=device).log_softmax(0)
+    yield "kl_div misaligned, ragged chunk", lambda: lossext.kl_div(lq, lp, "sum", log_target=True), [lq]
+    yield "js_div misaligned, ragged chunk", lambda: lossext.js_div(lq, lp, 0.5, "sum"), [lq]
+    flat = torch.rand(2, 3, 1, 40, device=device, requires_grad=True)
+    yield "total_variation H=1", lambda: lossext.total_variation_loss(flat, isotropic=True).sum(), [flat]
+    yield "total_variation empty", lambda: lossext.total_variation_loss(
+        torch.rand(2, 0, 4, 4, device=device)).sum(), []
+    xd = torch.randn(2, 100, 6, 5, device=device, dtype=torch.float64, requires_grad=True)
+    yd = torch.randint(0, 100, (2, 6, 5), device=device)
+    yield "dice_ce float64 100 classes (opted-in shared)", lambda: lossext.dice_ce_loss(xd, yd), [xd]
+    xe = torch.randn(0, 4, 3, 3, device=device, requires_grad=True)
+    ye = torch.zeros(0, 3, 3, dtype=torch.long, device=device)
+    yield "dice empty batch", lambda: lossext.dice_loss(xe, ye, "multiclass"), [xe]
+    a, b = _boxes(70000, device).view(70000, 1, 4), _boxes(140000, device).view(70000, 2, 4)
+    yield "box_iou pairwise batch 70000 (grid z)", lambda: lossext.box_iou(a, b), []
+    yield "box_iou pairwise n=0", lambda: lossext.box_iou(a[:, :0], b), []
 
 
 def _focal_workloads(device):
