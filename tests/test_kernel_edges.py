@@ -232,6 +232,10 @@ def test_segmentation_empty(device, shape):
     for red in ("sum", "mean"):
         loss = lossext.dice_loss(x, y, "multiclass", reduction=red)
         assert loss.item() == 0  # every class is empty, hence masked
+        assert reference.dice_loss(x, y, "multiclass", reduction=red).item() == 0
+        masks = torch.zeros(shape, device=device)
+        assert lossext.dice_loss(x, masks, "multilabel", reduction=red).item() == 0
+        assert reference.dice_loss(x, masks, "multilabel", reduction=red).item() == 0
     assert lossext.dice_loss(x, y, "multiclass", reduction="none").shape == (3,)
     (g,) = torch.autograd.grad(loss, x)
     assert g.shape == x.shape

@@ -36,7 +36,8 @@ __device__ __forceinline__ acc_t index_validity(int64_t y, const SegParams& p, b
 template <typename T, SegActivation ACT, bool INDEX>
 __global__ void seg_stats_kernel(const SegParams p, int64_t blocks_per_sample) {
   using acc_t = acc_type<T>;
-  extern __shared__ unsigned char shared_raw[];
+  // Aligned for the double accumulators of float64 inputs.
+  extern __shared__ __align__(16) unsigned char shared_raw[];
   acc_t* acc = reinterpret_cast<acc_t*>(shared_raw);
   const int64_t C = p.classes, S = p.pixels, K = seg_accumulators(C);
   const int nt = blockDim.x, tid = threadIdx.x, ld = nt + 1;

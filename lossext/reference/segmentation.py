@@ -18,6 +18,8 @@ of the reduced value (smp: ``loss.mean() ** gamma``).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -37,17 +39,17 @@ def _probabilities(input, mode, from_logits):
     return F.logsigmoid(x).exp()
 
 
-def _targets(target, mode, classes, ignore_index, dtype):
+def _targets(target, mode, classes, pixels, ignore_index, dtype):
     """(N, C, pixels) float targets and the (N, 1 or C, pixels) validity mask."""
     n = target.shape[0]
     if mode == "multiclass":
-        y = target.reshape(n, -1)
+        y = target.reshape(n, pixels)
         valid = y != ignore_index if ignore_index is not None else torch.ones_like(y, dtype=torch.bool)
         check_values(~valid | ((y >= 0) & (y < classes)), IndexError,
                      f"target contains a class index outside [0, {classes}) that is not ignore_index")
         one_hot = F.one_hot(torch.where(valid, y, 0), classes).permute(0, 2, 1)
         return one_hot.to(dtype) * valid.unsqueeze(1), valid.unsqueeze(1)
-    t = target.reshape(n, classes, -1).to(dtype)
+    t = target.reshape(n, classes, pixels).to(dtype)
     valid = t != ignore_index if ignore_index is not None else torch.ones_like(t, dtype=torch.bool)
     return t * valid, valid
 
@@ -56,8 +58,9 @@ def overlap_sums(input, target, mode, from_logits=True, ignore_index=None, squar
     """TP, P, T as (N, C) when per_image, else (C,)."""
     p = _probabilities(input, mode, from_logits)
     n, c = p.shape[:2]
-    p = p.reshape(n, c, -1)
-    t, valid = _targets(target, mode, c, ignore_index, p.dtype)
+    pixels = math.prod(p.shape[2:])  # explicit: reshape(n, c, -1) is ambiguous when n == 0
+    p = p.reshape(n, c, pixels)
+    t, valid = _targets(target, mode, c, pixels, ignore_index, p.dtype)
     p = p * valid
     dims = (2,) if per_image else (0, 2)
     tp = (p * t).sum(dims)
