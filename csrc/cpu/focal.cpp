@@ -40,35 +40,52 @@ void record_bad(std::atomic<int64_t>& bad_row, int64_t row) {
 
 // ---- sigmoid focal ---------------------------------------------------------------
 
+// Rows converted to the accumulate type at a time (half, bfloat16): a few
+// KiB, so the copies stay in L1.
+int64_t convert_block_rows(int64_t classes) { return std::max<int64_t>(1, 2048 / std::max<int64_t>(classes, 1)); }
+
+template <typename acc_t> SigmoidFocalRows<acc_t> sigmoid_rows(const SigmoidFocalParams& p) {
+  SigmoidFocalRows<acc_t> a;
+  a.ignore_index = p.ignore_index;
+  a.w = static_cast<const acc_t*>(p.weight);
+  a.classes = p.classes;
+  a.cfg = {acc_t(p.alpha), acc_t(p.gamma), acc_t(p.label_smoothing)};
+  a.kind = p.gamma_kind;
+  return a;
+}
+
+// Rows [r0, r0 + a.rows) of the call's logits and targets, in the accumulate type.
+template <typename T>
+void bind_rows(const SigmoidFocalParams& p, int64_t r0, SigmoidFocalRows<acc_type<T>>& a,
+               std::vector<acc_type<T>>& xbuf, std::vector<acc_type<T>>& tbuf) {
+  const int64_t C = p.classes, n = a.rows * C;
+  a.x = as_acc(static_cast<const T*>(p.logits) + r0 * C, n, 1, xbuf);
+  if (p.target_dense) a.t = as_acc(static_cast<const T*>(p.target_dense) + r0 * C, n, 1, tbuf);
+  if (p.target_index) a.y = p.target_index + r0;
+}
+
+// A thread's rows go to the kernel in one call when the logits already are
+// in the accumulate type (the per-row work then has no call or dispatch
+// overhead), else in blocks converted on the fly.
+template <typename T> int64_t rows_per_call(int64_t begin, int64_t end, int64_t classes) {
+  return std::is_same_v<T, acc_type<T>> ? std::max<int64_t>(end - begin, 1) : convert_block_rows(classes);
+}
+
 template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, std::atomic<int64_t>& bad_row) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
-  const acc_t* w = static_cast<const acc_t*>(p.weight);
-  const SigmoidFocalConfig<acc_t> cfg{acc_t(p.alpha), acc_t(p.gamma), acc_t(p.label_smoothing)};
+  const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
   acc_t* loss = static_cast<acc_t*>(p.loss);
 
   at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xbuf, tbuf, lbuf(p.reduce_rows ? C : 0);
-    for (int64_t row = begin; row < end; ++row) {
-      acc_t* out = p.reduce_rows ? lbuf.data() : loss + row * C;
-      int64_t y = -1;
-      if (p.target_index) {
-        y = p.target_index[row];
-        const bool ignored = y == p.ignore_index;
-        if (ignored || y < -1 || y >= C) {
-          // Ignored rows read no logits; a bad index is never dereferenced.
-          if (!ignored) record_bad(bad_row, row);
-          const acc_t fill = ignored ? acc_t(0) : acc_t(NAN);
-          if (p.reduce_rows) loss[row] = fill;
-          else std::fill(out, out + C, fill);
-          continue;
-        }
-      }
-      const acc_t* x = as_acc(static_cast<const T*>(p.logits) + row * C, C, 1, xbuf);
-      const acc_t* t =
-          p.target_dense ? as_acc(static_cast<const T*>(p.target_dense) + row * C, C, 1, tbuf) : nullptr;
-      const acc_t s = sigmoid_focal_row_loss(x, t, y, w, C, cfg, p.gamma_kind, out);
-      if (p.reduce_rows) loss[row] = s;
+    std::vector<acc_t> xbuf, tbuf;
+    const int64_t step = rows_per_call<T>(begin, end, C);
+    for (int64_t r0 = begin; r0 < end; r0 += step) {
+      SigmoidFocalRows<acc_t> a = base;
+      a.rows = std::min(end - r0, step);
+      bind_rows<T>(p, r0, a, xbuf, tbuf);
+      const int64_t bad = sigmoid_focal_rows_loss(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * C));
+      if (bad >= 0) record_bad(bad_row, r0 + bad);
     }
   });
 }
@@ -76,37 +93,26 @@ template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, std::ato
 template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
-  const acc_t* w = static_cast<const acc_t*>(p.weight);
-  const SigmoidFocalConfig<acc_t> cfg{acc_t(p.alpha), acc_t(p.gamma), acc_t(p.label_smoothing)};
+  const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
   const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
   constexpr bool in_place = std::is_same_v<T, acc_t>;
 
   at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xbuf, tbuf, gbuf(in_place ? 0 : C);
-    for (int64_t row = begin; row < end; ++row) {
-      T* dst = static_cast<T*>(p.grad_logits) + row * C;
+    std::vector<acc_t> xbuf, tbuf, gbuf;
+    const int64_t step = rows_per_call<T>(begin, end, C);
+    for (int64_t r0 = begin; r0 < end; r0 += step) {
+      SigmoidFocalRows<acc_t> a = base;
+      a.rows = std::min(end - r0, step);
+      bind_rows<T>(p, r0, a, xbuf, tbuf);
+      T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
+      if (!in_place) gbuf.resize(a.rows * C);
       acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
-      int64_t y = -1;
-      bool skip = false;
-      if (p.target_index) {
-        y = p.target_index[row];
-        if (y == p.ignore_index || y < -1 || y >= C) {
-          std::fill(g, g + C, y == p.ignore_index ? acc_t(0) : acc_t(NAN));
-          skip = true;
-        }
-      }
-      if (!skip) {
-        const acc_t* x = as_acc(static_cast<const T*>(p.logits) + row * C, C, 1, xbuf);
-        const acc_t* t =
-            p.target_dense ? as_acc(static_cast<const T*>(p.target_dense) + row * C, C, 1, tbuf) : nullptr;
-        const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + row * C : nullptr;
-        const acc_t g_row = p.grad_mode == GradMode::PerRow ? grad_loss[row]
-                            : p.grad_mode == GradMode::Scalar ? grad_loss[0]
-                                                              : acc_t(0);
-        sigmoid_focal_row_grad(x, t, y, w, C, cfg, p.gamma_kind, g_elem, g_row, g);
-      }
+      const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * C : nullptr;
+      const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
+      const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
+      sigmoid_focal_rows_grad(a, g_elem, g_row, g_scalar, g);
       if constexpr (!in_place) {
-        for (int64_t c = 0; c < C; ++c) dst[c] = static_cast<T>(g[c]);
+        for (int64_t i = 0; i < a.rows * C; ++i) dst[i] = static_cast<T>(g[i]);
       }
     }
   });

@@ -1,19 +1,20 @@
 // Definitions for focal_rows.h. Every variant (gamma kind, dense or index
 // target, weighted or not) is its own loop so that the vectorizer sees no
-// loop-invariant branch.
+// loop-invariant branch; the runtime choices are made once per block of rows.
 #include "cpu/vectorize.h"
 
 #include "cpu/focal_rows.h"
 
-#include <type_traits>
-
+#include <algorithm>
+#include <cmath>
 
 namespace lossext {
 namespace cpu {
 namespace {
 
 // Index targets: the loops treat every class as negative (a constant target,
-// which vectorizes) and the positive class y, if any, is redone after.
+// which folds the hard-target arms of sigmoid_focal_element) and the positive
+// class y, if any, is done on its own.
 template <typename T, bool DENSE> LOSSEXT_ALWAYS_INLINE T target_at(const T* t, int64_t c) {
   if constexpr (DENSE) {
     return t[c];
@@ -22,27 +23,49 @@ template <typename T, bool DENSE> LOSSEXT_ALWAYS_INLINE T target_at(const T* t, 
   }
 }
 
+// The lanes a row sum is split over. Fixed, not the vector width, so that
+// the AVX-512, AVX2 and baseline clones add in the same order and return the
+// same bits; 16 floats are one AVX-512 register.
+constexpr int kLanes = 16;
+
 template <GammaKind K, bool DENSE, bool WEIGHTED, typename T>
-LOSSEXT_ALWAYS_INLINE T loss_impl(const T* x, const T* t, int64_t y, const T* w, int64_t n,
-                                  const SigmoidFocalConfig<T>& config, T* out) {
-  const SigmoidFocalConfig<T> cfg = config;  // a local copy: `out` cannot alias it
+LOSSEXT_ALWAYS_INLINE T row_loss_sum(const T* x, const T* t, int64_t y, const T* w, int64_t n,
+                                     const SigmoidFocalConfig<T>& cfg) {
+  T lanes[kLanes] = {};
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= n; c0 += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) {
+      const int64_t c = c0 + l;
+      const T v = sigmoid_focal_element<true, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
+      lanes[l] += (DENSE || c != y) ? v : T(0);
+    }
+  }
+  for (int l = 0; l < n - c0; ++l) {
+    const int64_t c = c0 + l;
+    const T v = sigmoid_focal_element<true, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
+    lanes[l] += (DENSE || c != y) ? v : T(0);
+  }
+  for (int h = kLanes / 2; h > 0; h /= 2) {
+    for (int l = 0; l < h; ++l) lanes[l] += lanes[l + h];
+  }
+  if (!DENSE && y >= 0) lanes[0] += sigmoid_focal_element<true, K>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
+  return lanes[0];
+}
+
+template <GammaKind K, bool DENSE, bool WEIGHTED, typename T>
+LOSSEXT_ALWAYS_INLINE void row_loss(const T* x, const T* t, int64_t y, const T* w, int64_t n,
+                                    const SigmoidFocalConfig<T>& cfg, T* out) {
 #pragma omp simd
   for (int64_t c = 0; c < n; ++c) {
     out[c] = sigmoid_focal_element<true, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
   }
   if (!DENSE && y >= 0) out[y] = sigmoid_focal_element<true, K>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
-  // A separate pass over the row (in L1): a reduction inside the loop above
-  // keeps gcc from vectorizing it.
-  T s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t c = 0; c < n; ++c) s += out[c];
-  return s;
 }
 
 template <GammaKind K, bool DENSE, bool WEIGHTED, bool PER_ELEMENT, typename T>
-LOSSEXT_ALWAYS_INLINE void grad_impl(const T* x, const T* t, int64_t y, const T* w, int64_t n,
-                                     const SigmoidFocalConfig<T>& config, const T* g, T g_row, T* out) {
-  const SigmoidFocalConfig<T> cfg = config;
+LOSSEXT_ALWAYS_INLINE void row_grad(const T* x, const T* t, int64_t y, const T* w, int64_t n,
+                                    const SigmoidFocalConfig<T>& cfg, const T* g, T g_row, T* out) {
 #pragma omp simd
   for (int64_t c = 0; c < n; ++c) {
     const T d = sigmoid_focal_element<false, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
@@ -53,58 +76,113 @@ LOSSEXT_ALWAYS_INLINE void grad_impl(const T* x, const T* t, int64_t y, const T*
   }
 }
 
+// Whether a row with class index y is skipped, and what fills it then (0 when
+// ignored, nan for a bad index).
+template <typename T> LOSSEXT_ALWAYS_INLINE bool skip_row(const SigmoidFocalRows<T>& a, int64_t y, T* fill) {
+  const bool ignored = y == a.ignore_index;
+  *fill = ignored ? T(0) : T(NAN);
+  return ignored || y < -1 || y >= a.classes;
+}
+
+template <GammaKind K, bool DENSE, bool WEIGHTED, typename T>
+LOSSEXT_ALWAYS_INLINE int64_t loss_rows(const SigmoidFocalRows<T>& a, bool reduce, T* loss) {
+  const SigmoidFocalConfig<T> cfg = a.cfg;  // a local copy: `loss` cannot alias it
+  const int64_t C = a.classes;
+  int64_t bad = -1;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    T* out = reduce ? loss + r : loss + r * C;
+    int64_t y = -1;
+    if constexpr (!DENSE) {
+      y = a.y[r];
+      T fill;
+      if (skip_row(a, y, &fill)) {
+        // Ignored rows read no logits; a bad index is never dereferenced.
+        if (fill != T(0) && bad < 0) bad = r;
+        std::fill(out, out + (reduce ? 1 : C), fill);
+        continue;
+      }
+    }
+    const T* x = a.x + r * C;
+    const T* t = DENSE ? a.t + r * C : nullptr;
+    if (reduce) {
+      *out = row_loss_sum<K, DENSE, WEIGHTED>(x, t, y, a.w, C, cfg);
+    } else {
+      row_loss<K, DENSE, WEIGHTED>(x, t, y, a.w, C, cfg, out);
+    }
+  }
+  return bad;
+}
+
+template <GammaKind K, bool DENSE, bool WEIGHTED, bool PER_ELEMENT, typename T>
+LOSSEXT_ALWAYS_INLINE void grad_rows(const SigmoidFocalRows<T>& a, const T* g_elem, const T* g_row, T g_scalar,
+                                     T* grad) {
+  const SigmoidFocalConfig<T> cfg = a.cfg;
+  const int64_t C = a.classes;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    T* out = grad + r * C;
+    int64_t y = -1;
+    if constexpr (!DENSE) {
+      y = a.y[r];
+      T fill;
+      if (skip_row(a, y, &fill)) {
+        std::fill(out, out + C, fill);
+        continue;
+      }
+    }
+    const T g = g_row ? g_row[r] : g_scalar;
+    row_grad<K, DENSE, WEIGHTED, PER_ELEMENT>(a.x + r * C, DENSE ? a.t + r * C : nullptr, y, a.w, C, cfg,
+                                              PER_ELEMENT ? g_elem + r * C : nullptr, g, out);
+  }
+}
+
 // The runtime choices become template arguments here, in the body of each
 // cloned entry point, so that every loop is inlined into (and vectorized for)
 // the clone's ISA; a helper lambda would be compiled for the baseline only.
-#define LOSSEXT_FOCAL_VARIANTS(CALL)                                      \
-  switch (k) {                                                           \
-    case GammaKind::Zero: CALL(GammaKind::Zero); break;                  \
-    case GammaKind::One: CALL(GammaKind::One); break;                    \
-    case GammaKind::Two: CALL(GammaKind::Two); break;                    \
-    default: CALL(GammaKind::General); break;                            \
+#define LOSSEXT_FOCAL_VARIANTS(CALL)                \
+  switch (a.kind) {                                \
+    case GammaKind::Zero: CALL(GammaKind::Zero); break; \
+    case GammaKind::One: CALL(GammaKind::One); break;   \
+    case GammaKind::Two: CALL(GammaKind::Two); break;   \
+    default: CALL(GammaKind::General); break;           \
   }
 
-#define LOSSEXT_FOCAL_LOSS(K)                                                                  \
-  if (t && w) s = loss_impl<K, true, true>(x, t, y, w, n, cfg, out);                          \
-  else if (t) s = loss_impl<K, true, false>(x, t, y, w, n, cfg, out);                         \
-  else if (w) s = loss_impl<K, false, true>(x, t, y, w, n, cfg, out);                         \
-  else s = loss_impl<K, false, false>(x, t, y, w, n, cfg, out);
+#define LOSSEXT_FOCAL_LOSS(K)                                                    \
+  if (a.t && a.w) bad = loss_rows<K, true, true>(a, reduce, loss);               \
+  else if (a.t) bad = loss_rows<K, true, false>(a, reduce, loss);                \
+  else if (a.w) bad = loss_rows<K, false, true>(a, reduce, loss);                \
+  else bad = loss_rows<K, false, false>(a, reduce, loss);
 
-#define LOSSEXT_FOCAL_GRAD_G(K, D, W)                                         \
-  if (g) grad_impl<K, D, W, true>(x, t, y, w, n, cfg, g, g_row, out);         \
-  else grad_impl<K, D, W, false>(x, t, y, w, n, cfg, g, g_row, out);
+#define LOSSEXT_FOCAL_GRAD_G(K, D, W)                                   \
+  if (g_elem) grad_rows<K, D, W, true>(a, g_elem, g_row, g_scalar, out); \
+  else grad_rows<K, D, W, false>(a, g_elem, g_row, g_scalar, out);
 
-#define LOSSEXT_FOCAL_GRAD(K)                                  \
-  if (t && w) { LOSSEXT_FOCAL_GRAD_G(K, true, true) }          \
-  else if (t) { LOSSEXT_FOCAL_GRAD_G(K, true, false) }         \
-  else if (w) { LOSSEXT_FOCAL_GRAD_G(K, false, true) }         \
+#define LOSSEXT_FOCAL_GRAD(K)                              \
+  if (a.t && a.w) { LOSSEXT_FOCAL_GRAD_G(K, true, true) }  \
+  else if (a.t) { LOSSEXT_FOCAL_GRAD_G(K, true, false) }   \
+  else if (a.w) { LOSSEXT_FOCAL_GRAD_G(K, false, true) }   \
   else { LOSSEXT_FOCAL_GRAD_G(K, false, false) }
 
 }  // namespace
 
-LOSSEXT_CPU_CLONES float sigmoid_focal_row_loss(const float* x, const float* t, int64_t y, const float* w, int64_t n,
-                                                const SigmoidFocalConfig<float>& cfg, GammaKind k, float* out) {
-  float s = 0;
+LOSSEXT_CPU_CLONES int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<float>& a, bool reduce, float* loss) {
+  int64_t bad = -1;
   LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS)
-  return s;
+  return bad;
 }
 
-double sigmoid_focal_row_loss(const double* x, const double* t, int64_t y, const double* w, int64_t n,
-                              const SigmoidFocalConfig<double>& cfg, GammaKind k, double* out) {
-  double s = 0;
+int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<double>& a, bool reduce, double* loss) {
+  int64_t bad = -1;
   LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS)
-  return s;
+  return bad;
 }
 
-LOSSEXT_CPU_CLONES void sigmoid_focal_row_grad(const float* x, const float* t, int64_t y, const float* w, int64_t n,
-                                               const SigmoidFocalConfig<float>& cfg, GammaKind k, const float* g,
-                                               float g_row, float* out) {
+LOSSEXT_CPU_CLONES void sigmoid_focal_rows_grad(const SigmoidFocalRows<float>& a, const float* g_elem,
+                                                const float* g_row, float g_scalar, float* out) {
   LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_GRAD)
 }
 
-void sigmoid_focal_row_grad(const double* x, const double* t, int64_t y, const double* w, int64_t n,
-                            const SigmoidFocalConfig<double>& cfg, GammaKind k, const double* g, double g_row,
-                            double* out) {
+void sigmoid_focal_rows_grad(const SigmoidFocalRows<double>& a, const double* g_elem, const double* g_row,
+                             double g_scalar, double* out) {
   LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_GRAD)
 }
 

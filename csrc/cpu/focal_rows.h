@@ -1,6 +1,7 @@
-// Contiguous-row loops of the focal losses on the CPU, free of torch headers
-// (float overloads are compiled per x86 ISA level, see row_kernels.cpp). Each
-// loop applies the per-element formulas of kernels/focal.h and nothing else.
+// Sigmoid focal loss over blocks of contiguous rows on the CPU, free of torch
+// headers (the float overloads are compiled per x86 ISA level, see
+// cpu/vectorize.h). Each loop applies the per-element formulas of
+// kernels/focal.h and nothing else.
 #pragma once
 
 #include <cstdint>
@@ -10,22 +11,34 @@
 namespace lossext {
 namespace cpu {
 
-// One row of sigmoid focal loss. Targets: `t` (dense, n values) when non-null,
-// else the class index `y` (y = -1: background, every class negative). `w` is
-// null for unit class weights. Writes the n element losses to `out` and
-// returns their sum.
-float sigmoid_focal_row_loss(const float* x, const float* t, int64_t y, const float* w, int64_t n,
-                             const SigmoidFocalConfig<float>& cfg, GammaKind k, float* out);
-double sigmoid_focal_row_loss(const double* x, const double* t, int64_t y, const double* w, int64_t n,
-                              const SigmoidFocalConfig<double>& cfg, GammaKind k, double* out);
+// `rows` x `classes` logits in the accumulate type, contiguous, with either
+// dense targets `t` (the same shape) or class indices `y` (one a row: c makes
+// class c positive, -1 every class negative, ignore_index nothing, any other
+// value is a bad row). `w`: per-class weights, or null.
+template <typename T> struct SigmoidFocalRows {
+  const T* x = nullptr;
+  const T* t = nullptr;
+  const int64_t* y = nullptr;
+  int64_t ignore_index = -100;
+  const T* w = nullptr;
+  int64_t rows = 0;
+  int64_t classes = 0;
+  SigmoidFocalConfig<T> cfg{};
+  GammaKind kind = GammaKind::Two;
+};
 
-// out_c = g_c dL_c/dx_c, with g_c = g[c] when g is non-null, else g_row.
-void sigmoid_focal_row_grad(const float* x, const float* t, int64_t y, const float* w, int64_t n,
-                            const SigmoidFocalConfig<float>& cfg, GammaKind k, const float* g, float g_row,
-                            float* out);
-void sigmoid_focal_row_grad(const double* x, const double* t, int64_t y, const double* w, int64_t n,
-                            const SigmoidFocalConfig<double>& cfg, GammaKind k, const double* g, double g_row,
-                            double* out);
+// Forward. reduce: loss[r] = sum_c L_rc, else loss[r * classes + c] = L_rc.
+// Ignored rows give 0, bad rows nan. Returns the first bad row, or -1.
+int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<float>& a, bool reduce, float* loss);
+int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<double>& a, bool reduce, double* loss);
+
+// Backward: out[r, c] = g_rc dL_rc/dx_rc with g_rc = g_elem[r, c] when g_elem
+// is non-null, else g_row[r] when g_row is, else g_scalar. Ignored rows give
+// 0, bad rows nan.
+void sigmoid_focal_rows_grad(const SigmoidFocalRows<float>& a, const float* g_elem, const float* g_row,
+                             float g_scalar, float* out);
+void sigmoid_focal_rows_grad(const SigmoidFocalRows<double>& a, const double* g_elem, const double* g_row,
+                             double g_scalar, double* out);
 
 }  // namespace cpu
 }  // namespace lossext

@@ -15,6 +15,17 @@
 #define LOSSEXT_HD inline
 #endif
 
+// For the large per-element functions: the CPU loops only vectorize when all
+// of them are inlined into the loop body, which plain `inline` leaves to the
+// compiler's size heuristics (and target_clones makes it decline).
+#if defined(__CUDACC__)
+#define LOSSEXT_HD_INLINE __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+#define LOSSEXT_HD_INLINE inline __attribute__((always_inline))
+#else
+#define LOSSEXT_HD_INLINE inline
+#endif
+
 namespace lossext {
 
 // Half and bfloat16 inputs accumulate in float; float64 stays float64 so that
@@ -59,6 +70,86 @@ LOSSEXT_HD float fast_exp(float x) {
 }
 
 LOSSEXT_HD double fast_exp(double x) { return exp(x); }
+
+// ---- logarithms for the hot loops --------------------------------------------
+// Device: logf / log1pf. Host float: Cephes' logf polynomial, branch-free so
+// that gcc vectorizes the loops that call it (std::log is an opaque libm call);
+// relative error ~1e-7. Every select computes both arms, which is what lets
+// gcc if-convert (see cpu/vectorize.h).
+
+// log(2^k (1 + m)) for m in [sqrt(1/2) - 1, sqrt(2) - 1], k an integer as a
+// float: the core shared by every host log below. ln 2 is split in two so that
+// k ln 2 adds no rounding of its own.
+LOSSEXT_HD_INLINE float log_reduced(float m, float k) {
+  const float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  y += -2.12194440e-4f * k;
+  y += -0.5f * z;
+  return m + y + 0.693359375f * k;
+}
+
+// log(x) for finite x > 0, subnormals included (no special values).
+LOSSEXT_HD_INLINE float log_positive(float x) {
+#if defined(__CUDA_ARCH__)
+  return logf(x);
+#else
+  const bool tiny = x < 1.17549435e-38f;       // subnormal: exponent field 0
+  const float xs = tiny ? x * 8388608.0f : x;  // * 2^23 brings it into range
+  uint32_t bits;
+  std::memcpy(&bits, &xs, sizeof(bits));
+  int32_t e = static_cast<int32_t>((bits >> 23) & 0xffu) - 126;
+  e -= tiny ? 23 : 0;
+  const uint32_t mbits = (bits & 0x007fffffu) | 0x3f000000u;  // mantissa in [0.5, 1)
+  float m;
+  std::memcpy(&m, &mbits, sizeof(m));
+  const bool low = m < 0.707106781186547524f;
+  e -= low ? 1 : 0;
+  m = low ? m + m - 1.0f : m - 1.0f;
+  return log_reduced(m, static_cast<float>(e));
+#endif
+}
+LOSSEXT_HD_INLINE double log_positive(double x) { return log(x); }
+
+// log(x) with IEEE special values: log(0) = -inf, log(<0) = nan,
+// log(inf) = inf, log(nan) = nan.
+LOSSEXT_HD_INLINE float fast_log(float x) {
+#if defined(__CUDA_ARCH__)
+  return logf(x);
+#else
+  float r = log_positive(x);
+  r = x == 0.0f ? -static_cast<float>(INFINITY) : r;
+  r = x < 0.0f ? static_cast<float>(NAN) : r;
+  r = x == static_cast<float>(INFINITY) ? x : r;
+  r = x != x ? x : r;
+  return r;
+#endif
+}
+LOSSEXT_HD_INLINE double fast_log(double x) { return log(x); }
+
+// log(1 + e) for e in [0, 1] (or nan), e.g. log1p(exp(-|x|)) in softplus and
+// the sigmoid losses. 1 + e is never formed: below e = sqrt(2) - 1 the
+// reduced argument is e itself (exact, so tiny e keeps full relative
+// precision); above, log(1 + e) = ln 2 + log(1 + (e - 1) / 2), whose argument
+// is exact for e >= 1/2 and off by at most 2^-26 below. No division.
+LOSSEXT_HD_INLINE float log1p_unit(float e) {
+#if defined(__CUDA_ARCH__)
+  return log1pf(e);
+#else
+  const bool high = e > 0.414213562373095049f;
+  const float m_high = (e - 1.0f) * 0.5f;
+  return log_reduced(high ? m_high : e, high ? 1.0f : 0.0f);
+#endif
+}
+LOSSEXT_HD_INLINE double log1p_unit(double e) { return log1p(e); }
 
 LOSSEXT_HD float log_(float x) { return logf(x); }
 LOSSEXT_HD double log_(double x) { return log(x); }

@@ -21,50 +21,7 @@
 
 namespace lossext {
 
-// log(x) for the hot loops. Device: logf. Host: a branch-free Cephes-style
-// polynomial so that gcc vectorizes the loops that call it (std::log is an
-// opaque libm call). log(0) = -inf, log(<0) = nan, log(inf) = inf, denormals
-// handled; relative error a few ulp.
-LOSSEXT_HD float fast_log(float x) {
-#if defined(__CUDA_ARCH__)
-  return logf(x);
-#else
-  const bool tiny = x < 1.17549435e-38f;  // denormal, zero or negative
-  const float xs = tiny ? x * 8388608.0f : x;  // * 2^23 brings denormals into range
-  uint32_t bits;
-  std::memcpy(&bits, &xs, sizeof(bits));
-  int32_t e = static_cast<int32_t>((bits >> 23) & 0xffu) - 126;
-  e -= tiny ? 23 : 0;
-  const uint32_t mbits = (bits & 0x007fffffu) | 0x3f000000u;  // mantissa in [0.5, 1)
-  float m;
-  std::memcpy(&m, &mbits, sizeof(m));
-  const bool low = m < 0.707106781186547524f;
-  e -= low ? 1 : 0;
-  m = low ? m + m - 1.0f : m - 1.0f;
-  const float z = m * m;
-  float y = 7.0376836292e-2f;
-  y = y * m - 1.1514610310e-1f;
-  y = y * m + 1.1676998740e-1f;
-  y = y * m - 1.2420140846e-1f;
-  y = y * m + 1.4249322787e-1f;
-  y = y * m - 1.6668057665e-1f;
-  y = y * m + 2.0000714765e-1f;
-  y = y * m - 2.4999993993e-1f;
-  y = y * m + 3.3333331174e-1f;
-  y = y * m * z;
-  const float fe = static_cast<float>(e);
-  y += -2.12194440e-4f * fe;
-  y += -0.5f * z;
-  float r = m + y + 0.693359375f * fe;
-  r = x == 0.0f ? -static_cast<float>(INFINITY) : r;
-  r = x < 0.0f ? static_cast<float>(NAN) : r;
-  r = x == static_cast<float>(INFINITY) ? x : r;
-  r = x != x ? x : r;
-  return r;
-#endif
-}
-
-LOSSEXT_HD double fast_log(double x) { return log(x); }
+// fast_log (kernels/common.h) keeps the loops below vectorizable on the host.
 
 // ---- KL ----
 

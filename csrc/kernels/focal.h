@@ -28,17 +28,6 @@
 
 #include "kernels/common.h"
 
-// The per-element functions are large; the CPU row loops only vectorize when
-// all of them are inlined into the loop body, which plain `inline` leaves to
-// the compiler's size heuristics (and target_clones makes it decline).
-#if defined(__CUDACC__)
-#define LOSSEXT_FOCAL_HD __host__ __device__ __forceinline__
-#elif defined(__GNUC__)
-#define LOSSEXT_FOCAL_HD inline __attribute__((always_inline))
-#else
-#define LOSSEXT_FOCAL_HD inline
-#endif
-
 namespace lossext {
 
 // Which power of q the modulating factor is: the three common exponents skip
@@ -52,74 +41,18 @@ inline GammaKind gamma_kind(double gamma) {
   return GammaKind::General;
 }
 
-// log(x) for x > 0 (subnormals included). Host float: Cephes' logf polynomial,
-// branch-free so that the CPU row loops vectorize; relative error ~1e-7.
-LOSSEXT_FOCAL_HD float focal_log(float x) {
-#if defined(__CUDA_ARCH__)
-  return logf(x);
-#else
-  // Subnormals are scaled into the normal range first (exponent field 0).
-  // Every arm of a select is computed unconditionally: gcc (with its default
-  // -ftrapping-math) will not vectorize a select whose arm does arithmetic.
-  const bool tiny = x < 1.17549435e-38f;
-  const float scaled = x * 16777216.0f;
-  const float xs = tiny ? scaled : x;
-  int32_t bits;
-  std::memcpy(&bits, &xs, sizeof(bits));
-  float e = static_cast<float>(((bits >> 23) & 0xff) - 126);
-  bits = (bits & 0x807fffff) | 0x3f000000;  // mantissa in [0.5, 1)
-  float m;
-  std::memcpy(&m, &bits, sizeof(m));
-  const bool low = m < 0.707106781186547524f;
-  const float e_low = e - 1.0f, m_low = m + m - 1.0f, m_high = m - 1.0f;
-  e = low ? e_low : e;
-  m = low ? m_low : m_high;
-  const float z = m * m;
-  float y = 7.0376836292e-2f;
-  y = y * m - 1.1514610310e-1f;
-  y = y * m + 1.1676998740e-1f;
-  y = y * m - 1.2420140846e-1f;
-  y = y * m + 1.4249322787e-1f;
-  y = y * m - 1.6668057665e-1f;
-  y = y * m + 2.0000714765e-1f;
-  y = y * m - 2.4999993993e-1f;
-  y = y * m + 3.3333331174e-1f;
-  y = y * m * z;
-  y += -2.12194440e-4f * e;
-  y += -0.5f * z;
-  const float r = m + y + 0.693359375f * e;
-  const float r_tiny = r - 16.6355323f;  // 24 ln 2
-  return tiny ? r_tiny : r;
-#endif
-}
-LOSSEXT_FOCAL_HD double focal_log(double x) { return log(x); }
-
-// log(1 + e) for e in [0, 1], given inv = 1 / (1 + e) (already at hand in the
-// sigmoid): -log(inv) needs no division; below e = 2^-12, where inv rounds
-// off e's low bits, the series e - e^2/2 (relative error < e^2/3) takes over.
-LOSSEXT_FOCAL_HD float focal_log1p(float e, float inv) {
-#if defined(__CUDA_ARCH__)
-  (void)inv;
-  return log1pf(e);
-#else
-  const float series = e - 0.5f * e * e;
-  const float direct = -focal_log(inv);
-  return e < 2.44140625e-4f ? series : direct;
-#endif
-}
-LOSSEXT_FOCAL_HD double focal_log1p(double e, double) { return log1p(e); }
-
-LOSSEXT_FOCAL_HD float focal_expm1(float x) {
+LOSSEXT_HD_INLINE float focal_expm1(float x) {
 #if defined(__CUDA_ARCH__)
   return expm1f(x);
 #else
   return std::expm1(x);
 #endif
 }
-LOSSEXT_FOCAL_HD double focal_expm1(double x) { return expm1(x); }
+LOSSEXT_HD_INLINE double focal_expm1(double x) { return expm1(x); }
 
-// q^gamma for q in [0, 1]; 0^0 = 1 as in torch.
-template <GammaKind K, typename acc_t> LOSSEXT_FOCAL_HD acc_t focal_pow(acc_t q, acc_t gamma) {
+// q^gamma for q in [0, 1], given log q for the general exponent; 0^0 = 1 as
+// in torch.
+template <GammaKind K, typename acc_t> LOSSEXT_HD_INLINE acc_t focal_pow(acc_t q, acc_t log_q, acc_t gamma) {
   if constexpr (K == GammaKind::Zero) {
     return acc_t(1);
   } else if constexpr (K == GammaKind::One) {
@@ -127,10 +60,14 @@ template <GammaKind K, typename acc_t> LOSSEXT_FOCAL_HD acc_t focal_pow(acc_t q,
   } else if constexpr (K == GammaKind::Two) {
     return q * q;
   } else {
-    const acc_t safe = q > acc_t(0) ? q : acc_t(1);
-    const acc_t v = fast_exp(gamma * focal_log(safe));
+    const acc_t v = fast_exp(gamma * log_q);
     return q > acc_t(0) ? v : acc_t(0);
   }
+}
+
+// log q for q in [0, 1] (q = 0 need not give -inf: focal_pow masks it).
+template <typename acc_t> LOSSEXT_HD_INLINE acc_t focal_log_q(acc_t q) {
+  return log_positive(q > acc_t(0) ? q : acc_t(1));
 }
 
 // Per-call constants of the sigmoid focal loss.
@@ -141,15 +78,20 @@ template <typename acc_t> struct SigmoidFocalConfig {
 };
 
 // alpha_t, or 1 when alpha is disabled.
-template <typename acc_t> LOSSEXT_FOCAL_HD acc_t focal_alpha_t(acc_t alpha, acc_t t) {
+template <typename acc_t> LOSSEXT_HD_INLINE acc_t focal_alpha_t(acc_t alpha, acc_t t) {
   const acc_t weighted = alpha * t + (acc_t(1) - alpha) * (acc_t(1) - t);
   return alpha < acc_t(0) ? acc_t(1) : weighted;
 }
 
 // Loss (LOSS) or gradient dL/dx (!LOSS) of one element with target t and class
 // weight w. Both share the same exp/log work; the compiler drops the unused half.
+// One exp serves everything: e = exp(-|x|) gives p, 1-p and
+// softplus(+-x) = relu(+-x) + log1p(e), hence log p = -softplus(-x) and
+// log(1-p) = -softplus(x), the log q of a hard target's q^gamma. Only a soft
+// target (0 < t < 1) needs a log of its own; the index-target CPU loops pass
+// t as a constant and the compiler drops that arm.
 template <bool LOSS, GammaKind K, typename acc_t>
-LOSSEXT_FOCAL_HD acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const SigmoidFocalConfig<acc_t>& cfg) {
+LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const SigmoidFocalConfig<acc_t>& cfg) {
   const acc_t one = acc_t(1);
   const acc_t neg_ax = x < acc_t(0) ? x : -x;  // -|x|
   const acc_t e = fast_exp(neg_ax);
@@ -159,11 +101,18 @@ LOSSEXT_FOCAL_HD acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const Si
   const acc_t p = pos ? inv : e_inv;
   const acc_t pm = pos ? e_inv : inv;  // 1 - p
   const acc_t relu = pos ? x : acc_t(0);
+  const acc_t log1p_e = log1p_unit(e);
   const acc_t ts = t * (one - cfg.smoothing) + acc_t(0.5) * cfg.smoothing;
   // softplus(x) - t' x = max(x, 0) - t' x + log1p(exp(-|x|))
-  const acc_t bce = relu - ts * x + focal_log1p(e, inv);
+  const acc_t bce = relu - ts * x + log1p_e;
   const acc_t q = p * (one - t) + pm * t;
-  const acc_t scale = w * focal_alpha_t(cfg.alpha, t) * focal_pow<K>(q, cfg.gamma);
+  acc_t log_q = acc_t(0);
+  if constexpr (K == GammaKind::General) {
+    const acc_t log_p = x - relu - log1p_e;  // -softplus(-x)
+    const acc_t log_pm = -relu - log1p_e;    // -softplus(x)
+    log_q = t == acc_t(0) ? log_p : (t == one ? log_pm : focal_log_q(q));
+  }
+  const acc_t scale = w * focal_alpha_t(cfg.alpha, t) * focal_pow<K>(q, log_q, cfg.gamma);
   if constexpr (LOSS) {
     return scale * bce;
   } else {
@@ -183,16 +132,16 @@ LOSSEXT_FOCAL_HD acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const Si
 
 // Softmax focal loss of one row from l = log p_y and k = alpha_y w_y.
 template <GammaKind K, typename acc_t>
-LOSSEXT_FOCAL_HD acc_t softmax_focal_row_loss(acc_t log_p_y, acc_t coeff, acc_t gamma) {
+LOSSEXT_HD_INLINE acc_t softmax_focal_row_loss(acc_t log_p_y, acc_t coeff, acc_t gamma) {
   const acc_t one_minus = -focal_expm1(log_p_y);
-  return -coeff * focal_pow<K>(one_minus, gamma) * log_p_y;
+  return -coeff * focal_pow<K>(one_minus, focal_log_q(one_minus), gamma) * log_p_y;
 }
 
 // G of dL/dx_c = G (p_c - [c == y]), upstream gradient g of the row included.
 template <GammaKind K, typename acc_t>
-LOSSEXT_FOCAL_HD acc_t softmax_focal_grad_scale(acc_t log_p_y, acc_t coeff, acc_t gamma, acc_t grad_row) {
+LOSSEXT_HD_INLINE acc_t softmax_focal_grad_scale(acc_t log_p_y, acc_t coeff, acc_t gamma, acc_t grad_row) {
   const acc_t one_minus = -focal_expm1(log_p_y);
-  const acc_t mod = focal_pow<K>(one_minus, gamma);
+  const acc_t mod = focal_pow<K>(one_minus, focal_log_q(one_minus), gamma);
   if constexpr (K == GammaKind::Zero) {
     return grad_row * coeff;
   } else {
