@@ -7,14 +7,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace lossext {
 namespace cpu {
 namespace {
 
-// Index targets: the loops treat every class as negative (a constant target,
-// which folds the hard-target arms of sigmoid_focal_element) and the positive
-// class y, if any, is done on its own.
+// Index targets: the loops treat every class as a negative (folding the
+// hard-target arms of sigmoid_focal_element) and the positive class y, if
+// any, is done on its own.
+template <bool DENSE> constexpr FocalTarget kBulk = DENSE ? FocalTarget::Soft : FocalTarget::Negative;
+
 template <typename T, bool DENSE> LOSSEXT_ALWAYS_INLINE T target_at(const T* t, int64_t c) {
   if constexpr (DENSE) {
     return t[c];
@@ -23,34 +26,9 @@ template <typename T, bool DENSE> LOSSEXT_ALWAYS_INLINE T target_at(const T* t, 
   }
 }
 
-// The lanes a row sum is split over. Fixed, not the vector width, so that
-// the AVX-512, AVX2 and baseline clones add in the same order and return the
-// same bits; 16 floats are one AVX-512 register.
-constexpr int kLanes = 16;
-
-template <GammaKind K, bool DENSE, bool WEIGHTED, typename T>
-LOSSEXT_ALWAYS_INLINE T row_loss_sum(const T* x, const T* t, int64_t y, const T* w, int64_t n,
-                                     const SigmoidFocalConfig<T>& cfg) {
-  T lanes[kLanes] = {};
-  int64_t c0 = 0;
-  for (; c0 + kLanes <= n; c0 += kLanes) {
-#pragma omp simd
-    for (int l = 0; l < kLanes; ++l) {
-      const int64_t c = c0 + l;
-      const T v = sigmoid_focal_element<true, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
-      lanes[l] += (DENSE || c != y) ? v : T(0);
-    }
-  }
-  for (int l = 0; l < n - c0; ++l) {
-    const int64_t c = c0 + l;
-    const T v = sigmoid_focal_element<true, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
-    lanes[l] += (DENSE || c != y) ? v : T(0);
-  }
-  for (int h = kLanes / 2; h > 0; h /= 2) {
-    for (int l = 0; l < h; ++l) lanes[l] += lanes[l + h];
-  }
-  if (!DENSE && y >= 0) lanes[0] += sigmoid_focal_element<true, K>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
-  return lanes[0];
+template <bool LOSS, GammaKind K, typename T>
+LOSSEXT_ALWAYS_INLINE T positive(T x, T w, const SigmoidFocalConfig<T>& cfg) {
+  return sigmoid_focal_element<LOSS, K, FocalTarget::Positive>(x, T(1), w, cfg);
 }
 
 template <GammaKind K, bool DENSE, bool WEIGHTED, typename T>
@@ -58,9 +36,28 @@ LOSSEXT_ALWAYS_INLINE void row_loss(const T* x, const T* t, int64_t y, const T* 
                                     const SigmoidFocalConfig<T>& cfg, T* out) {
 #pragma omp simd
   for (int64_t c = 0; c < n; ++c) {
-    out[c] = sigmoid_focal_element<true, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
+    out[c] = sigmoid_focal_element<true, K, kBulk<DENSE>>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
   }
-  if (!DENSE && y >= 0) out[y] = sigmoid_focal_element<true, K>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
+  if (!DENSE && y >= 0) out[y] = positive<true, K>(x[y], WEIGHTED ? w[y] : T(1), cfg);
+}
+
+// sum_c v[c] over 16 fixed lanes and a fixed tree, not the vector width, so
+// that the AVX-512, AVX2 and baseline clones add in the same order and return
+// the same bits. The element losses go through a row buffer in L1 first: a
+// reduction inside the element loop keeps gcc from vectorizing that loop well.
+constexpr int kLanes = 16;
+
+template <typename T> LOSSEXT_ALWAYS_INLINE T lane_sum(const T* v, int64_t n) {
+  T lanes[kLanes] = {};
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= n; c0 += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lanes[l] += v[c0 + l];
+  }
+  for (int l = 0; c0 + l < n; ++l) lanes[l] += v[c0 + l];
+  for (int l = 0; l < 8; ++l) lanes[l] += lanes[l + 8];
+  for (int l = 0; l < 4; ++l) lanes[l] += lanes[l + 4];
+  for (int l = 0; l < 2; ++l) lanes[l] += lanes[l + 2];
+  return lanes[0] + lanes[1];
 }
 
 template <GammaKind K, bool DENSE, bool WEIGHTED, bool PER_ELEMENT, typename T>
@@ -68,11 +65,11 @@ LOSSEXT_ALWAYS_INLINE void row_grad(const T* x, const T* t, int64_t y, const T* 
                                     const SigmoidFocalConfig<T>& cfg, const T* g, T g_row, T* out) {
 #pragma omp simd
   for (int64_t c = 0; c < n; ++c) {
-    const T d = sigmoid_focal_element<false, K>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
+    const T d = sigmoid_focal_element<false, K, kBulk<DENSE>>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
     out[c] = (PER_ELEMENT ? g[c] : g_row) * d;
   }
   if (!DENSE && y >= 0) {
-    out[y] = (PER_ELEMENT ? g[y] : g_row) * sigmoid_focal_element<false, K>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
+    out[y] = (PER_ELEMENT ? g[y] : g_row) * positive<false, K>(x[y], WEIGHTED ? w[y] : T(1), cfg);
   }
 }
 
@@ -89,6 +86,7 @@ LOSSEXT_ALWAYS_INLINE int64_t loss_rows(const SigmoidFocalRows<T>& a, bool reduc
   const SigmoidFocalConfig<T> cfg = a.cfg;  // a local copy: `loss` cannot alias it
   const int64_t C = a.classes;
   int64_t bad = -1;
+  std::vector<T> row(reduce ? C : 0);
   for (int64_t r = 0; r < a.rows; ++r) {
     T* out = reduce ? loss + r : loss + r * C;
     int64_t y = -1;
@@ -105,7 +103,8 @@ LOSSEXT_ALWAYS_INLINE int64_t loss_rows(const SigmoidFocalRows<T>& a, bool reduc
     const T* x = a.x + r * C;
     const T* t = DENSE ? a.t + r * C : nullptr;
     if (reduce) {
-      *out = row_loss_sum<K, DENSE, WEIGHTED>(x, t, y, a.w, C, cfg);
+      row_loss<K, DENSE, WEIGHTED>(x, t, y, a.w, C, cfg, row.data());
+      *out = lane_sum(row.data(), C);
     } else {
       row_loss<K, DENSE, WEIGHTED>(x, t, y, a.w, C, cfg, out);
     }

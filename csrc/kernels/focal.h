@@ -83,18 +83,24 @@ template <typename acc_t> LOSSEXT_HD_INLINE acc_t focal_alpha_t(acc_t alpha, acc
   return alpha < acc_t(0) ? acc_t(1) : weighted;
 }
 
-// Loss (LOSS) or gradient dL/dx (!LOSS) of one element with target t and class
-// weight w. Both share the same exp/log work; the compiler drops the unused half.
+// What the target of an element is known to be at compile time: the
+// index-target CPU loops know every element but one is a negative, and
+// `0 * v` cannot be folded away without fast-math (v may be inf or nan), so
+// the hard cases are spelled out rather than left to constant folding.
+enum class FocalTarget : int { Soft = 0, Negative = 1, Positive = 2 };
+
+// Loss (LOSS) or gradient dL/dx (!LOSS) of one element with target t (read
+// only when TK is Soft) and class weight w. Both share the same exp/log work;
+// the compiler drops the unused half.
 // One exp serves everything: e = exp(-|x|) gives p, 1-p and
 // softplus(+-x) = relu(+-x) + log1p(e), hence log p = -softplus(-x) and
 // log(1-p) = -softplus(x), the log q of a hard target's q^gamma. Only a soft
-// target (0 < t < 1) needs a log of its own; the index-target CPU loops pass
-// t as a constant and the compiler drops that arm.
-template <bool LOSS, GammaKind K, typename acc_t>
+// target (0 < t < 1) needs a log of its own.
+template <bool LOSS, GammaKind K, FocalTarget TK = FocalTarget::Soft, typename acc_t>
 LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const SigmoidFocalConfig<acc_t>& cfg) {
+  constexpr bool soft = TK == FocalTarget::Soft, negative = TK == FocalTarget::Negative;
   const acc_t one = acc_t(1);
-  const acc_t neg_ax = x < acc_t(0) ? x : -x;  // -|x|
-  const acc_t e = fast_exp(neg_ax);
+  const acc_t e = exp_nonpositive(-abs_(x));  // exp(-|x|)
   const acc_t inv = one / (one + e);
   const acc_t e_inv = e * inv;
   const bool pos = x >= acc_t(0);
@@ -102,30 +108,41 @@ LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const S
   const acc_t pm = pos ? e_inv : inv;  // 1 - p
   const acc_t relu = pos ? x : acc_t(0);
   const acc_t log1p_e = log1p_unit(e);
-  const acc_t ts = t * (one - cfg.smoothing) + acc_t(0.5) * cfg.smoothing;
+  const acc_t s = cfg.smoothing;
+  const acc_t ts = soft ? t * (one - s) + acc_t(0.5) * s : (negative ? acc_t(0.5) * s : (one - s) + acc_t(0.5) * s);
   // softplus(x) - t' x = max(x, 0) - t' x + log1p(exp(-|x|))
   const acc_t bce = relu - ts * x + log1p_e;
-  const acc_t q = p * (one - t) + pm * t;
+  const acc_t q = soft ? p * (one - t) + pm * t : (negative ? p : pm);
   acc_t log_q = acc_t(0);
   if constexpr (K == GammaKind::General) {
     const acc_t log_p = x - relu - log1p_e;  // -softplus(-x)
     const acc_t log_pm = -relu - log1p_e;    // -softplus(x)
-    log_q = t == acc_t(0) ? log_p : (t == one ? log_pm : focal_log_q(q));
+    if constexpr (soft) {
+      log_q = t == acc_t(0) ? log_p : (t == one ? log_pm : focal_log_q(q));
+    } else {
+      log_q = negative ? log_p : log_pm;
+    }
   }
-  const acc_t scale = w * focal_alpha_t(cfg.alpha, t) * focal_pow<K>(q, log_q, cfg.gamma);
+  const acc_t alpha_t = focal_alpha_t(cfg.alpha, soft ? t : (negative ? acc_t(0) : one));
+  const acc_t scale = w * alpha_t * focal_pow<K>(q, log_q, cfg.gamma);
   if constexpr (LOSS) {
     return scale * bce;
   } else {
-    // Hard targets (the index-target kernels pass t as a constant) fold to
-    // r = 1-p or p with no division.
-    const acc_t r_raw = p * pm / (q > acc_t(0) ? q : one);
-    const acc_t r_soft = q > acc_t(0) ? r_raw : acc_t(0);
-    const acc_t r = t == acc_t(0) ? pm : (t == one ? p : r_soft);
+    // r = p (1-p) / q: exactly 1-p or p for a hard target, no division.
+    acc_t r;
+    if constexpr (soft) {
+      const acc_t r_raw = p * pm / (q > acc_t(0) ? q : one);
+      const acc_t r_soft = q > acc_t(0) ? r_raw : acc_t(0);
+      r = t == acc_t(0) ? pm : (t == one ? p : r_soft);
+    } else {
+      r = negative ? pm : p;
+    }
     const acc_t push = p * (one - ts) - ts * pm;  // p - t'
     if constexpr (K == GammaKind::Zero) {
       return scale * push;
     } else {
-      return scale * (cfg.gamma * (one - acc_t(2) * t) * r * bce + push);
+      const acc_t sign = soft ? one - acc_t(2) * t : (negative ? one : -one);  // dq/dp
+      return scale * (cfg.gamma * sign * r * bce + push);
     }
   }
 }
