@@ -1,14 +1,13 @@
 // CPU implementation of the cross-entropy ops: rows in parallel
 // (at::parallel_for), each row through the vectorized primitives of
 // row_kernels.h, which apply the formulas of kernels/cross_entropy.h.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <atomic>
 #include <type_traits>
 #include <vector>
 
+#include "cpu/dispatch.h"
 #include "cpu/memory.h"
 #include "cpu/row_kernels.h"
 #include "glue/cross_entropy.h"
@@ -19,21 +18,12 @@ namespace {
 
 using glue::CrossEntropyCall;
 
-// Rows per parallel task: enough elements that scheduling is noise.
-int64_t grain_rows(int64_t classes) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(classes, 1)); }
+int64_t grain_rows(int64_t classes) { return cpu::grain_rows(classes, 32768); }
 
-// Row `row` as contiguous accumulate-type values: the tensor's own memory
-// when it already is one, else a converted copy in `buf`.
+// Row `row` as contiguous accumulate-type values (see as_acc).
 template <typename T>
 const acc_type<T>* load_row(const void* base, const RowLayout& L, int64_t row, std::vector<acc_type<T>>& buf) {
-  using acc_t = acc_type<T>;
-  const T* x = static_cast<const T*>(base) + L.row_offset(row);
-  if constexpr (std::is_same_v<T, acc_t>) {
-    if (L.stride_c == 1) return x;
-  }
-  buf.resize(L.classes);
-  for (int64_t c = 0; c < L.classes; ++c) buf[c] = static_cast<acc_t>(x[c * L.stride_c]);
-  return buf.data();
+  return as_acc(static_cast<const T*>(base) + L.row_offset(row), L.classes, L.stride_c, buf);
 }
 
 // Where a row's gradient is computed: straight into the output when it is a
@@ -54,14 +44,7 @@ void store_row(void* grad, const RowLayout& L, int64_t row, const acc_type<T>* v
   for (int64_t c = 0; c < L.classes; ++c) out[c * L.dense_stride_c()] = static_cast<T>(values[c]);
 }
 
-template <typename acc_t> acc_t log_sum_exp(const acc_t* x, int64_t n) {
-  const acc_t m = row_max(x, n);
-  // An all -inf row: lse = -inf (and the loss nan, as in torch).
-  if (m == neg_infinity<acc_t>()) return m;
-  return m + log_(row_sum_exp(x, n, m));
-}
-
-template <typename T> void index_forward(const CrossEntropyParams& p, std::atomic<int64_t>& bad_row) {
+template <typename T> void index_forward(const CrossEntropyParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* w = static_cast<const acc_t*>(p.weight);
@@ -78,10 +61,7 @@ template <typename T> void index_forward(const CrossEntropyParams& p, std::atomi
       const int64_t y = p.target_index[row];
       if (y == p.ignore_index || y < 0 || y >= L.classes) {
         const bool bad = y != p.ignore_index;
-        if (bad) {
-          int64_t none = -1;
-          bad_row.compare_exchange_strong(none, row);
-        }
+        if (bad) bad_row.record(row);
         loss[row] = lse_out[row] = row_weight[row] = bad ? acc_t(NAN) : acc_t(0);
         continue;
       }
@@ -175,20 +155,14 @@ template <typename T> void prob_backward(const CrossEntropyParams& p) {
   });
 }
 
-#define LOSSEXT_DISPATCH_FLOATING(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_index_fwd_cpu(
     const at::Tensor& logits, const at::Tensor& target, const c10::optional<at::Tensor>& weight,
     int64_t ignore_index, double label_smoothing, double z_loss) {
   CrossEntropyCall call = glue::index_forward_call(logits, target, weight, ignore_index, label_smoothing, z_loss);
-  std::atomic<int64_t> bad_row(-1);
+  BadRow bad_row;
   LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "cross_entropy_index_fwd",
                             [&] { index_forward<scalar_t>(call.params, bad_row); });
-  const int64_t row = bad_row.load();
-  TORCH_CHECK_INDEX(row < 0, "target contains class index ", row < 0 ? 0 : call.params.target_index[row],
-                    " (at flat position ", row, "), outside [0, ", call.params.layout.classes,
-                    ") and not ignore_index (", ignore_index, ")");
+  bad_row.raise_if_any(call.params.target_index, 0, call.params.layout.classes, ignore_index);
   return {call.loss, call.lse, call.aux};
 }
 

@@ -1,13 +1,13 @@
 // CPU implementation of the KL / JS divergence ops: chunks in parallel
 // (at::parallel_for), each chunk through the vectorized loops of
 // divergence_kernels.h. Half and bfloat16 chunks are widened to float first.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <type_traits>
 #include <vector>
 
+#include "cpu/dispatch.h"
 #include "cpu/divergence_kernels.h"
 #include "cpu/memory.h"
 #include "glue/divergence.h"
@@ -88,9 +88,6 @@ template <Kind K, typename T> void backward(const DivergenceParams& p) {
     }
   });
 }
-
-#define LOSSEXT_DISPATCH_FLOATING(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
 
 template <Kind K> at::Tensor fwd(const at::Tensor& input, const at::Tensor& target, bool log_target, double beta) {
   DivergenceCall call = glue::divergence_forward_call(input, target, log_target, beta);

@@ -2,14 +2,13 @@
 // (at::parallel_for); the inner loops are the vectorized ones of
 // focal_rows.cpp (sigmoid) and row_kernels.cpp (softmax), which apply the
 // formulas of kernels/focal.h.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <atomic>
 #include <type_traits>
 #include <vector>
 
+#include "cpu/dispatch.h"
 #include "cpu/focal_rows.h"
 #include "cpu/memory.h"
 #include "cpu/row_kernels.h"
@@ -19,24 +18,7 @@ namespace lossext {
 namespace cpu {
 namespace {
 
-int64_t grain_rows(int64_t classes) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(classes, 1)); }
-
-// n values starting at x (stride s) as contiguous accumulate-type values: x
-// itself when it already is, else a converted copy in `buf`.
-template <typename T>
-const acc_type<T>* as_acc(const T* x, int64_t n, int64_t s, std::vector<acc_type<T>>& buf) {
-  if constexpr (std::is_same_v<T, acc_type<T>>) {
-    if (s == 1) return x;
-  }
-  buf.resize(n);
-  for (int64_t c = 0; c < n; ++c) buf[c] = static_cast<acc_type<T>>(x[c * s]);
-  return buf.data();
-}
-
-void record_bad(std::atomic<int64_t>& bad_row, int64_t row) {
-  int64_t none = -1;
-  bad_row.compare_exchange_strong(none, row);
-}
+int64_t grain_rows(int64_t classes) { return cpu::grain_rows(classes, 16384); }
 
 // ---- sigmoid focal ---------------------------------------------------------------
 
@@ -71,7 +53,7 @@ template <typename T> int64_t rows_per_call(int64_t begin, int64_t end, int64_t 
   return std::is_same_v<T, acc_type<T>> ? std::max<int64_t>(end - begin, 1) : convert_block_rows(classes);
 }
 
-template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, std::atomic<int64_t>& bad_row) {
+template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
   const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
@@ -85,7 +67,7 @@ template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, std::ato
       a.rows = std::min(end - r0, step);
       bind_rows<T>(p, r0, a, xbuf, tbuf);
       const int64_t bad = sigmoid_focal_rows_loss(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * C));
-      if (bad >= 0) record_bad(bad_row, r0 + bad);
+      if (bad >= 0) bad_row.record(r0 + bad);
     }
   });
 }
@@ -120,12 +102,6 @@ template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
 
 // ---- softmax focal ---------------------------------------------------------------
 
-template <typename acc_t> acc_t log_sum_exp(const acc_t* x, int64_t n) {
-  const acc_t m = row_max(x, n);
-  if (m == neg_infinity<acc_t>()) return m;
-  return m + log_(row_sum_exp(x, n, m));
-}
-
 template <typename acc_t> acc_t softmax_loss(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
   switch (k) {
     case GammaKind::Zero: return softmax_focal_row_loss<GammaKind::Zero>(l, coeff, gamma);
@@ -144,7 +120,7 @@ template <typename acc_t> acc_t softmax_grad_scale(GammaKind k, acc_t l, acc_t c
   }
 }
 
-template <typename T> void softmax_forward(const SoftmaxFocalParams& p, std::atomic<int64_t>& bad_row) {
+template <typename T> void softmax_forward(const SoftmaxFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -159,17 +135,16 @@ template <typename T> void softmax_forward(const SoftmaxFocalParams& p, std::ato
       const int64_t y = p.target_index[row];
       if (y == p.ignore_index || y < 0 || y >= L.classes) {
         const bool bad = y != p.ignore_index;
-        if (bad) record_bad(bad_row, row);
+        if (bad) bad_row.record(row);
         loss[row] = lse_out[row] = row_weight[row] = bad ? acc_t(NAN) : acc_t(0);
         continue;
       }
       const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, buf);
       const acc_t lse = log_sum_exp(x, L.classes);
-      const acc_t w_y = w ? w[y] : acc_t(1);
-      const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * w_y;
-      loss[row] = softmax_loss(p.gamma_kind, x[y] - lse, coeff, acc_t(p.gamma));
+      const SoftmaxFocalClass<acc_t> k = softmax_focal_class(alpha, w, y);
+      loss[row] = softmax_loss(p.gamma_kind, x[y] - lse, k.coeff, acc_t(p.gamma));
       lse_out[row] = lse;
-      row_weight[row] = w_y;
+      row_weight[row] = k.weight;
     }
   });
 }
@@ -194,8 +169,8 @@ template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
       } else {
         const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, xbuf);
         const acc_t lse = lse_in[row];
-        const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * (w ? w[y] : acc_t(1));
-        const acc_t G = softmax_grad_scale(p.gamma_kind, x[y] - lse, coeff, acc_t(p.gamma),
+        const acc_t G = softmax_grad_scale(p.gamma_kind, x[y] - lse, softmax_focal_class(alpha, w, y).coeff,
+                                           acc_t(p.gamma),
                                            grad_loss[row * p.grad_loss_stride]);
         // grad_c = G (p_c - [c == y]): the cross-entropy row loop with a = G, d = 0.
         const CrossEntropyIndexGrad<acc_t> k{G, G, acc_t(0)};
@@ -209,25 +184,15 @@ template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
   });
 }
 
-#define LOSSEXT_DISPATCH_FLOATING(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
-
-void raise_bad_index(std::atomic<int64_t>& bad_row, const int64_t* target, int64_t classes, int64_t ignore_index,
-                     const char* allowed) {
-  const int64_t row = bad_row.load();
-  TORCH_CHECK_INDEX(row < 0, "target contains class index ", row < 0 ? 0 : target[row], " (at flat position ", row,
-                    "), outside ", allowed, classes, ") and not ignore_index (", ignore_index, ")");
-}
-
 at::Tensor sigmoid_focal_fwd_cpu(const at::Tensor& input, const at::Tensor& target,
                                  const c10::optional<at::Tensor>& weight, double alpha, double gamma,
                                  int64_t ignore_index, double label_smoothing, bool reduce_rows) {
   auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
   glue::sigmoid_focal_alloc_loss(call);
-  std::atomic<int64_t> bad_row(-1);
+  BadRow bad_row;
   LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_fwd",
                             [&] { sigmoid_forward<scalar_t>(call.params, bad_row); });
-  raise_bad_index(bad_row, call.params.target_index, call.params.classes, ignore_index, "[-1, ");
+  bad_row.raise_if_any(call.params.target_index, -1, call.params.classes, ignore_index);
   return call.loss;
 }
 
@@ -248,10 +213,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> softmax_focal_fwd_cpu(const at::T
                                                                      double gamma, int64_t ignore_index) {
   auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
   glue::softmax_focal_alloc_forward(call);
-  std::atomic<int64_t> bad_row(-1);
+  BadRow bad_row;
   LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "softmax_focal_fwd",
                             [&] { softmax_forward<scalar_t>(call.params, bad_row); });
-  raise_bad_index(bad_row, call.params.target_index, call.params.layout.classes, ignore_index, "[0, ");
+  bad_row.raise_if_any(call.params.target_index, 0, call.params.layout.classes, ignore_index);
   return {call.loss, call.lse, call.row_weight};
 }
 

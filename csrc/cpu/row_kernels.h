@@ -21,6 +21,13 @@ double row_max(const double* x, int64_t n);
 float row_sum_exp(const float* x, int64_t n, float shift);
 double row_sum_exp(const double* x, int64_t n, double shift);
 
+// log(sum_i exp(x_i)); an all -inf row gives -inf (and its loss nan, as in torch).
+template <typename acc_t> acc_t log_sum_exp(const acc_t* x, int64_t n) {
+  const acc_t m = row_max(x, n);
+  if (m == neg_infinity<acc_t>()) return m;
+  return m + log_(row_sum_exp(x, n, m));
+}
+
 // sum_i w_i x_i, with w = 1 when null.
 float row_dot(const float* x, const float* w, int64_t n);
 double row_dot(const double* x, const double* w, int64_t n);

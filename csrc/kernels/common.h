@@ -142,16 +142,14 @@ LOSSEXT_HD_INLINE double log_positive(double x) { return log(x); }
 // log(x) with IEEE special values: log(0) = -inf, log(<0) = nan,
 // log(inf) = inf, log(nan) = nan.
 LOSSEXT_HD_INLINE float fast_log(float x) {
-#if defined(__CUDA_ARCH__)
-  return logf(x);
-#else
-  float r = log_positive(x);
+  float r = log_positive(x);  // logf on the device: special values included
+#if !defined(__CUDA_ARCH__)
   r = x == 0.0f ? -static_cast<float>(INFINITY) : r;
   r = x < 0.0f ? static_cast<float>(NAN) : r;
   r = x == static_cast<float>(INFINITY) ? x : r;
   r = x != x ? x : r;
-  return r;
 #endif
+  return r;
 }
 LOSSEXT_HD_INLINE double fast_log(double x) { return log(x); }
 

@@ -21,17 +21,7 @@ constexpr int kBlock = 256;
 
 template <GammaKind K> using Kind = std::integral_constant<GammaKind, K>;
 template <bool B> using Flag = std::integral_constant<bool, B>;
-
-template <typename F> cudaError_t dispatch_gamma(GammaKind k, F&& f) {
-  switch (k) {
-    case GammaKind::Zero: return f(Kind<GammaKind::Zero>{});
-    case GammaKind::One: return f(Kind<GammaKind::One>{});
-    case GammaKind::Two: return f(Kind<GammaKind::Two>{});
-    default: return f(Kind<GammaKind::General>{});
-  }
-}
-
-template <typename F> cudaError_t dispatch_flag(bool b, F&& f) { return b ? f(Flag<true>{}) : f(Flag<false>{}); }
+template <int G> using Group = std::integral_constant<int, G>;
 
 // Index target of `row`, or why the row is skipped: ignored rows give 0,
 // out-of-range indices nan (never dereferenced; the glue documents it).
@@ -40,6 +30,14 @@ __device__ __forceinline__ bool skip_row(int64_t y, int64_t ignore_index, int64_
   *ignored = y == ignore_index;
   return *ignored || y < lowest || y >= classes;
 }
+
+template <int G> __host__ __device__ constexpr int rows_per_block() { return kBlock / G; }
+
+// Grid-stride walk over rows, a group of G threads a row.
+template <int G> __device__ __forceinline__ int64_t first_row() {
+  return int64_t(blockIdx.x) * rows_per_block<G>() + threadIdx.x / G;
+}
+template <int G> __device__ __forceinline__ int64_t row_step() { return int64_t(gridDim.x) * rows_per_block<G>(); }
 
 template <typename T, GammaKind K, bool DENSE, bool REDUCE>
 __global__ void __launch_bounds__(kBlock) sigmoid_focal_fwd_kernel(const SigmoidFocalParams p) {
@@ -51,10 +49,8 @@ __global__ void __launch_bounds__(kBlock) sigmoid_focal_fwd_kernel(const Sigmoid
   const T* dense = static_cast<const T*>(p.target_dense);
   acc_t* loss = static_cast<acc_t*>(p.loss);
   const int lane = threadIdx.x % 32;
-  constexpr int rows_per_block = kBlock / 32;
 
-  for (int64_t row = int64_t(blockIdx.x) * rows_per_block + threadIdx.x / 32; row < p.rows;
-       row += int64_t(gridDim.x) * rows_per_block) {
+  for (int64_t row = first_row<32>(); row < p.rows; row += row_step<32>()) {
     int64_t y = -1;
     if constexpr (!DENSE) {
       y = p.target_index[row];
@@ -121,8 +117,6 @@ __global__ void __launch_bounds__(kBlock) sigmoid_focal_bwd_kernel(const Sigmoid
   }
 }
 
-template <int G> __host__ __device__ constexpr int rows_per_block() { return kBlock / G; }
-
 template <typename T, int G, GammaKind K>
 __global__ void __launch_bounds__(kBlock) softmax_focal_fwd_kernel(const SoftmaxFocalParams p) {
   using acc_t = acc_type<T>;
@@ -134,8 +128,7 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_fwd_kernel(const Softmax
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
   const int lane = threadIdx.x % G;
 
-  for (int64_t row = int64_t(blockIdx.x) * rows_per_block<G>() + threadIdx.x / G; row < L.rows;
-       row += int64_t(gridDim.x) * rows_per_block<G>()) {
+  for (int64_t row = first_row<G>(); row < L.rows; row += row_step<G>()) {
     const int64_t y = p.target_index[row];
     bool ignored;
     if (skip_row(y, p.ignore_index, 0, L.classes, &ignored)) {
@@ -148,11 +141,10 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_fwd_kernel(const Softmax
     state = group_allreduce<G>(state, MergeOp{}, static_cast<SoftmaxState<acc_t>*>(nullptr));
     if (lane == 0) {
       const acc_t lse = state.log_sum_exp();
-      const acc_t w_y = w ? w[y] : acc_t(1);
-      const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * w_y;
-      loss[row] = softmax_focal_row_loss<K>(to_acc(x[y * L.stride_c]) - lse, coeff, acc_t(p.gamma));
+      const SoftmaxFocalClass<acc_t> k = softmax_focal_class(alpha, w, y);
+      loss[row] = softmax_focal_row_loss<K>(to_acc(x[y * L.stride_c]) - lse, k.coeff, acc_t(p.gamma));
       lse_out[row] = lse;
-      row_weight[row] = w_y;
+      row_weight[row] = k.weight;
     }
   }
 }
@@ -168,8 +160,7 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_bwd_kernel(const Softmax
   const int64_t dsc = L.dense_stride_c();
   const int lane = threadIdx.x % G;
 
-  for (int64_t row = int64_t(blockIdx.x) * rows_per_block<G>() + threadIdx.x / G; row < L.rows;
-       row += int64_t(gridDim.x) * rows_per_block<G>()) {
+  for (int64_t row = first_row<G>(); row < L.rows; row += row_step<G>()) {
     T* out = static_cast<T*>(p.grad_logits) + L.dense_row_offset(row);
     const int64_t y = p.target_index[row];
     bool ignored;
@@ -180,7 +171,7 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_bwd_kernel(const Softmax
     }
     const T* x = static_cast<const T*>(p.logits) + L.row_offset(row);
     const acc_t lse = lse_in[row];
-    const acc_t coeff = (alpha ? alpha[y] : acc_t(1)) * (w ? w[y] : acc_t(1));
+    const acc_t coeff = softmax_focal_class(alpha, w, y).coeff;
     const acc_t scale = softmax_focal_grad_scale<K>(to_acc(x[y * L.stride_c]) - lse, coeff, acc_t(p.gamma),
                                                     grad_loss[row * p.grad_loss_stride]);
     for (int64_t c = lane; c < L.classes; c += G) {
@@ -190,6 +181,43 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_bwd_kernel(const Softmax
   }
 }
 
+// ---- launches ---------------------------------------------------------------------
+
+template <typename T> using Elem = std::remove_pointer_t<T>;
+
+// Calls f(tag, kind) with the element type's null-pointer tag and the gamma
+// kind as a compile-time constant: every kernel is specialised on both.
+template <typename F> cudaError_t for_dtype_and_gamma(DType dtype, GammaKind k, F&& f) {
+  return dispatch_dtype(dtype, [&](auto* tag) {
+    switch (k) {
+      case GammaKind::Zero: return f(tag, Kind<GammaKind::Zero>{});
+      case GammaKind::One: return f(tag, Kind<GammaKind::One>{});
+      case GammaKind::Two: return f(tag, Kind<GammaKind::Two>{});
+      default: return f(tag, Kind<GammaKind::General>{});
+    }
+  });
+}
+
+template <typename F> cudaError_t dispatch_flag(bool b, F&& f) { return b ? f(Flag<true>{}) : f(Flag<false>{}); }
+
+// One launch of `kernel` over `units` work units, `per_block` of them a block.
+template <typename Params>
+cudaError_t launch(void (*kernel)(Params), int64_t units, int per_block, cudaStream_t stream, const Params& p) {
+  kernel<<<grid_for(units, per_block), kBlock, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+// Softmax focal rows: a warp per contiguous row; a thread per row when the
+// classes are strided (neighbouring threads then read neighbouring positions).
+// pick(tag, kind, group) names the kernel for a group of `group` threads a row.
+template <typename Pick> cudaError_t launch_softmax_rows(const SoftmaxFocalParams& p, cudaStream_t stream, Pick&& pick) {
+  if (p.layout.rows == 0) return cudaSuccess;
+  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto* tag, auto kind) {
+    if (p.layout.stride_c == 1) return launch(pick(tag, kind, Group<32>{}), p.layout.rows, rows_per_block<32>(), stream, p);
+    return launch(pick(tag, kind, Group<1>{}), p.layout.rows, rows_per_block<1>(), stream, p);
+  });
+}
+
 }  // namespace
 }  // namespace cuda
 
@@ -197,15 +225,12 @@ using namespace cuda;
 
 cudaError_t sigmoid_focal_fwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream) {
   if (p.rows == 0 || (p.classes == 0 && !p.reduce_rows)) return cudaSuccess;  // C = 0: rows still sum to 0
-  return dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
-      return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
-        return dispatch_flag(p.reduce_rows, [&](auto reduce) {
-          sigmoid_focal_fwd_kernel<T, decltype(kind)::value, decltype(dense)::value, decltype(reduce)::value>
-              <<<grid_for(p.rows, kBlock / 32), kBlock, 0, stream>>>(p);
-          return cudaGetLastError();
-        });
+  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto* tag, auto kind) {
+    return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
+      return dispatch_flag(p.reduce_rows, [&](auto reduce) {
+        return launch(sigmoid_focal_fwd_kernel<Elem<decltype(tag)>, decltype(kind)::value, decltype(dense)::value,
+                                               decltype(reduce)::value>,
+                      p.rows, rows_per_block<32>(), stream, p);
       });
     });
   });
@@ -213,48 +238,23 @@ cudaError_t sigmoid_focal_fwd_cuda(const SigmoidFocalParams& p, cudaStream_t str
 
 cudaError_t sigmoid_focal_bwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream) {
   if (p.rows == 0 || p.classes == 0) return cudaSuccess;
-  return dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
-      return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
-        sigmoid_focal_bwd_kernel<T, decltype(kind)::value, decltype(dense)::value>
-            <<<grid_for(p.rows * p.classes, kBlock), kBlock, 0, stream>>>(p);
-        return cudaGetLastError();
-      });
+  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto* tag, auto kind) {
+    return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
+      return launch(sigmoid_focal_bwd_kernel<Elem<decltype(tag)>, decltype(kind)::value, decltype(dense)::value>,
+                    p.rows * p.classes, kBlock, stream, p);
     });
   });
 }
 
-// Softmax focal: a warp per contiguous row; a thread per row when classes are strided.
 cudaError_t softmax_focal_fwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream) {
-  if (p.layout.rows == 0) return cudaSuccess;
-  return dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
-      constexpr GammaKind K = decltype(kind)::value;
-      if (p.layout.stride_c == 1) {
-        softmax_focal_fwd_kernel<T, 32, K><<<grid_for(p.layout.rows, rows_per_block<32>()), kBlock, 0, stream>>>(p);
-      } else {
-        softmax_focal_fwd_kernel<T, 1, K><<<grid_for(p.layout.rows, rows_per_block<1>()), kBlock, 0, stream>>>(p);
-      }
-      return cudaGetLastError();
-    });
+  return launch_softmax_rows(p, stream, [](auto* tag, auto kind, auto group) {
+    return softmax_focal_fwd_kernel<Elem<decltype(tag)>, decltype(group)::value, decltype(kind)::value>;
   });
 }
 
 cudaError_t softmax_focal_bwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream) {
-  if (p.layout.rows == 0) return cudaSuccess;
-  return dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    return dispatch_gamma(p.gamma_kind, [&](auto kind) {
-      constexpr GammaKind K = decltype(kind)::value;
-      if (p.layout.stride_c == 1) {
-        softmax_focal_bwd_kernel<T, 32, K><<<grid_for(p.layout.rows, rows_per_block<32>()), kBlock, 0, stream>>>(p);
-      } else {
-        softmax_focal_bwd_kernel<T, 1, K><<<grid_for(p.layout.rows, rows_per_block<1>()), kBlock, 0, stream>>>(p);
-      }
-      return cudaGetLastError();
-    });
+  return launch_softmax_rows(p, stream, [](auto* tag, auto kind, auto group) {
+    return softmax_focal_bwd_kernel<Elem<decltype(tag)>, decltype(group)::value, decltype(kind)::value>;
   });
 }
 

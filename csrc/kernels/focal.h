@@ -147,6 +147,19 @@ LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const S
   }
 }
 
+// The class factors of a softmax focal row with target y: w_y and the loss
+// coefficient k = alpha_y w_y (a null table stands for ones).
+template <typename acc_t> struct SoftmaxFocalClass {
+  acc_t weight;
+  acc_t coeff;
+};
+
+template <typename acc_t>
+LOSSEXT_HD_INLINE SoftmaxFocalClass<acc_t> softmax_focal_class(const acc_t* alpha, const acc_t* w, int64_t y) {
+  const acc_t w_y = w ? w[y] : acc_t(1);
+  return {w_y, (alpha ? alpha[y] : acc_t(1)) * w_y};
+}
+
 // Softmax focal loss of one row from l = log p_y and k = alpha_y w_y.
 template <GammaKind K, typename acc_t>
 LOSSEXT_HD_INLINE acc_t softmax_focal_row_loss(acc_t log_p_y, acc_t coeff, acc_t gamma) {
