@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/focal.h"  // focal_log: a logf that vectorizes
+#include "kernels/common.h"  // log_positive: a logf that vectorizes
 
 namespace lossext {
 namespace cpu {
@@ -101,7 +101,7 @@ LOSSEXT_ALWAYS_INLINE void index_tile_stats(const T* x, int64_t ldx, int64_t cla
     const T C = static_cast<T>(classes);
 #pragma omp simd reduction(+ : ce)
     for (int64_t j = 0; j < n; ++j) {
-      const T v = seg_ce_pixel(m[j] + focal_log(s[j]), x_y[j], sx[j], smoothing, C);
+      const T v = seg_ce_pixel(m[j] + log_positive(s[j]), x_y[j], sx[j], smoothing, C);
       ce += valid[j] != T(0) ? v : T(0);
     }
     acc[kSegStats * classes + kSegCE] += ce;
