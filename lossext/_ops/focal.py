@@ -5,7 +5,9 @@ forward (as apex does): the forward then writes only the loss (per row when
 reduced), the backward reads logits and targets once and writes the gradient
 once: 12 bytes per float32 element over both passes against apex's 16, and
 no gradient-sized buffer held between forward and backward. Memory traffic is
-what bounds these kernels on the GPU.
+what bounds these kernels on the GPU. On the CPU the arithmetic does (one exp,
+one log1p and one division per element, vectorized), so recomputing costs a
+second pass there; see docs/focal.md.
 """
 
 import torch
