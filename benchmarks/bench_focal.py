@@ -46,6 +46,7 @@ def _softmax_sizes(device, full):
 
 def _sigmoid_cases(device, full):
     torchvision_focal = _torchvision_focal()
+    tv_compiled = harness.compiled(torchvision_focal) if torchvision_focal else None
     ref = lossext.reference.sigmoid_focal_loss
     ref_compiled = harness.compiled(ref)
     for n, c in _sigmoid_sizes(device, full):
@@ -73,6 +74,9 @@ def _sigmoid_cases(device, full):
                 harness.Impl("torchvision", wrap(torchvision_focal, dense), "dense one-hot targets")
                 if torchvision_focal
                 else harness.missing("torchvision"),
+                harness.Impl("torchvision+compile", wrap(tv_compiled, dense), "dense one-hot targets")
+                if torchvision_focal
+                else harness.missing("torchvision+compile"),
             ]
             yield harness.Case("focal", "sigmoid_focal_loss", f"{n}x{c}", "float32", mode, floor, impls,
                                baseline="reference")
