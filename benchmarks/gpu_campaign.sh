@@ -5,8 +5,9 @@
 #             and the determinism check (same inputs twice, bitwise)
 #   bench     benchmarks/run.py --full
 #   wheel     a CUDA wheel (sm_80 + sm_90) installed into a fresh venv and smoke-tested
-# `gpu_campaign.sh all` runs them in order; a device call is limited to 10 minutes, so a session
-# usually runs `test sanitize` in one call and `bench wheel` in a second (the build is kept warm).
+# `gpu_campaign.sh all` runs them in order. A device call is limited to 10 minutes and a session to
+# 30, so plan one call per stage (the build stays warm between calls: only the first one compiles),
+# e.g. `OUT=$OUT bash benchmarks/gpu_campaign.sh test`, then `sanitize`, then `bench wheel`.
 # Peers the machine lacks travel as wheels: run benchmarks/fetch_gpu_wheels.sh here first and name
 # .whl in the device call's carry.
 set -uo pipefail
@@ -33,8 +34,9 @@ stage_test() {
 
 stage_sanitize() {
   for tool in memcheck racecheck; do
-    compute-sanitizer --tool "$tool" --error-exitcode 9 python3 benchmarks/cuda_smoke.py \
-      > "$OUT/sanitizer-$tool.log" 2>&1
+    # Bounded so that one slow tool cannot eat the whole device call.
+    timeout "${SANITIZER_TIMEOUT:-200}" compute-sanitizer --tool "$tool" --error-exitcode 9 \
+      python3 benchmarks/cuda_smoke.py > "$OUT/sanitizer-$tool.log" 2>&1
     echo "compute-sanitizer $tool: exit $? ($(grep -c 'ERROR SUMMARY: 0' "$OUT/sanitizer-$tool.log") clean summaries)"
   done
   python3 benchmarks/cuda_smoke.py --determinism | tee "$OUT/determinism.txt"
