@@ -42,8 +42,15 @@ stage_sanitize() {
   python3 benchmarks/cuda_smoke.py --determinism | tee "$OUT/determinism.txt"
 }
 
+# BENCH_ONLY="focal box" runs some families and merges them into an earlier run's results
+# (results/ of this checkout are copied to $OUT first), so the suite can span device calls.
 stage_bench() {
-  python3 benchmarks/run.py --full --out "$OUT" 2>&1 | tail -80
+  cp -n benchmarks/results/*.json "$OUT"/ 2>/dev/null
+  if [ -n "${BENCH_ONLY:-}" ]; then
+    python3 benchmarks/run.py --full --out "$OUT" --merge --only $BENCH_ONLY 2>&1 | tail -80
+  else
+    python3 benchmarks/run.py --full --out "$OUT" 2>&1 | tail -80
+  fi
 }
 
 # --system-site-packages: the fresh venv sees the machine's torch (there is no network there);

@@ -179,6 +179,9 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", help="families whose name contains one of these")
     ap.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per implementation")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other families' cases of an existing results file (a suite split over "
+                         "several runs, as on the GPU machine whose calls are limited to 10 minutes)")
     args = ap.parse_args(argv)
 
     device = torch.device(args.device)
@@ -207,12 +210,16 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = name + ("" if args.full else "-quick")
+    if args.merge and (out / f"{stem}.json").exists():
+        ran = {case["family"] for case in results["cases"]}
+        kept = [c for c in json.loads((out / f"{stem}.json").read_text())["cases"] if c["family"] not in ran]
+        results["cases"] = sorted(kept + results["cases"], key=lambda c: c["family"])
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     table = markdown(results)
     (out / f"{stem}.md").write_text(table)
     plotted = plot(results, out / f"{stem}.png")
     print(table)
-    print(f"wrote {out / stem}.json, .md" + (", .png" if plotted else " (no plot: matplotlib missing)"))
+    print(f"wrote {out / stem}.json, .md" + (", .png" if plotted else " (no plot: matplotlib missing or no case ran)"))
     return 0
 
 
