@@ -103,4 +103,16 @@ TORCH_LIBRARY(lossext, m) {
       "seg_stats_bwd(Tensor grad_stats, Tensor grad_extras, Tensor input, Tensor target, int activation, "
       "int ignore_index, bool has_ignore, bool squared, bool with_ce, float label_smoothing) -> Tensor",
       pt2);
+
+  // Sigmoid focal forward that also returns dloss_dinput = dL/dx of every
+  // element (rows, classes) in the input's dtype, without the upstream factor
+  // (CPU: the element math, not memory traffic, bounds the kernel there, so
+  // it is evaluated once for forward and backward); the backward is then
+  // sigmoid_focal_bwd_saved: grad_loss (per row when reduce_rows, else per
+  // element) times dloss_dinput, in the accumulate type, rounded once.
+  m.def(
+      "sigmoid_focal_fwd_with_grad(Tensor input, Tensor target, Tensor? weight, float alpha, float gamma, "
+      "int ignore_index, float label_smoothing, bool reduce_rows) -> (Tensor loss, Tensor dloss_dinput)",
+      pt2);
+  m.def("sigmoid_focal_bwd_saved(Tensor grad_loss, Tensor dloss_dinput, bool reduce_rows) -> Tensor", pt2);
 }

@@ -453,3 +453,108 @@ def test_class_index_out_of_range_cuda_marks_nan():
     assert out[2].isnan().all() and torch.isfinite(out[[0, 1, 3]]).all()
     out = lossext.softmax_focal_loss(x, torch.tensor([0, 5, 1, 2], device="cuda"), reduction="none")
     assert out[1].isnan() and torch.isfinite(out[[0, 2, 3]]).all()
+
+
+# ---------------------------------------------------------------- CPU forward that writes the gradient
+
+
+class _OpsCalled(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the lossext ops dispatched (forward and backward)."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.namespace == "lossext":
+            self.names.append(func._opname)
+        return func(*args, **(kwargs or {}))
+
+
+def _sigmoid_ops_called(x, y, **kw):
+    with _OpsCalled() as mode:
+        out = lossext.sigmoid_focal_loss(x, y, **kw)
+        if out.requires_grad:
+            torch.autograd.grad(out.sum(), x)
+    return mode.names
+
+
+def test_cpu_training_uses_forward_with_grad():
+    if not lossext.build_info()["cpu_kernels"]:
+        pytest.skip("no compiled kernels")
+    x = torch.randn(16, 7, requires_grad=True)
+    y = torch.randint(-1, 7, (16,))
+    for reduction in ["none", "sum", "mean"]:
+        assert _sigmoid_ops_called(x, y, reduction=reduction) == ["sigmoid_focal_fwd_with_grad",
+                                                                  "sigmoid_focal_bwd_saved"]
+    # Inference keeps the one-output forward: no gradient buffer is written.
+    with torch.no_grad():
+        assert _sigmoid_ops_called(x, y, reduction="sum") == ["sigmoid_focal_fwd"]
+    assert _sigmoid_ops_called(x.detach(), y, reduction="sum") == ["sigmoid_focal_fwd"]
+
+
+@pytest.mark.parametrize("target_kind", ["dense", "index"])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_retain_graph_repeated_backward(device, target_kind, reduction):
+    # The saved derivative must survive a backward intact: two backward calls
+    # with different upstream gradients each match the reference.
+    classes = 9
+    x = torch.randn(20, classes, device=device, dtype=torch.float64, requires_grad=True)
+    y = index_targets((20,), classes, device)
+    t = y if target_kind == "index" else torch.rand(20, classes, device=device, dtype=torch.float64)
+    kw = dict(weight=torch.rand(classes, device=device, dtype=torch.float64) + 0.5, label_smoothing=0.1,
+              normalizer=torch.tensor(3.0, device=device, dtype=torch.float64))
+    out = lossext.sigmoid_focal_loss(x, t, 0.25, 1.5, reduction, **kw)
+    want = reference.sigmoid_focal_loss(x, t, 0.25, 1.5, reduction, **kw)
+    for scale in [1.0, -2.5, 0.0, 4.0]:
+        g = torch.full_like(out, scale) if reduction == "sum" else torch.randn_like(out)
+        (got,) = torch.autograd.grad(out, x, g, retain_graph=True)
+        (ref,) = torch.autograd.grad(want, x, g, retain_graph=True)
+        torch.testing.assert_close(got, ref)
+    x.grad = None
+    out.sum().backward(retain_graph=True)
+    out.sum().backward()
+    (ref,) = torch.autograd.grad(want.sum(), x)
+    torch.testing.assert_close(x.grad, 2 * ref)
+
+
+def test_no_grad_forward_matches_training_forward(device):
+    x = torch.randn(40, 11, device=device) * 4
+    y = index_targets((40,), 11, device)
+    for gamma in [0.0, 0.5, 1.0, 1.5, 2.0]:
+        for reduction in ["none", "sum"]:
+            with torch.no_grad():
+                plain = lossext.sigmoid_focal_loss(x, y, 0.25, gamma, reduction)
+            trained = lossext.sigmoid_focal_loss(x.clone().requires_grad_(), y, 0.25, gamma, reduction)
+            # Same element math and row-sum order (the bits match on the build
+            # machine; another ISA clone may contract multiply-adds differently).
+            torch.testing.assert_close(plain, trained.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_class_index_out_of_range_cpu_training():
+    x = torch.randn(4, 3, requires_grad=True)
+    with pytest.raises(IndexError, match="class index 3"):
+        lossext.sigmoid_focal_loss(x, torch.tensor([0, 1, 3, -1]), reduction="sum")
+
+
+def test_opcheck_forward_with_grad():
+    if not lossext.build_info()["cpu_kernels"]:
+        pytest.skip("no compiled kernels")
+    ops = torch.ops.lossext
+    for dtype in [torch.float32, torch.float64, torch.bfloat16]:
+        x = torch.randn(6, 5, dtype=dtype, requires_grad=True)
+        y = torch.tensor([0, -1, 4, -100, 2, 1])
+        t = torch.rand(6, 5, dtype=dtype)
+        w = torch.rand(5)
+        for target, reduce_rows in [(y, True), (y, False), (t, False), (t, True)]:
+            torch.library.opcheck(ops.sigmoid_focal_fwd_with_grad, (x, target, w, 0.25, 1.5, -100, 0.1, reduce_rows))
+            _, d = ops.sigmoid_focal_fwd_with_grad(x.detach(), target, w, 0.25, 1.5, -100, 0.1, reduce_rows)
+            for g in [torch.rand(6 if reduce_rows else (6, 5)), torch.tensor(0.5).expand(6 if reduce_rows else (6, 5))]:
+                torch.library.opcheck(ops.sigmoid_focal_bwd_saved, (g, d, reduce_rows))
+                want = ops.sigmoid_focal_bwd(g, x.detach(), target, w, 0.25, 1.5, -100, 0.1, reduce_rows)
+                got = ops.sigmoid_focal_bwd_saved(g, d, reduce_rows)
+                torch.testing.assert_close(got, want, **tolerances(dtype))
+    with pytest.raises(ValueError, match="grad_loss must have shape"):
+        ops.sigmoid_focal_bwd_saved(torch.rand(5), torch.rand(6, 5), True)
+    with pytest.raises(ValueError, match="dloss_dinput must be 2-D"):
+        ops.sigmoid_focal_bwd_saved(torch.rand(6), torch.rand(6), True)

@@ -100,6 +100,62 @@ template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
   });
 }
 
+// The forward of sigmoid_forward plus dL/dx of every element from the same
+// evaluation (what the backward would recompute: on the CPU the element math,
+// not memory, is the cost).
+template <typename T> void sigmoid_forward_with_grad(const SigmoidFocalParams& p, BadRow& bad_row) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes;
+  const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+  constexpr bool in_place = std::is_same_v<T, acc_t>;
+
+  at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xbuf, tbuf, gbuf;
+    const int64_t step = rows_per_call<T>(begin, end, C);
+    for (int64_t r0 = begin; r0 < end; r0 += step) {
+      SigmoidFocalRows<acc_t> a = base;
+      a.rows = std::min(end - r0, step);
+      bind_rows<T>(p, r0, a, xbuf, tbuf);
+      T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
+      if (!in_place) gbuf.resize(a.rows * C);
+      acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
+      const int64_t bad = sigmoid_focal_rows_loss_grad(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * C), g);
+      if (bad >= 0) bad_row.record(r0 + bad);
+      if constexpr (!in_place) {
+        for (int64_t i = 0; i < a.rows * C; ++i) dst[i] = static_cast<T>(g[i]);
+      }
+    }
+  });
+}
+
+// grad_logits = upstream gradient x the saved dL/dx (p.logits), rounded once.
+template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes;
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
+  constexpr bool in_place = std::is_same_v<T, acc_t>;
+
+  at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> dbuf, gbuf;
+    const int64_t step = rows_per_call<T>(begin, end, C);
+    for (int64_t r0 = begin; r0 < end; r0 += step) {
+      const int64_t rows = std::min(end - r0, step);
+      const acc_t* d = as_acc(static_cast<const T*>(p.logits) + r0 * C, rows * C, 1, dbuf);
+      T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
+      if (!in_place) gbuf.resize(rows * C);
+      acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
+      const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * C : nullptr;
+      const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
+      const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
+      sigmoid_focal_rows_scale(d, rows, C, g_elem, g_row, g_scalar, g);
+      if constexpr (!in_place) {
+        for (int64_t i = 0; i < rows * C; ++i) dst[i] = static_cast<T>(g[i]);
+      }
+    }
+  });
+}
+
 // ---- softmax focal ---------------------------------------------------------------
 
 template <typename acc_t> acc_t softmax_loss(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
@@ -207,6 +263,29 @@ at::Tensor sigmoid_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& 
   return call.grad_logits;
 }
 
+std::tuple<at::Tensor, at::Tensor> sigmoid_focal_fwd_with_grad_cpu(const at::Tensor& input, const at::Tensor& target,
+                                                                   const c10::optional<at::Tensor>& weight,
+                                                                   double alpha, double gamma, int64_t ignore_index,
+                                                                   double label_smoothing, bool reduce_rows) {
+  auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
+  glue::sigmoid_focal_alloc_loss(call);
+  glue::sigmoid_focal_alloc_grad(call);
+  advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
+  BadRow bad_row;
+  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_fwd_with_grad",
+                            [&] { sigmoid_forward_with_grad<scalar_t>(call.params, bad_row); });
+  bad_row.raise_if_any(call.params.target_index, -1, call.params.classes, ignore_index);
+  return {call.loss, call.grad_logits};
+}
+
+at::Tensor sigmoid_focal_bwd_saved_cpu(const at::Tensor& grad_loss, const at::Tensor& dloss_dinput, bool reduce_rows) {
+  auto call = glue::sigmoid_focal_saved_call(grad_loss, dloss_dinput, reduce_rows);
+  advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
+  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_bwd_saved",
+                            [&] { sigmoid_scale_saved<scalar_t>(call.params); });
+  return call.grad_logits;
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> softmax_focal_fwd_cpu(const at::Tensor& input, const at::Tensor& target,
                                                                      const c10::optional<at::Tensor>& alpha,
                                                                      const c10::optional<at::Tensor>& weight,
@@ -236,6 +315,8 @@ at::Tensor softmax_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& 
 TORCH_LIBRARY_IMPL(lossext, CPU, m) {
   m.impl("sigmoid_focal_fwd", &sigmoid_focal_fwd_cpu);
   m.impl("sigmoid_focal_bwd", &sigmoid_focal_bwd_cpu);
+  m.impl("sigmoid_focal_fwd_with_grad", &sigmoid_focal_fwd_with_grad_cpu);
+  m.impl("sigmoid_focal_bwd_saved", &sigmoid_focal_bwd_saved_cpu);
   m.impl("softmax_focal_fwd", &softmax_focal_fwd_cpu);
   m.impl("softmax_focal_bwd", &softmax_focal_bwd_cpu);
 }

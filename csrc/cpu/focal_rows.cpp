@@ -73,6 +73,24 @@ LOSSEXT_ALWAYS_INLINE void row_grad(const T* x, const T* t, int64_t y, const T* 
   }
 }
 
+// Loss and gradient of a row from one evaluation of the element math.
+template <GammaKind K, bool DENSE, bool WEIGHTED, typename T>
+LOSSEXT_ALWAYS_INLINE void row_loss_grad(const T* x, const T* t, int64_t y, const T* w, int64_t n,
+                                         const SigmoidFocalConfig<T>& cfg, T* out, T* d) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c) {
+    const FocalValueGrad<T> v =
+        sigmoid_focal_value_grad<K, kBulk<DENSE>>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
+    out[c] = v.loss;
+    d[c] = v.grad;
+  }
+  if (!DENSE && y >= 0) {
+    const FocalValueGrad<T> v = sigmoid_focal_value_grad<K, FocalTarget::Positive>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
+    out[y] = v.loss;
+    d[y] = v.grad;
+  }
+}
+
 // Whether a row with class index y is skipped, and what fills it then (0 when
 // ignored, nan for a bad index).
 template <typename T> LOSSEXT_ALWAYS_INLINE bool skip_row(const SigmoidFocalRows<T>& a, int64_t y, T* fill) {
@@ -134,6 +152,52 @@ LOSSEXT_ALWAYS_INLINE void grad_rows(const SigmoidFocalRows<T>& a, const T* g_el
   }
 }
 
+template <GammaKind K, bool DENSE, bool WEIGHTED, typename T>
+LOSSEXT_ALWAYS_INLINE int64_t loss_grad_rows(const SigmoidFocalRows<T>& a, bool reduce, T* loss, T* grad) {
+  const SigmoidFocalConfig<T> cfg = a.cfg;
+  const int64_t C = a.classes;
+  int64_t bad = -1;
+  std::vector<T> row(reduce ? C : 0);
+  for (int64_t r = 0; r < a.rows; ++r) {
+    T* out = reduce ? loss + r : loss + r * C;
+    T* d = grad + r * C;
+    int64_t y = -1;
+    if constexpr (!DENSE) {
+      y = a.y[r];
+      T fill;
+      if (skip_row(a, y, &fill)) {
+        if (fill != T(0) && bad < 0) bad = r;
+        std::fill(out, out + (reduce ? 1 : C), fill);
+        std::fill(d, d + C, fill);
+        continue;
+      }
+    }
+    const T* x = a.x + r * C;
+    const T* t = DENSE ? a.t + r * C : nullptr;
+    if (reduce) {
+      row_loss_grad<K, DENSE, WEIGHTED>(x, t, y, a.w, C, cfg, row.data(), d);
+      *out = lane_sum(row.data(), C);
+    } else {
+      row_loss_grad<K, DENSE, WEIGHTED>(x, t, y, a.w, C, cfg, out, d);
+    }
+  }
+  return bad;
+}
+
+// out[r, c] = g_rc d[r, c], g_rc as in sigmoid_focal_rows_grad.
+template <bool PER_ELEMENT, typename T>
+LOSSEXT_ALWAYS_INLINE void scale_rows(const T* d, int64_t rows, int64_t C, const T* g_elem, const T* g_row,
+                                      T g_scalar, T* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T g = g_row ? g_row[r] : g_scalar;
+    const T* dr = d + r * C;
+    const T* ge = PER_ELEMENT ? g_elem + r * C : nullptr;
+    T* o = out + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) o[c] = (PER_ELEMENT ? ge[c] : g) * dr[c];
+  }
+}
+
 // The runtime choices become template arguments here, in the body of each
 // cloned entry point, so that every loop is inlined into (and vectorized for)
 // the clone's ISA; a helper lambda would be compiled for the baseline only.
@@ -161,6 +225,12 @@ LOSSEXT_ALWAYS_INLINE void grad_rows(const SigmoidFocalRows<T>& a, const T* g_el
   else if (a.w) { LOSSEXT_FOCAL_GRAD_G(K, false, true) }   \
   else { LOSSEXT_FOCAL_GRAD_G(K, false, false) }
 
+#define LOSSEXT_FOCAL_LOSS_GRAD(K)                                                       \
+  if (a.t && a.w) bad = loss_grad_rows<K, true, true>(a, reduce, loss, grad);            \
+  else if (a.t) bad = loss_grad_rows<K, true, false>(a, reduce, loss, grad);             \
+  else if (a.w) bad = loss_grad_rows<K, false, true>(a, reduce, loss, grad);             \
+  else bad = loss_grad_rows<K, false, false>(a, reduce, loss, grad);
+
 }  // namespace
 
 LOSSEXT_CPU_CLONES int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<float>& a, bool reduce, float* loss) {
@@ -183,6 +253,31 @@ LOSSEXT_CPU_CLONES void sigmoid_focal_rows_grad(const SigmoidFocalRows<float>& a
 void sigmoid_focal_rows_grad(const SigmoidFocalRows<double>& a, const double* g_elem, const double* g_row,
                              double g_scalar, double* out) {
   LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_GRAD)
+}
+
+LOSSEXT_CPU_CLONES int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<float>& a, bool reduce, float* loss,
+                                                         float* grad) {
+  int64_t bad = -1;
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS_GRAD)
+  return bad;
+}
+
+int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<double>& a, bool reduce, double* loss, double* grad) {
+  int64_t bad = -1;
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS_GRAD)
+  return bad;
+}
+
+LOSSEXT_CPU_CLONES void sigmoid_focal_rows_scale(const float* d, int64_t rows, int64_t classes, const float* g_elem,
+                                                 const float* g_row, float g_scalar, float* out) {
+  if (g_elem) scale_rows<true>(d, rows, classes, g_elem, g_row, g_scalar, out);
+  else scale_rows<false>(d, rows, classes, g_elem, g_row, g_scalar, out);
+}
+
+void sigmoid_focal_rows_scale(const double* d, int64_t rows, int64_t classes, const double* g_elem,
+                              const double* g_row, double g_scalar, double* out) {
+  if (g_elem) scale_rows<true>(d, rows, classes, g_elem, g_row, g_scalar, out);
+  else scale_rows<false>(d, rows, classes, g_elem, g_row, g_scalar, out);
 }
 
 }  // namespace cpu

@@ -40,5 +40,19 @@ void sigmoid_focal_rows_grad(const SigmoidFocalRows<float>& a, const float* g_el
 void sigmoid_focal_rows_grad(const SigmoidFocalRows<double>& a, const double* g_elem, const double* g_row,
                              double g_scalar, double* out);
 
+// Forward that also writes the gradient: loss as sigmoid_focal_rows_loss and
+// grad[r * classes + c] = dL_rc/dx_rc (no upstream factor; ignored rows 0,
+// bad rows nan), from one evaluation of the element math. Returns the first
+// bad row, or -1.
+int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<float>& a, bool reduce, float* loss, float* grad);
+int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<double>& a, bool reduce, double* loss, double* grad);
+
+// Backward from that saved gradient: out[r, c] = g_rc d[r, c], g_rc chosen as
+// in sigmoid_focal_rows_grad.
+void sigmoid_focal_rows_scale(const float* d, int64_t rows, int64_t classes, const float* g_elem,
+                              const float* g_row, float g_scalar, float* out);
+void sigmoid_focal_rows_scale(const double* d, int64_t rows, int64_t classes, const double* g_elem,
+                              const double* g_row, double g_scalar, double* out);
+
 }  // namespace cpu
 }  // namespace lossext

@@ -94,6 +94,30 @@ inline void sigmoid_focal_fill_backward(SigmoidFocalCall& call, const at::Tensor
   p.grad_logits = call.grad_logits.mutable_data_ptr();
 }
 
+// The forward that also writes dL/dx (CPU): a logits-shaped buffer in the
+// logits' dtype, kept by autograd until the backward.
+inline void sigmoid_focal_alloc_grad(SigmoidFocalCall& call) {
+  call.grad_logits = at::empty({call.params.rows, call.params.classes}, call.logits.options());
+  call.params.grad_logits = call.grad_logits.mutable_data_ptr();
+}
+
+// Backward from that saved dL/dx: the call reads `dloss_dinput` in place of
+// logits (shape, dtype, device) and the upstream gradient as the backward does.
+inline SigmoidFocalCall sigmoid_focal_saved_call(const at::Tensor& grad_loss, const at::Tensor& dloss_dinput,
+                                                 bool reduce_rows) {
+  TORCH_CHECK_VALUE(dloss_dinput.dim() == 2, "dloss_dinput must be 2-D (rows, classes), got ",
+                    dloss_dinput.sizes());
+  SigmoidFocalCall call;
+  call.logits = dloss_dinput.contiguous();
+  call.params.dtype = to_dtype(dloss_dinput.scalar_type(), "dloss_dinput");
+  call.params.logits = call.logits.const_data_ptr();
+  call.params.rows = dloss_dinput.size(0);
+  call.params.classes = dloss_dinput.size(1);
+  call.params.reduce_rows = reduce_rows;
+  sigmoid_focal_fill_backward(call, grad_loss);
+  return call;
+}
+
 // ---- softmax focal: (N, C, d...) logits, index targets -------------------------
 
 struct SoftmaxFocalCall {

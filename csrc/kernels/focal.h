@@ -89,15 +89,22 @@ template <typename acc_t> LOSSEXT_HD_INLINE acc_t focal_alpha_t(acc_t alpha, acc
 // the hard cases are spelled out rather than left to constant folding.
 enum class FocalTarget : int { Soft = 0, Negative = 1, Positive = 2 };
 
-// Loss (LOSS) or gradient dL/dx (!LOSS) of one element with target t (read
-// only when TK is Soft) and class weight w. Both share the same exp/log work;
-// the compiler drops the unused half.
+template <typename acc_t> struct FocalValueGrad {
+  acc_t loss;
+  acc_t grad;  // dL/dx
+};
+
+// Loss and gradient dL/dx of one element with target t (read only when TK is
+// Soft) and class weight w, from one set of exp/log work. Callers that need
+// one of the two (sigmoid_focal_element) inline it and the compiler drops the
+// other half; the CPU forward that also writes the gradient keeps both.
 // One exp serves everything: e = exp(-|x|) gives p, 1-p and
 // softplus(+-x) = relu(+-x) + log1p(e), hence log p = -softplus(-x) and
 // log(1-p) = -softplus(x), the log q of a hard target's q^gamma. Only a soft
 // target (0 < t < 1) needs a log of its own.
-template <bool LOSS, GammaKind K, FocalTarget TK = FocalTarget::Soft, typename acc_t>
-LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const SigmoidFocalConfig<acc_t>& cfg) {
+template <GammaKind K, FocalTarget TK = FocalTarget::Soft, typename acc_t>
+LOSSEXT_HD_INLINE FocalValueGrad<acc_t> sigmoid_focal_value_grad(acc_t x, acc_t t, acc_t w,
+                                                                 const SigmoidFocalConfig<acc_t>& cfg) {
   constexpr bool soft = TK == FocalTarget::Soft, negative = TK == FocalTarget::Negative;
   const acc_t one = acc_t(1);
   const acc_t e = exp_nonpositive(-abs_(x));  // exp(-|x|)
@@ -125,25 +132,34 @@ LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const S
   }
   const acc_t alpha_t = focal_alpha_t(cfg.alpha, soft ? t : (negative ? acc_t(0) : one));
   const acc_t scale = w * alpha_t * focal_pow<K>(q, log_q, cfg.gamma);
-  if constexpr (LOSS) {
-    return scale * bce;
+  // r = p (1-p) / q: exactly 1-p or p for a hard target, no division.
+  acc_t r;
+  if constexpr (soft) {
+    const acc_t r_raw = p * pm / (q > acc_t(0) ? q : one);
+    const acc_t r_soft = q > acc_t(0) ? r_raw : acc_t(0);
+    r = t == acc_t(0) ? pm : (t == one ? p : r_soft);
   } else {
-    // r = p (1-p) / q: exactly 1-p or p for a hard target, no division.
-    acc_t r;
-    if constexpr (soft) {
-      const acc_t r_raw = p * pm / (q > acc_t(0) ? q : one);
-      const acc_t r_soft = q > acc_t(0) ? r_raw : acc_t(0);
-      r = t == acc_t(0) ? pm : (t == one ? p : r_soft);
-    } else {
-      r = negative ? pm : p;
-    }
-    const acc_t push = p * (one - ts) - ts * pm;  // p - t'
-    if constexpr (K == GammaKind::Zero) {
-      return scale * push;
-    } else {
-      const acc_t sign = soft ? one - acc_t(2) * t : (negative ? one : -one);  // dq/dp
-      return scale * (cfg.gamma * sign * r * bce + push);
-    }
+    r = negative ? pm : p;
+  }
+  const acc_t push = p * (one - ts) - ts * pm;  // p - t'
+  acc_t grad;
+  if constexpr (K == GammaKind::Zero) {
+    grad = scale * push;
+  } else {
+    const acc_t sign = soft ? one - acc_t(2) * t : (negative ? one : -one);  // dq/dp
+    grad = scale * (cfg.gamma * sign * r * bce + push);
+  }
+  return {scale * bce, grad};
+}
+
+// The loss (LOSS) or the gradient (!LOSS) alone.
+template <bool LOSS, GammaKind K, FocalTarget TK = FocalTarget::Soft, typename acc_t>
+LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const SigmoidFocalConfig<acc_t>& cfg) {
+  const FocalValueGrad<acc_t> v = sigmoid_focal_value_grad<K, TK>(x, t, w, cfg);
+  if constexpr (LOSS) {
+    return v.loss;
+  } else {
+    return v.grad;
   }
 }
 

@@ -1,13 +1,19 @@
 """Fake kernels and autograd of the focal-loss ops.
 
-Backward recomputes from the logits instead of saving a gradient from the
-forward (as apex does): the forward then writes only the loss (per row when
-reduced), the backward reads logits and targets once and writes the gradient
-once: 12 bytes per float32 element over both passes against apex's 16, and
-no gradient-sized buffer held between forward and backward. Memory traffic is
-what bounds these kernels on the GPU. On the CPU the arithmetic does (one exp,
-one log1p and one division per element, vectorized), so recomputing costs a
-second pass there; see docs/focal.md.
+Sigmoid focal has two designs, picked per device by lossext.functional.focal:
+
+- CUDA (and CPU inference): ``sigmoid_focal_fwd`` writes only the loss (per
+  row when reduced) and ``sigmoid_focal_bwd`` recomputes each element from the
+  logits and targets: 12 bytes per float32 element over both passes against
+  16 for saving a gradient (apex's design), and no gradient-sized buffer held
+  between forward and backward. Memory traffic bounds these kernels on the GPU.
+- CPU when a gradient will be needed: ``sigmoid_focal_fwd_with_grad`` returns
+  the loss and dL/dx of every element from one evaluation of the element math
+  (one exp, one log1p, one division), and the backward
+  ``sigmoid_focal_bwd_saved`` only scales that saved derivative by the upstream
+  gradient. The CPU is bound by the arithmetic, so this halves the
+  transcendental work of forward + backward, at the cost of a logits-sized
+  buffer (input dtype) alive from forward to backward. See docs/focal.md.
 """
 
 import torch
@@ -24,6 +30,17 @@ def _sigmoid_fwd_fake(input, target, weight, alpha, gamma, ignore_index, label_s
 @torch.library.register_fake("lossext::sigmoid_focal_bwd")
 def _sigmoid_bwd_fake(grad_loss, input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
+
+
+@torch.library.register_fake("lossext::sigmoid_focal_fwd_with_grad")
+def _sigmoid_fwd_with_grad_fake(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows):
+    loss = _sigmoid_fwd_fake(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows)
+    return loss, torch.empty_like(input, memory_format=torch.contiguous_format)
+
+
+@torch.library.register_fake("lossext::sigmoid_focal_bwd_saved")
+def _sigmoid_bwd_saved_fake(grad_loss, dloss_dinput, reduce_rows):
+    return torch.empty_like(dloss_dinput, memory_format=torch.contiguous_format)
 
 
 @torch.library.register_fake("lossext::softmax_focal_fwd")
@@ -49,6 +66,23 @@ def _sigmoid_backward(ctx, grad_loss):
     return grad_input, None, None, None, None, None, None, None
 
 
+def _sigmoid_with_grad_setup(ctx, inputs, output):
+    _, dloss_dinput = output
+    # The derivative is saved, never written to: the backward reads it into a
+    # new tensor, so retain_graph and repeated backward calls see it intact.
+    ctx.save_for_backward(dloss_dinput)
+    ctx.reduce_rows = inputs[-1]
+    ctx.mark_non_differentiable(dloss_dinput)
+
+
+def _sigmoid_with_grad_backward(ctx, grad_loss, _grad_dloss_dinput):
+    (dloss_dinput,) = ctx.saved_tensors
+    if grad_loss is None:
+        return (None,) * 8
+    grad_input = torch.ops.lossext.sigmoid_focal_bwd_saved(grad_loss, dloss_dinput, ctx.reduce_rows)
+    return grad_input, None, None, None, None, None, None, None
+
+
 def _softmax_setup(ctx, inputs, output):
     input, target, alpha, weight, gamma, ignore_index = inputs
     _, lse, row_weight = output
@@ -67,3 +101,6 @@ def _softmax_backward(ctx, grad_loss, _grad_lse, _grad_row_weight):
 
 torch.library.register_autograd("lossext::sigmoid_focal_fwd", _sigmoid_backward, setup_context=_sigmoid_setup)
 torch.library.register_autograd("lossext::softmax_focal_fwd", _softmax_backward, setup_context=_softmax_setup)
+torch.library.register_autograd(
+    "lossext::sigmoid_focal_fwd_with_grad", _sigmoid_with_grad_backward, setup_context=_sigmoid_with_grad_setup
+)

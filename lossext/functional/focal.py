@@ -109,6 +109,13 @@ def sigmoid_focal_loss(
     IndexError; on CUDA it makes its row nan (no device sync). The gradient
     flows to ``inputs`` only (dense targets that require grad run the
     reference, which differentiates them too). Returns inputs' dtype.
+
+    Memory: on CUDA the backward recomputes from the logits and targets. On
+    CPU, when ``inputs`` requires grad and grad mode is on, the forward also
+    writes dloss/dinputs (the CPU is compute-bound, so the element math runs
+    once for both passes), a buffer of inputs' size and dtype that lives until
+    the backward (or until the graph is freed). Under ``torch.no_grad()`` the
+    CPU forward computes and keeps only the loss.
     """
     _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing)
     args = (inputs, targets, alpha, gamma, reduction)
@@ -124,9 +131,13 @@ def sigmoid_focal_loss(
     x = inputs.reshape(-1, classes)
     t = targets.reshape(-1) if index_targets else targets.reshape(-1, classes)
     reduce_rows = reduction != "none"
-    loss = torch.ops.lossext.sigmoid_focal_fwd(
-        x, t, weight, float(alpha), float(gamma), int(ignore_index), float(label_smoothing), reduce_rows
-    )
+    options = (weight, float(alpha), float(gamma), int(ignore_index), float(label_smoothing), reduce_rows)
+    if inputs.device.type == "cpu" and inputs.requires_grad and torch.is_grad_enabled():
+        # CPU training: dL/dx comes out of the forward's element math, the
+        # backward only scales it (see lossext/_ops/focal.py).
+        loss, _ = torch.ops.lossext.sigmoid_focal_fwd_with_grad(x, t, *options)
+    else:
+        loss = torch.ops.lossext.sigmoid_focal_fwd(x, t, *options)
     if reduction == "none":
         out = loss.reshape(inputs.shape)
         if normalizer is not None:
