@@ -87,7 +87,7 @@ def summary(results):
         base = next((r for r in ok if r["impl"] == case["baseline"]), None)
         if mine is None or base is None:
             continue
-        others = [r for r in ok if r["impl"] != "lossext"]
+        others = [r for r in ok if not r["impl"].startswith("lossext")]  # not lossext under compile either
         best = min(others, key=lambda r: r["median_ms"])
         peak = f"{mine['peak_mb']:.0f} / {base['peak_mb']:.0f}" if mine.get("peak_mb") is not None else "-"
         lines.append(
@@ -182,7 +182,14 @@ def main(argv=None):
     ap.add_argument("--merge", action="store_true",
                     help="keep the other families' cases of an existing results file (a suite split over "
                          "several runs, as on the GPU machine whose calls are limited to 10 minutes)")
+    ap.add_argument("--render", metavar="JSON", help="only rewrite the .md and .png of an existing results file")
     args = ap.parse_args(argv)
+    if args.render:
+        path = pathlib.Path(args.render)
+        results = json.loads(path.read_text())
+        path.with_suffix(".md").write_text(markdown(results))
+        plot(results, path.with_suffix(".png"))
+        return 0
 
     device = torch.device(args.device)
     name = harness.device_name(device)
