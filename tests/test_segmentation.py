@@ -179,8 +179,9 @@ def test_hand_values_binary():
                             -math.log(3.2 / 4.8), rel_tol=1e-12)
         tv = fn.tversky_loss(p, t, "binary", from_logits=False, alpha=0.3, beta=0.7, gamma=2.0)
         assert math.isclose(float(tv), (1 - 1.6 / (1.6 + 0.3 * 0.2 + 0.7 * 1.4)) ** 2, rel_tol=1e-12)
-        # smooth enters numerator and denominator: (2 TP + 1) / (P + T + 1).
-        assert math.isclose(float(fn.dice_loss(p, t, "binary", from_logits=False, smooth=1.0)), 1 - 4.2 / 5.8,
+        # Dice is Tversky at alpha = beta = 1/2, smoothing included (the catalogue,
+        # smp 0.6): (TP + s) / (TP + FP/2 + FN/2 + s) = (1.6 + 1) / (1.6 + 0.1 + 0.7 + 1).
+        assert math.isclose(float(fn.dice_loss(p, t, "binary", from_logits=False, smooth=1.0)), 1 - 2.6 / 3.4,
                             rel_tol=1e-12)
 
 
@@ -368,7 +369,7 @@ def test_modules(device):
     cases = [
         (lossext.nn.DiceLoss("multiclass", [0, 1], True, True, 0.5, 255, 1e-6, weight=w),
          lossext.dice_loss(x, y, "multiclass", [0, 1], True, True, 0.5, 255, 1e-6, weight=w)),
-        (lossext.nn.JaccardLoss("multiclass", None, False, True, 0.0, 1e-7, ignore_index=255),
+        (lossext.nn.JaccardLoss("multiclass", None, False, True, 0.0, 255, 1e-7),
          lossext.jaccard_loss(x, y, "multiclass", ignore_index=255)),
         (lossext.nn.TverskyLoss("multiclass", None, False, True, 0.0, 255, 1e-7, 0.3, 0.7, 2.0),
          lossext.tversky_loss(x, y, "multiclass", ignore_index=255, alpha=0.3, beta=0.7, gamma=2.0)),
@@ -457,16 +458,81 @@ def test_count_rule_matches_monai(batch, squared_pred):
     w = torch.tensor([0.5, 1.0, 2.0, 1.5], dtype=torch.float64)
     want = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, batch=batch, squared_pred=squared_pred,
                                  smooth_nr=1e-5, smooth_dr=1e-5, weight=w)(x, y.unsqueeze(1))
-    got = lossext.dice_loss(x, y, "multiclass", smooth=1e-5, empty_classes="count", per_image=not batch,
+    # MONAI's (2 TP + s) / (P + T + s) with s = 1e-5 is lossext's (TP + s') / ((P + T) / 2 + s') at s' = s / 2.
+    got = lossext.dice_loss(x, y, "multiclass", smooth=0.5e-5, empty_classes="count", per_image=not batch,
                             squared_pred=squared_pred, weight=w)
     torch.testing.assert_close(got, want.to(got.dtype))
     want = monai_losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=batch, lambda_dice=0.7, lambda_ce=1.3,
                                    smooth_nr=1e-5, smooth_dr=1e-5, label_smoothing=0.1)(x, y.unsqueeze(1))
-    got = lossext.dice_ce_loss(x, y, smooth=1e-5, empty_classes="count", per_image=not batch, lambda_dice=0.7,
+    got = lossext.dice_ce_loss(x, y, smooth=0.5e-5, empty_classes="count", per_image=not batch, lambda_dice=0.7,
                                lambda_ce=1.3, label_smoothing=0.1)
     torch.testing.assert_close(got, want.to(got.dtype))
     # MONAI passes weight to both terms.
     want = monai_losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=batch, smooth_nr=1e-5, smooth_dr=1e-5,
                                    weight=w)(x, y.unsqueeze(1))
-    got = lossext.dice_ce_loss(x, y, smooth=1e-5, empty_classes="count", per_image=not batch, weight=w)
+    got = lossext.dice_ce_loss(x, y, smooth=0.5e-5, empty_classes="count", per_image=not batch, weight=w)
     torch.testing.assert_close(got, want.to(got.dtype))
+
+
+# ---------------------------------------------------------------- against smp's own code
+def _smp():
+    from benchmarks.peers import smp_losses
+
+    losses = smp_losses()
+    if losses is None:
+        pytest.skip("segmentation_models_pytorch is not installed")
+    return losses
+
+
+SMP_CASES = [
+    ("dice", "multiclass", dict()),
+    ("dice", "multiclass", dict(ignore_index=255, smooth=0.5, classes=[0, 2])),
+    ("dice", "multiclass", dict(log_loss=True, class_weights=[1.0, 0.5, 2.0, 0.0])),
+    ("dice", "multilabel", dict(ignore_index=255, eps=1e-4)),
+    ("dice", "binary", dict(from_logits=False, smooth=1.0)),
+    ("jaccard", "multiclass", dict(ignore_index=255, class_weights=[0.2, 1.0, 1.0, 3.0], classes=[1, 2, 3])),
+    ("jaccard", "multilabel", dict(log_loss=True, smooth=0.1)),
+    ("jaccard", "binary", dict(ignore_index=255)),
+    ("tversky", "multiclass", dict(alpha=0.3, beta=0.7, gamma=1.5, ignore_index=255)),
+    ("tversky", "multilabel", dict(alpha=0.7, beta=0.3, gamma=0.75, class_weights=[1.0, 2.0, 0.5, 1.0])),
+    ("tversky", "binary", dict(smooth=0.3, from_logits=False)),
+]
+
+
+@pytest.mark.parametrize("kind,mode,opts", SMP_CASES)
+def test_matches_smp(kind, mode, opts, device):
+    """The values and gradients of segmentation_models_pytorch's own losses
+    (0.6: class_weights, Jaccard's ignore_index), constructed with the same
+    arguments as the lossext module."""
+    smp = _smp()
+    torch.manual_seed(7)
+    c = 1 if mode == "binary" else 4
+    x = torch.randn(3, c, 9, 11, dtype=torch.float64, device=device)
+    if mode == "multiclass":
+        t = torch.randint(0, c, (3, 9, 11), device=device)
+        t[t == 3] = 0  # a class absent from the target, masked by both
+        if "ignore_index" in opts:
+            t[:, :2] = opts["ignore_index"]
+    else:
+        t = (torch.rand(3, c, 9, 11, device=device) > 0.6).to(torch.float64)
+        if "ignore_index" in opts:
+            t[:, :, :2] = opts["ignore_index"]
+    if opts.get("from_logits") is False:
+        x = x.sigmoid()
+    peer = {"dice": smp.DiceLoss, "jaccard": smp.JaccardLoss, "tversky": smp.TverskyLoss}[kind](mode, **opts)
+    mine = {"dice": lossext.nn.DiceLoss, "jaccard": lossext.nn.JaccardLoss,
+            "tversky": lossext.nn.TverskyLoss}[kind](mode, **opts)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    want, got = peer(a, t), mine(b, t)
+    torch.testing.assert_close(got, want.to(got.dtype))
+    (ga,), (gb,) = torch.autograd.grad(want, a), torch.autograd.grad(got, b)
+    torch.testing.assert_close(gb, ga)
+
+
+def test_class_weights_rejected_in_binary_mode():
+    x, t = torch.randn(2, 1, 4, 4), torch.rand(2, 1, 4, 4).round()
+    with pytest.raises(ValueError, match="class_weights"):
+        lossext.dice_loss(x, t, "binary", class_weights=[1.0])
+    with pytest.raises(ValueError, match="class_weights"):
+        lossext.dice_loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "multiclass",
+                          class_weights=[1.0, 2.0])

@@ -15,14 +15,17 @@ done
 command -v ninja >/dev/null 2>&1 || "$PY" -c "import ninja" 2>/dev/null || need+=(ninja)
 if [ "${1:-}" = "bench" ]; then
   "$PY" -c "import matplotlib" 2>/dev/null || need+=(matplotlib)
-  # kornia is a benchmark peer only; --no-deps so that it never replaces torch.
-  "$PY" -c "import kornia" 2>/dev/null || "$PY" -m pip install --quiet --no-deps kornia kornia_rs || true
-  # MONAI is a peer column of the segmentation benchmark. monai.losses needs
-  # only numpy and torch, so it goes in with --no-deps (never a second torch),
-  # and only next to a torch that is already importable.
-  if "$PY" -c "import torch" 2>/dev/null && ! "$PY" -c "import monai" 2>/dev/null; then
-    "$PY" -m pip install --quiet --no-deps monai || echo "bootstrap: monai not installed; the benchmark reports it missing"
-  fi
+fi
+# Peers whose own loss code the tests and benchmarks compare with, when they can be had:
+# pure-Python wheels, --no-deps so they never pull a second torch. segmentation_models_pytorch's
+# losses need only torch (benchmarks/peers.py loads them without its model zoo); monai.losses
+# needs numpy and torch; kornia needs kornia_rs. A failure only means those comparisons report
+# "missing" or skip.
+if "$PY" -c "import torch" 2>/dev/null; then
+  "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('segmentation_models_pytorch') is None)" \
+    2>/dev/null || "$PY" -m pip install --quiet --no-deps "segmentation-models-pytorch==0.6.0" || true
+  "$PY" -c "import monai" 2>/dev/null || "$PY" -m pip install --quiet --no-deps "monai==1.6.1" || true
+  "$PY" -c "import kornia" 2>/dev/null || "$PY" -m pip install --quiet --no-deps "kornia==0.9.0" "kornia_rs==0.2.0" || true
 fi
 if [ ${#need[@]} -gt 0 ]; then
   "$PY" -m pip install --quiet "${need[@]}"

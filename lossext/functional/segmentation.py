@@ -13,7 +13,7 @@ Conventions (where smp and MONAI differ, the default is smp's):
 - Empty classes, ``empty_classes``: a class absent from the target (T = 0
   over the pooled batch, or over the sample with ``per_image``) has its loss
   multiplied by 0 and still counts in the mean ('mask', smp); 'count' keeps
-  the formula's value for it (MONAI): 1 - smooth / (P + smooth), i.e. about 1
+  the formula's value for it (MONAI): 1 - smooth / (P/2 + smooth) for Dice, i.e. about 1
   if anything was predicted there and 0 only if nothing was (with smooth > 0).
 - Tversky ``alpha`` weighs false positives and ``beta`` false negatives; the
   focal power ``gamma`` is applied to the reduced loss (smp's
@@ -148,12 +148,14 @@ def _stats(input, target, mode, from_logits, ignore_index, squared_pred, with_ce
 
 
 def _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, reduction,
-                     alpha=0.5, beta=0.5, gamma=1.0):
+                     alpha=0.5, beta=0.5, gamma=1.0, class_weights=None):
     tp, sp, st = stats.unbind(1)  # each (N, C)
     if not per_image:
         tp, sp, st = tp.sum(0), sp.sum(0), st.sum(0)
     if kind == "dice":
-        score = (2 * tp + smooth) / (sp + st + smooth).clamp_min(eps)
+        # Tversky with alpha = beta = 1/2, smoothing included (the catalogue; smp 0.6):
+        # (2 TP + 2 s) / (P + T + 2 s), not the older (2 TP + s) / (P + T + s).
+        score = (tp + smooth) / ((sp + st) / 2 + smooth).clamp_min(eps)
     elif kind == "jaccard":
         score = (tp + smooth) / (sp + st - tp + smooth).clamp_min(eps)
     else:
@@ -165,7 +167,16 @@ def _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_im
         loss = loss * weight.to(loss.dtype)
     if classes is not None:
         loss = loss[..., classes]
-    if reduction == "mean":
+    if class_weights is not None:
+        # smp's class_weights: the mean becomes a weighted mean over the classes.
+        w = class_weights.to(device=loss.device, dtype=loss.dtype)
+        w = w[classes] if classes is not None else w
+        loss = loss * w
+        if reduction == "mean":
+            loss = loss.sum() / (w.sum() * (loss.numel() // max(w.numel(), 1)))
+        elif reduction == "sum":
+            loss = loss.sum()
+    elif reduction == "mean":
         loss = loss.mean()
     elif reduction == "sum":
         loss = loss.sum()
@@ -174,23 +185,38 @@ def _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_im
     return loss
 
 
+def _check_class_weights(class_weights, num_classes, mode):
+    """smp's class_weights: a list (or 1-D tensor) of C non-negative floats."""
+    if class_weights is None:
+        return None
+    if mode == "binary":
+        raise ValueError("class_weights cannot be used with mode='binary' (there is one channel), as in smp")
+    w = torch.as_tensor(class_weights, dtype=torch.float64)
+    if w.dim() != 1 or w.numel() != num_classes:
+        raise ValueError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
+        raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
+    return w
+
+
 def _overlap(kind, name, input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
-             per_image, squared_pred, empty_classes, reduction, alpha=0.5, beta=0.5, gamma=1.0):
+             per_image, squared_pred, empty_classes, reduction, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None):
     classes, target_k = _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes,
                                     reduction)
+    class_weights = _check_class_weights(class_weights, input.shape[1], mode)
     if not _use_kernel(name, input, target):
         kwargs = dict(weight=weight, per_image=per_image, empty_classes=empty_classes, reduction=reduction)
         if kind == "dice":
             return reference.dice_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps,
-                                       squared_pred=squared_pred, **kwargs)
+                                       class_weights, squared_pred=squared_pred, **kwargs)
         if kind == "jaccard":
-            return reference.jaccard_loss(input, target, mode, classes, log_loss, from_logits, smooth, eps,
-                                          ignore_index=ignore_index, squared_pred=squared_pred, **kwargs)
+            return reference.jaccard_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index,
+                                          eps, class_weights, squared_pred=squared_pred, **kwargs)
         return reference.tversky_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps,
-                                      alpha, beta, gamma, **kwargs)
+                                      alpha, beta, gamma, class_weights, **kwargs)
     stats, _ = _stats(input, target_k, mode, from_logits, ignore_index, squared_pred)
     loss = _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, reduction,
-                            alpha, beta, gamma)
+                            alpha, beta, gamma, class_weights)
     return loss.to(input.dtype)
 
 
@@ -213,7 +239,11 @@ _ARGS_DOC = """
         ignore_index: target value whose pixels (multiclass) or elements
             (binary, multilabel) contribute nothing, to the loss or the gradient.
         eps: lower bound of the denominator (and of the score for log_loss).
-        weight: optional per-class weights (C,) multiplying each class's loss.
+        class_weights: smp's per-class weights (a list or 1-D tensor of C
+            non-negative floats): 'mean' becomes the weighted mean
+            sum(w l) / sum(w) over the (selected) classes; not for 'binary'.
+        weight: optional per-class weights (C,) multiplying each class's loss
+            (MONAI's convention: 'mean' still divides by the number of entries).
         per_image: score per (sample, class), then averaged, instead of one
             score per class over the pooled batch.
         empty_classes: 'mask' (smp, default) or 'count' (MONAI); see the module
@@ -227,29 +257,30 @@ _ARGS_DOC = """
 
 
 def dice_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-              eps=1e-7, *, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
+              eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
               reduction="mean"):
-    """Dice loss, 1 - (2 TP + smooth) / max(P + T + smooth, eps) per class; a
+    """Dice loss, 1 - (TP + smooth) / max((P + T) / 2 + smooth, eps) per class
+    (Tversky at alpha = beta = 1/2, as the catalogue and smp 0.6 define it); a
     drop-in for ``segmentation_models_pytorch.losses.DiceLoss`` (same positional
     arguments), fused.
     """
     return _overlap("dice", "dice_loss", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index,
-                    eps, weight, per_image, squared_pred, empty_classes, reduction)
+                    eps, weight, per_image, squared_pred, empty_classes, reduction, class_weights=class_weights)
 
 
-def jaccard_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, eps=1e-7, *,
-                 ignore_index=None, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
+def jaccard_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
+                 eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
                  reduction="mean"):
     """Jaccard (IoU) loss, 1 - (TP + smooth) / max(P + T - TP + smooth, eps) per
-    class; smp's ``JaccardLoss`` positional order (mode, classes, log_loss,
-    from_logits, smooth, eps), ignore_index keyword-only.
+    class; smp's ``JaccardLoss`` (same positional arguments as dice_loss).
     """
     return _overlap("jaccard", "jaccard_loss", input, target, mode, classes, log_loss, from_logits, smooth,
-                    ignore_index, eps, weight, per_image, squared_pred, empty_classes, reduction)
+                    ignore_index, eps, weight, per_image, squared_pred, empty_classes, reduction,
+                    class_weights=class_weights)
 
 
 def tversky_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-                 eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, *, weight=None, per_image=False, empty_classes="mask",
+                 eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None, *, weight=None, per_image=False, empty_classes="mask",
                  reduction="mean"):
     """Tversky loss, score (TP + smooth) / max(TP + alpha FP + beta FN + smooth, eps)
     with FP = sum p (1 - t) (weighted by alpha) and FN = sum (1 - p) t (by beta);
@@ -261,7 +292,8 @@ def tversky_loss(input, target, mode, classes=None, log_loss=False, from_logits=
     _check_number(beta, "beta", 0)
     _check_number(gamma, "gamma", 0, strict=True)
     return _overlap("tversky", "tversky_loss", input, target, mode, classes, log_loss, from_logits, smooth,
-                    ignore_index, eps, weight, per_image, False, empty_classes, reduction, alpha, beta, gamma)
+                    ignore_index, eps, weight, per_image, False, empty_classes, reduction, alpha, beta, gamma,
+                    class_weights)
 
 
 def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore_index=None, eps=1e-7, *,

@@ -11,8 +11,8 @@ from lossext import functional as F
 
 
 class _OverlapLoss(nn.Module):
-    def __init__(self, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
-                 empty_classes, reduction):
+    def __init__(self, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, class_weights, weight,
+                 per_image, empty_classes, reduction):
         super().__init__()
         if mode not in F.segmentation.MODES:
             raise ValueError(f"mode must be one of {F.segmentation.MODES}, got {mode!r}")
@@ -23,13 +23,14 @@ class _OverlapLoss(nn.Module):
         self.smooth = smooth
         self.ignore_index = ignore_index
         self.eps = eps
+        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self.register_buffer("weight", weight)
         self.per_image = per_image
         self.empty_classes = empty_classes
         self.reduction = reduction
 
     def _common(self):
-        return dict(weight=self.weight, per_image=self.per_image, empty_classes=self.empty_classes,
+        return dict(class_weights=self.class_weights, weight=self.weight, per_image=self.per_image, empty_classes=self.empty_classes,
                     reduction=self.reduction)
 
 
@@ -37,11 +38,11 @@ class DiceLoss(_OverlapLoss):
     """See :func:`lossext.dice_loss`."""
 
     def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
-                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, *,
-                 weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
+                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, class_weights=None,
+                 *, weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
                  empty_classes: str = "mask", reduction: str = "mean") -> None:
-        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
-                         empty_classes, reduction)
+        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, class_weights, weight,
+                         per_image, empty_classes, reduction)
         self.squared_pred = squared_pred
 
     def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
@@ -50,21 +51,19 @@ class DiceLoss(_OverlapLoss):
 
 
 class JaccardLoss(_OverlapLoss):
-    """See :func:`lossext.jaccard_loss` (smp's positional order: mode, classes,
-    log_loss, from_logits, smooth, eps)."""
+    """See :func:`lossext.jaccard_loss`."""
 
     def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
-                 smooth: float = 0.0, eps: float = 1e-7, *, ignore_index: int | None = None,
-                 weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
+                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, class_weights=None,
+                 *, weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
                  empty_classes: str = "mask", reduction: str = "mean") -> None:
-        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
-                         empty_classes, reduction)
+        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, class_weights, weight,
+                         per_image, empty_classes, reduction)
         self.squared_pred = squared_pred
 
     def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         return F.jaccard_loss(y_pred, y_true, self.mode, self.classes, self.log_loss, self.from_logits, self.smooth,
-                              self.eps, ignore_index=self.ignore_index, squared_pred=self.squared_pred,
-                              **self._common())
+                              self.ignore_index, self.eps, squared_pred=self.squared_pred, **self._common())
 
 
 class TverskyLoss(_OverlapLoss):
@@ -73,10 +72,10 @@ class TverskyLoss(_OverlapLoss):
 
     def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
                  smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, alpha: float = 0.5,
-                 beta: float = 0.5, gamma: float = 1.0, *, weight: torch.Tensor | None = None,
+                 beta: float = 0.5, gamma: float = 1.0, class_weights=None, *, weight: torch.Tensor | None = None,
                  per_image: bool = False, empty_classes: str = "mask", reduction: str = "mean") -> None:
-        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
-                         empty_classes, reduction)
+        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, class_weights, weight,
+                         per_image, empty_classes, reduction)
         self.alpha, self.beta, self.gamma = alpha, beta, gamma
 
     def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:

@@ -70,10 +70,12 @@ def overlap_sums(input, target, mode, from_logits=True, ignore_index=None, squar
 
 
 def _loss(kind, input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
-          squared_pred, empty_classes, reduction, alpha=0.5, beta=0.5, gamma=1.0):
+          squared_pred, empty_classes, reduction, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None):
     tp, sp, st = overlap_sums(input, target, mode, from_logits, ignore_index, squared_pred, per_image)
     if kind == "dice":
-        score = (2 * tp + smooth) / (sp + st + smooth).clamp_min(eps)
+        # Tversky with alpha = beta = 1/2, smoothing included (the catalogue; smp 0.6):
+        # (2 TP + 2 s) / (P + T + 2 s), not the older (2 TP + s) / (P + T + s).
+        score = (tp + smooth) / ((sp + st) / 2 + smooth).clamp_min(eps)
     elif kind == "jaccard":
         score = (tp + smooth) / (sp + st - tp + smooth).clamp_min(eps)
     else:
@@ -86,7 +88,18 @@ def _loss(kind, input, target, mode, classes, log_loss, from_logits, smooth, ign
         loss = loss * weight.to(loss.dtype)
     if classes is not None:
         loss = loss[..., torch.as_tensor(classes, dtype=torch.long, device=loss.device)]
-    if reduction == "mean":
+    if class_weights is not None:
+        # smp's class_weights: a weighted mean over the (selected) classes.
+        w = torch.as_tensor(class_weights, dtype=loss.dtype, device=loss.device)
+        if classes is not None:
+            w = w[torch.as_tensor(classes, dtype=torch.long, device=loss.device)]
+        loss = loss * w
+        if reduction == "mean":
+            rows = loss.numel() // max(w.numel(), 1)
+            loss = loss.sum() / (w.sum() * rows)
+        elif reduction == "sum":
+            loss = loss.sum()
+    elif reduction == "mean":
         loss = loss.mean()
     elif reduction == "sum":
         loss = loss.sum()
@@ -96,24 +109,24 @@ def _loss(kind, input, target, mode, classes, log_loss, from_logits, smooth, ign
 
 
 def dice_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-              eps=1e-7, *, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
-              reduction="mean"):
+              eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False,
+              empty_classes="mask", reduction="mean"):
     return _loss("dice", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
-                 per_image, squared_pred, empty_classes, reduction).to(input.dtype)
+                 per_image, squared_pred, empty_classes, reduction, class_weights=class_weights).to(input.dtype)
 
 
-def jaccard_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, eps=1e-7, *,
-                 ignore_index=None, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
-                 reduction="mean"):
+def jaccard_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
+                 eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False,
+                 empty_classes="mask", reduction="mean"):
     return _loss("jaccard", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
-                 per_image, squared_pred, empty_classes, reduction).to(input.dtype)
+                 per_image, squared_pred, empty_classes, reduction, class_weights=class_weights).to(input.dtype)
 
 
 def tversky_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-                 eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, *, weight=None, per_image=False, empty_classes="mask",
-                 reduction="mean"):
-    return _loss("tversky", input, target, mode, classes, log_loss, from_logits, smooth,
-                 ignore_index, eps, weight, per_image, False, empty_classes, reduction, alpha, beta, gamma).to(input.dtype)
+                 eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None, *, weight=None, per_image=False,
+                 empty_classes="mask", reduction="mean"):
+    return _loss("tversky", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
+                 per_image, False, empty_classes, reduction, alpha, beta, gamma, class_weights).to(input.dtype)
 
 
 def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore_index=None, eps=1e-7, *,

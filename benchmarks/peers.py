@@ -1,0 +1,46 @@
+"""Peer libraries whose loss code lossext is measured and tested against.
+
+segmentation_models_pytorch's package __init__ imports its model zoo (timm,
+torchvision, huggingface_hub), none of which exists on a CPU-only machine with
+torch 2.13; its `losses` subpackage needs only torch. When the package is
+installed (`pip install --no-deps segmentation-models-pytorch`) but its
+__init__ cannot run, the losses subpackage is loaded on its own, unchanged,
+under a private module name.
+"""
+
+import importlib.util
+import pathlib
+import sys
+
+_SMP_ALIAS = "_lossext_peer_smp_losses"
+
+
+def smp_losses():
+    """segmentation_models_pytorch.losses, or None when it is not installed."""
+    try:
+        import segmentation_models_pytorch.losses as losses
+
+        return losses
+    except Exception:  # noqa: BLE001 - any failure of the package __init__: try the subpackage alone
+        pass
+    if _SMP_ALIAS in sys.modules:
+        return sys.modules[_SMP_ALIAS]
+    try:
+        spec = importlib.util.find_spec("segmentation_models_pytorch")
+    except Exception:  # noqa: BLE001
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = pathlib.Path(list(spec.submodule_search_locations)[0]) / "losses"
+    init = folder / "__init__.py"
+    if not init.exists():
+        return None
+    sub = importlib.util.spec_from_file_location(_SMP_ALIAS, init, submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(sub)
+    sys.modules[_SMP_ALIAS] = module
+    try:
+        sub.loader.exec_module(module)
+    except Exception:  # noqa: BLE001
+        del sys.modules[_SMP_ALIAS]
+        return None
+    return module
