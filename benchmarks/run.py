@@ -99,12 +99,22 @@ def summary(results):
     return lines
 
 
+def _merged_note(results):
+    """Families that come from an earlier run (run.py --merge), with that run's commit and date."""
+    earlier = sorted({(c["family"], c["commit"], c["date"]) for c in results["cases"]
+                      if c.get("commit", results["commit"]) != results["commit"]})
+    if not earlier:
+        return []
+    return ["Merged from earlier runs: " + "; ".join(f"{f} (commit {c}, {d})" for f, c, d in earlier), ""]
+
+
 def markdown(results):
     bw = results["copy_bandwidth_gbs"]
     lines = [
         f"Device: {results['device']} · torch {results['torch']} · lossext {results['lossext']} · "
         f"commit {results['commit']} · {results['date']} · copy bandwidth {bw:.1f} GB/s",
         "",
+        *_merged_note(results),
         "Summary (medians; 'lossext vs it' above 1 means lossext is faster than the fastest other "
         "implementation in the run):",
         "",
@@ -210,7 +220,7 @@ def main(argv=None):
         rows = run_case(case, device, args.min_run_time)
         results["cases"].append({"family": fam, "op": case.op, "shape": case.shape, "dtype": case.dtype,
                                  "mode": case.mode, "bytes_floor": case.bytes_floor, "baseline": case.baseline,
-                                 "rows": rows})
+                                 "commit": results["commit"], "date": results["date"], "rows": rows})
     progress(len(all_cases), len(all_cases), f"done in {time.time() - start:.0f} s")
     sys.stderr.write("\n")
 
@@ -219,7 +229,9 @@ def main(argv=None):
     stem = name + ("" if args.full else "-quick")
     if args.merge and (out / f"{stem}.json").exists():
         ran = {case["family"] for case in results["cases"]}
-        kept = [c for c in json.loads((out / f"{stem}.json").read_text())["cases"] if c["family"] not in ran]
+        earlier = json.loads((out / f"{stem}.json").read_text())
+        kept = [{"commit": earlier["commit"], "date": earlier["date"], **c}
+                for c in earlier["cases"] if c["family"] not in ran]
         results["cases"] = sorted(kept + results["cases"], key=lambda c: c["family"])
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     table = markdown(results)
