@@ -5,7 +5,7 @@ PYTHON ?= python3
 MAX_JOBS ?= 2
 export PYTHON MAX_JOBS
 
-.PHONY: deps build test bench kernels wheel clean
+.PHONY: deps build test bench kernels cuda-glue wheel clean
 
 deps:
 	@bash tools/bootstrap.sh
@@ -24,6 +24,10 @@ bench: build
 kernels:
 	cmake -S . -B build/cmake -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/cmake
+
+# csrc/cuda/*.cpp checked with g++ -fsyntax-only against the installed (CPU) torch's headers.
+cuda-glue: deps
+	bash tools/check_cuda_glue.sh
 
 wheel: build
 	$(PYTHON) -m pip wheel --no-build-isolation --no-deps -w dist .

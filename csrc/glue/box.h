@@ -113,10 +113,8 @@ inline void fill_loss_backward(BoxLossCall& call, const at::Tensor& grad_loss) {
                     grad_loss.sizes());
   check_same_device(call.boxes1, "boxes1", grad_loss, "grad_loss");
   // A 'mean' or 'sum' gradient arrives as one value expanded over the pairs.
-  at::Tensor g = grad_loss.to(accumulate_dtype(call.boxes1.scalar_type()));
-  const bool broadcast =
-      g.numel() > 0 && std::all_of(g.strides().begin(), g.strides().end(), [](int64_t s) { return s == 0; });
-  call.grad_loss = broadcast ? g : g.contiguous();
+  bool broadcast = false;
+  call.grad_loss = upstream(grad_loss, accumulate_dtype(call.boxes1.scalar_type()), &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();
   call.params.grad_loss_stride = broadcast ? 0 : 1;
   const auto opts = call.boxes1.options().memory_format(at::MemoryFormat::Contiguous);

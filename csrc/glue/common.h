@@ -2,6 +2,8 @@
 // dtype mapping, the row walk of a class-major tensor, argument checks.
 #pragma once
 
+#include <algorithm>
+
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
@@ -72,6 +74,14 @@ inline at::Tensor class_weight(const c10::optional<at::Tensor>& weight, const at
                     ", got shape ", w.sizes());
   TORCH_CHECK_TYPE(at::isFloatingType(w.scalar_type()), "weight must be a floating tensor, got ", w.scalar_type());
   return w.to(accumulate_dtype(input.scalar_type())).contiguous();
+}
+
+// The upstream gradient read in place when it is one value broadcast (all
+// strides 0, what a 'sum' or 'mean' reduction hands back), else made dense.
+inline at::Tensor upstream(const at::Tensor& grad_loss, at::ScalarType acc, bool* broadcast) {
+  at::Tensor g = grad_loss.to(acc);
+  *broadcast = g.numel() > 0 && std::all_of(g.strides().begin(), g.strides().end(), [](int64_t s) { return s == 0; });
+  return *broadcast ? g : g.contiguous();
 }
 
 }  // namespace glue

@@ -99,10 +99,8 @@ inline void fill_backward(CrossEntropyCall& call, const at::Tensor& grad_loss, c
   call.lse = lse.to(acc).contiguous();
   // The upstream gradient of a 'mean' or 'sum' loss arrives as one value
   // broadcast over the rows (all strides 0); read it in place.
-  at::Tensor g = grad_loss.to(acc);
-  const bool broadcast = g.numel() > 0 && std::all_of(g.strides().begin(), g.strides().end(),
-                                                      [](int64_t s) { return s == 0; });
-  call.grad_loss = broadcast ? g : g.contiguous();
+  bool broadcast = false;
+  call.grad_loss = upstream(grad_loss, acc, &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();
   call.params.grad_loss_stride = broadcast ? 0 : 1;
   call.params.lse = call.lse.mutable_data_ptr();  // read only

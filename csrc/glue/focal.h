@@ -20,14 +20,6 @@ inline void check_focal_scalars(double alpha, double gamma, double label_smoothi
                     label_smoothing);
 }
 
-// The upstream gradient read in place when it is one value broadcast (all
-// strides 0, what a 'sum' or 'mean' reduction hands back), else made dense.
-inline at::Tensor upstream(const at::Tensor& grad_loss, at::ScalarType acc, bool* broadcast) {
-  at::Tensor g = grad_loss.to(acc);
-  *broadcast = g.numel() > 0 && std::all_of(g.strides().begin(), g.strides().end(), [](int64_t s) { return s == 0; });
-  return *broadcast ? g : g.contiguous();
-}
-
 // ---- sigmoid focal: (rows, classes) logits, dense or index targets ----------
 
 struct SigmoidFocalCall {

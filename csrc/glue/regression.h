@@ -49,10 +49,8 @@ inline void fill_regression_backward(RegressionCall& call, const at::Tensor& gra
   TORCH_CHECK_VALUE(grad_loss.sizes() == call.input.sizes(), "grad_loss must have shape ", call.input.sizes(),
                     ", got ", grad_loss.sizes());
   check_same_device(call.input, "input", grad_loss, "grad_loss");
-  at::Tensor g = grad_loss.to(accumulate_dtype(call.input.scalar_type()));
-  const bool broadcast =
-      g.numel() > 0 && std::all_of(g.strides().begin(), g.strides().end(), [](int64_t s) { return s == 0; });
-  call.grad_loss = broadcast ? g : g.contiguous();
+  bool broadcast = false;
+  call.grad_loss = upstream(grad_loss, accumulate_dtype(call.input.scalar_type()), &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();
   call.params.grad_loss_stride = broadcast ? 0 : 1;
   call.grad_input = at::empty(call.input.sizes(), call.input.options());

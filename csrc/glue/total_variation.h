@@ -63,10 +63,8 @@ inline void fill_total_variation_backward(TotalVariationCall& call, const at::Te
   check_same_device(call.input, "img", grad_loss, "grad_loss");
   TORCH_CHECK_VALUE(grad_loss.sizes() == at::IntArrayRef(call.plane_shape), "grad_loss must have shape ",
                     at::IntArrayRef(call.plane_shape), ", got ", grad_loss.sizes());
-  at::Tensor g = grad_loss.to(accumulate_dtype(call.input.scalar_type()));
-  const bool broadcast =
-      g.numel() > 0 && std::all_of(g.strides().begin(), g.strides().end(), [](int64_t s) { return s == 0; });
-  call.grad_loss = broadcast ? g : g.contiguous();
+  bool broadcast = false;
+  call.grad_loss = upstream(grad_loss, accumulate_dtype(call.input.scalar_type()), &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();
   call.params.grad_loss_stride = broadcast ? 0 : 1;
   call.grad_input = at::empty(call.input.sizes(), call.input.options());

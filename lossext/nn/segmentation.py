@@ -34,36 +34,35 @@ class _OverlapLoss(nn.Module):
                     reduction=self.reduction)
 
 
-class DiceLoss(_OverlapLoss):
+class _SquarableOverlapLoss(_OverlapLoss):
+    """Dice and Jaccard: the same arguments (smp's positional order), squared_pred."""
+
+    _loss = None  # the functional form, set by each subclass
+
+    def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
+                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, class_weights=None,
+                 *, weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
+                 empty_classes: str = "mask", reduction: str = "mean") -> None:
+        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, class_weights, weight,
+                         per_image, empty_classes, reduction)
+        self.squared_pred = squared_pred
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return type(self)._loss(y_pred, y_true, self.mode, self.classes, self.log_loss, self.from_logits,
+                                self.smooth, self.ignore_index, self.eps, squared_pred=self.squared_pred,
+                                **self._common())
+
+
+class DiceLoss(_SquarableOverlapLoss):
     """See :func:`lossext.dice_loss`."""
 
-    def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
-                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, class_weights=None,
-                 *, weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
-                 empty_classes: str = "mask", reduction: str = "mean") -> None:
-        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, class_weights, weight,
-                         per_image, empty_classes, reduction)
-        self.squared_pred = squared_pred
-
-    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-        return F.dice_loss(y_pred, y_true, self.mode, self.classes, self.log_loss, self.from_logits, self.smooth,
-                           self.ignore_index, self.eps, squared_pred=self.squared_pred, **self._common())
+    _loss = staticmethod(F.dice_loss)
 
 
-class JaccardLoss(_OverlapLoss):
+class JaccardLoss(_SquarableOverlapLoss):
     """See :func:`lossext.jaccard_loss`."""
 
-    def __init__(self, mode: str, classes=None, log_loss: bool = False, from_logits: bool = True,
-                 smooth: float = 0.0, ignore_index: int | None = None, eps: float = 1e-7, class_weights=None,
-                 *, weight: torch.Tensor | None = None, per_image: bool = False, squared_pred: bool = False,
-                 empty_classes: str = "mask", reduction: str = "mean") -> None:
-        super().__init__(mode, classes, log_loss, from_logits, smooth, ignore_index, eps, class_weights, weight,
-                         per_image, empty_classes, reduction)
-        self.squared_pred = squared_pred
-
-    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-        return F.jaccard_loss(y_pred, y_true, self.mode, self.classes, self.log_loss, self.from_logits, self.smooth,
-                              self.ignore_index, self.eps, squared_pred=self.squared_pred, **self._common())
+    _loss = staticmethod(F.jaccard_loss)
 
 
 class TverskyLoss(_OverlapLoss):
