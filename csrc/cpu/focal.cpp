@@ -53,30 +53,14 @@ template <typename T> int64_t rows_per_call(int64_t begin, int64_t end, int64_t 
   return std::is_same_v<T, acc_type<T>> ? std::max<int64_t>(end - begin, 1) : convert_block_rows(classes);
 }
 
-template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, BadRow& bad_row) {
+// Walks a thread's rows in blocks of rows_per_call, bound in the accumulate
+// type, and calls f(rows, first_row, grad). With kGrad, `grad` is the block of
+// grad_logits itself when T is the accumulate type, else a buffer converted
+// back to T once f returns; without it, `grad` is null.
+template <typename T, bool kGrad, typename F> void for_each_row_block(const SigmoidFocalParams& p, F&& f) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
   const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
-  acc_t* loss = static_cast<acc_t*>(p.loss);
-
-  at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xbuf, tbuf;
-    const int64_t step = rows_per_call<T>(begin, end, C);
-    for (int64_t r0 = begin; r0 < end; r0 += step) {
-      SigmoidFocalRows<acc_t> a = base;
-      a.rows = std::min(end - r0, step);
-      bind_rows<T>(p, r0, a, xbuf, tbuf);
-      const int64_t bad = sigmoid_focal_rows_loss(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * C));
-      if (bad >= 0) bad_row.record(r0 + bad);
-    }
-  });
-}
-
-template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
-  using acc_t = acc_type<T>;
-  const int64_t C = p.classes;
-  const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
-  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
   constexpr bool in_place = std::is_same_v<T, acc_t>;
 
   at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
@@ -86,17 +70,38 @@ template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
       SigmoidFocalRows<acc_t> a = base;
       a.rows = std::min(end - r0, step);
       bind_rows<T>(p, r0, a, xbuf, tbuf);
-      T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
-      if (!in_place) gbuf.resize(a.rows * C);
-      acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
-      const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * C : nullptr;
-      const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
-      const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
-      sigmoid_focal_rows_grad(a, g_elem, g_row, g_scalar, g);
-      if constexpr (!in_place) {
-        for (int64_t i = 0; i < a.rows * C; ++i) dst[i] = static_cast<T>(g[i]);
+      if constexpr (!kGrad) {
+        f(a, r0, static_cast<acc_t*>(nullptr));
+      } else {
+        T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
+        if (!in_place) gbuf.resize(a.rows * C);
+        acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
+        f(a, r0, g);
+        if constexpr (!in_place) {
+          for (int64_t i = 0; i < a.rows * C; ++i) dst[i] = static_cast<T>(g[i]);
+        }
       }
     }
+  });
+}
+
+template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, BadRow& bad_row) {
+  using acc_t = acc_type<T>;
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+  for_each_row_block<T, false>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t*) {
+    const int64_t bad = sigmoid_focal_rows_loss(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * p.classes));
+    if (bad >= 0) bad_row.record(r0 + bad);
+  });
+}
+
+template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
+  using acc_t = acc_type<T>;
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
+  for_each_row_block<T, true>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t* g) {
+    const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * p.classes : nullptr;
+    const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
+    const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
+    sigmoid_focal_rows_grad(a, g_elem, g_row, g_scalar, g);
   });
 }
 
@@ -105,27 +110,11 @@ template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
 // not memory, is the cost).
 template <typename T> void sigmoid_forward_with_grad(const SigmoidFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
-  const int64_t C = p.classes;
-  const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  constexpr bool in_place = std::is_same_v<T, acc_t>;
-
-  at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xbuf, tbuf, gbuf;
-    const int64_t step = rows_per_call<T>(begin, end, C);
-    for (int64_t r0 = begin; r0 < end; r0 += step) {
-      SigmoidFocalRows<acc_t> a = base;
-      a.rows = std::min(end - r0, step);
-      bind_rows<T>(p, r0, a, xbuf, tbuf);
-      T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
-      if (!in_place) gbuf.resize(a.rows * C);
-      acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
-      const int64_t bad = sigmoid_focal_rows_loss_grad(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * C), g);
-      if (bad >= 0) bad_row.record(r0 + bad);
-      if constexpr (!in_place) {
-        for (int64_t i = 0; i < a.rows * C; ++i) dst[i] = static_cast<T>(g[i]);
-      }
-    }
+  for_each_row_block<T, true>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t* g) {
+    const int64_t bad =
+        sigmoid_focal_rows_loss_grad(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * p.classes), g);
+    if (bad >= 0) bad_row.record(r0 + bad);
   });
 }
 
