@@ -322,3 +322,24 @@ def test_flat_offsets_past_int32():
     ref_f = reference.sigmoid_focal_loss(x_tail2, y[last], reduction="sum")
     (gf_ref,) = torch.autograd.grad(ref_f, x_tail2)
     torch.testing.assert_close(gf[last].double(), gf_ref, **tol)
+
+
+# ---- 16-bit conversions (cpu/convert.h) --------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_16bit_gradients_round_like_c10(dtype):
+    """A 16-bit gradient is the float32 gradient of the widened input rounded
+    once: the vectorized conversions give c10's bits (round to nearest even,
+    subnormal halves included)."""
+    x = (torch.randn(64, 3000) * 4).to(dtype)
+    x[0, :8] = torch.tensor([1e-7, -6e-8, 3e-5, 65504.0, -65504.0, 0.0, -0.0, 1.0]).to(dtype)
+    y = torch.randint(0, 3000, (64,))
+    (g16,) = torch.autograd.grad(lossext.cross_entropy(x.requires_grad_(), y, reduction="sum"), x)
+    x32 = x.detach().float().requires_grad_()
+    (g32,) = torch.autograd.grad(lossext.cross_entropy(x32, y, reduction="sum"), x32)
+    assert torch.equal(g16, g32.to(dtype))
+    yf = torch.randint(-1, 3000, (64,))
+    (f16,) = torch.autograd.grad(lossext.sigmoid_focal_loss(x, yf, reduction="sum"), x)
+    (f32,) = torch.autograd.grad(lossext.sigmoid_focal_loss(x32, yf, reduction="sum"), x32)
+    assert torch.equal(f16, f32.to(dtype))

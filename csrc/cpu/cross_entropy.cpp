@@ -41,7 +41,7 @@ template <typename T>
 void store_row(void* grad, const RowLayout& L, int64_t row, const acc_type<T>* values) {
   if (writes_in_place<T>(L)) return;
   T* out = static_cast<T*>(grad) + L.dense_row_offset(row);
-  for (int64_t c = 0; c < L.classes; ++c) out[c * L.dense_stride_c()] = static_cast<T>(values[c]);
+  store_from_acc<T>(values, L.classes, out, L.dense_stride_c());
 }
 
 template <typename T> void index_forward(const CrossEntropyParams& p, BadRow& bad_row) {

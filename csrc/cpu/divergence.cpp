@@ -83,7 +83,7 @@ template <Kind K, typename T> void backward(const DivergenceParams& p) {
         js_div_grad(x, t, grad_partials[chunk], g, n, beta, p.log_target);
       }
       if constexpr (!std::is_same_v<T, acc_t>) {
-        for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(g[i]);
+        store_from_acc<T>(g, n, out, 1);
       }
     }
   });

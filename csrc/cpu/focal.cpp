@@ -78,7 +78,7 @@ template <typename T, bool kGrad, typename F> void for_each_row_block(const Sigm
         acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
         f(a, r0, g);
         if constexpr (!in_place) {
-          for (int64_t i = 0; i < a.rows * C; ++i) dst[i] = static_cast<T>(g[i]);
+          store_from_acc<T>(g, a.rows * C, dst, 1);
         }
       }
     }
@@ -139,7 +139,7 @@ template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
       const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
       sigmoid_focal_rows_scale(d, rows, C, g_elem, g_row, g_scalar, g);
       if constexpr (!in_place) {
-        for (int64_t i = 0; i < rows * C; ++i) dst[i] = static_cast<T>(g[i]);
+        store_from_acc<T>(g, rows * C, dst, 1);
       }
     }
   });
@@ -223,7 +223,7 @@ template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
         g[y] = cross_entropy_index_grad(k, fast_exp(x[y] - lse), true, acc_t(1));
       }
       if (!in_place) {
-        for (int64_t c = 0; c < L.classes; ++c) dst[c * L.dense_stride_c()] = static_cast<T>(g[c]);
+        store_from_acc<T>(g, L.classes, dst, L.dense_stride_c());
       }
     }
   });

@@ -8,10 +8,10 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <atomic>
 #include <type_traits>
 #include <vector>
 
+#include "cpu/dispatch.h"
 #include "cpu/memory.h"
 #include "cpu/segmentation_kernels.h"
 #include "glue/segmentation.h"
@@ -24,12 +24,6 @@ constexpr int64_t kChunk = 16 * kSegTile;  // pixels per work unit
 
 int64_t chunks_of(int64_t pixels) { return (pixels + kChunk - 1) / kChunk; }
 
-void record_bad(std::atomic<int64_t>& bad, int64_t pos) {
-  int64_t none = -1;
-  bad.compare_exchange_strong(none, pos);
-}
-
-template <typename T> constexpr bool is_16bit = std::is_same_v<T, at::Half> || std::is_same_v<T, at::BFloat16>;
 
 // Tile rows (C rows of n pixels, `stride` apart) as accumulate-type values:
 // the input itself when it already is, else converted into buf.
@@ -42,7 +36,7 @@ const acc_type<T>* tile_rows(const T* x, int64_t stride, int64_t classes, int64_
   } else {
     static_assert(is_16bit<T>);
     buf.resize(classes * n);
-    seg_widen(reinterpret_cast<const uint16_t*>(x), stride, classes, n, std::is_same_v<T, at::BFloat16>, buf.data());
+    widen_16bit(reinterpret_cast<const uint16_t*>(x), stride, classes, n, std::is_same_v<T, at::BFloat16>, buf.data());
     *ld = n;
     return buf.data();
   }
@@ -51,7 +45,7 @@ const acc_type<T>* tile_rows(const T* x, int64_t stride, int64_t classes, int64_
 // rows x n accumulate-type values (dense) into dst rows `ld` apart.
 template <typename T> void store_rows(const acc_type<T>* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
   static_assert(is_16bit<T>);
-  seg_narrow(src, rows, n, std::is_same_v<T, at::BFloat16>, reinterpret_cast<uint16_t*>(dst), ld);
+  narrow_16bit(src, rows, n, std::is_same_v<T, at::BFloat16>, reinterpret_cast<uint16_t*>(dst), ld);
 }
 
 template <typename acc_t> void finish_stats(const SegParams& p, const std::vector<double>& partial, int64_t units,
@@ -70,7 +64,7 @@ template <typename acc_t> void finish_stats(const SegParams& p, const std::vecto
   }
 }
 
-template <typename T> void index_forward(const SegParams& p, std::atomic<int64_t>& bad) {
+template <typename T> void index_forward(const SegParams& p, BadRow& bad) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes, S = p.pixels, K = seg_accumulators(C);
   const int64_t units = chunks_of(S);
@@ -86,7 +80,7 @@ template <typename T> void index_forward(const SegParams& p, std::atomic<int64_t
         const int64_t len = std::min(kSegTile, s_end - s0);
         const int64_t off = seg_prepare_index(p.target_index + n * S + s0, len, C, p.has_ignore, p.ignore_index,
                                               cls.data(), valid.data());
-        if (off >= 0) record_bad(bad, n * S + s0 + off);
+        if (off >= 0) bad.record(n * S + s0 + off);
         int64_t ldx = 0;
         const acc_t* x = tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf,
                                    &ldx);
@@ -194,9 +188,6 @@ template <typename T> void dense_backward(const SegParams& p) {
   });
 }
 
-#define LOSSEXT_DISPATCH_FLOATING(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
-
 std::tuple<at::Tensor, at::Tensor> seg_stats_fwd_cpu(const at::Tensor& input, const at::Tensor& target,
                                                      int64_t activation, int64_t ignore_index, bool has_ignore,
                                                      bool squared, bool with_ce, double label_smoothing) {
@@ -204,15 +195,12 @@ std::tuple<at::Tensor, at::Tensor> seg_stats_fwd_cpu(const at::Tensor& input, co
   glue::seg_alloc_forward(call);
   const SegParams& p = call.params;
   if (p.batch == 0 || p.classes == 0 || p.pixels == 0) return {call.stats, call.extras};
-  std::atomic<int64_t> bad(-1);
+  BadRow bad;
   LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "seg_stats_fwd", [&] {
     if (p.target_index) index_forward<scalar_t>(p, bad);
     else dense_forward<scalar_t>(p);
   });
-  const int64_t pos = bad.load();
-  TORCH_CHECK_INDEX(pos < 0, "target contains class index ", pos < 0 ? 0 : p.target_index[pos],
-                    " (at flat position ", pos, "), outside [0, ", p.classes, ")",
-                    has_ignore ? " and not ignore_index" : " (no ignore_index given)");
+  bad.raise_if_any(p.target_index, 0, p.classes, ignore_index, has_ignore);
   return {call.stats, call.extras};
 }
 

@@ -58,14 +58,6 @@ void seg_dense_row_grad(const float* x, const float* t, int64_t n, SegActivation
 void seg_dense_row_grad(const double* x, const double* t, int64_t n, SegActivation act, bool squared,
                         bool has_ignore, double ignore, double A, double B, double* out);
 
-// float16 / bfloat16 (raw 16-bit patterns) <-> float for the tiles, in loops
-// that vectorize (c10's scalar conversions do not, and float16 needs F16C,
-// which a baseline build cannot assume). Same results as c10::Half and
-// c10::BFloat16: exact widening, round-to-nearest-even narrowing.
-// widen: `rows` rows of n values, `ld` apart, into dst (rows * n, dense).
-void seg_widen(const uint16_t* src, int64_t ld, int64_t rows, int64_t n, bool bf16, float* dst);
-// narrow: dst row r at dst + r * ld.
-void seg_narrow(const float* src, int64_t rows, int64_t n, bool bf16, uint16_t* dst, int64_t ld);
 
 }  // namespace cpu
 }  // namespace lossext
