@@ -536,3 +536,7 @@ def test_class_weights_rejected_in_binary_mode():
     with pytest.raises(ValueError, match="class_weights"):
         lossext.dice_loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "multiclass",
                           class_weights=[1.0, 2.0])
+    for bad in ([1.0, -1.0, 1.0], [1.0, float("nan"), 1.0], [0.0, 0.0, 0.0]):
+        with pytest.raises(ValueError, match="class_weights"):
+            lossext.jaccard_loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "multiclass",
+                                 class_weights=bad)

@@ -194,6 +194,12 @@ def _check_class_weights(class_weights, num_classes, mode):
     w = torch.as_tensor(class_weights, dtype=torch.float64)
     if w.dim() != 1 or w.numel() != num_classes:
         raise ValueError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+    # The values are checked where that needs no device sync (a list, a CPU tensor).
+    if w.device.type == "cpu" and not (bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0):
+        raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
+    return w
+    if w.dim() != 1 or w.numel() != num_classes:
+        raise ValueError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
     if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
         raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
