@@ -5,7 +5,7 @@ PYTHON ?= python3
 MAX_JOBS ?= 2
 export PYTHON MAX_JOBS
 
-.PHONY: deps build test bench kernels cuda-glue wheel clean
+.PHONY: deps build test bench kernels cuda-glue simt wheel clean
 
 deps:
 	@bash tools/bootstrap.sh
@@ -24,6 +24,13 @@ bench: build
 kernels:
 	cmake -S . -B build/cmake -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/cmake
+
+# Every CUDA kernel executed on the CPU (tests/simt): ASan+UBSan and TSan builds,
+# three thread schedules, a one-block grid, planted bugs that must be caught.
+# Needs g++ and python3 only (no nvcc, no torch).
+simt:
+	$(MAKE) -C tests/simt -j$(MAX_JOBS) all
+	$(MAKE) -C tests/simt check
 
 # csrc/cuda/*.cpp checked with g++ -fsyntax-only against the installed (CPU) torch's headers.
 cuda-glue: deps

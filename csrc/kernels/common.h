@@ -59,7 +59,12 @@ LOSSEXT_HD_INLINE float exp_in_range(float x) {
   const float b = 8.3334519073e-3f * r + 4.1665795894e-2f;
   const float c = 1.6666665459e-1f * r + 5.0000001201e-1f;
   const float y = (a * (r2 * r2) + (b * r2 + c)) * r2 + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  // A nan x gives a nan y through r; its exponent is taken as 0, because a
+  // float-to-int conversion of nan is undefined behaviour (and the shift is
+  // done unsigned, since shifting a negative int is too). Both are selects,
+  // so the vectorized loops stay branch-free.
+  const float n_finite = n == n ? n : 0.0f;
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n_finite) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return y * scale;
