@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Mutation test of the SIMT tier: each planted bug must be caught.
+
+Every MUTATIONS entry applies one patch (mutations/NAME.patch, paths relative
+to csrc/) to a copy of csrc/, rebuilds the test binary incrementally from the
+base build, runs the cases it names, and passes only if the run fails *and*
+prints the evidence expected for that kind of bug (an AddressSanitizer report,
+the emulator's barrier or shuffle diagnosis, a wrong value, a TSan race). A
+mutation that slips through fails the tier.
+
+  BUILD=... SRC=... mutations/run.py [NAME ...]
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIMT = os.path.dirname(HERE)
+BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(SIMT, "..", "..", "build", "simt", "asan")))
+SRC = os.path.abspath(os.environ.get("SRC", os.path.join(SIMT, "..", "..", "csrc")))
+TSAN = "-fsanitize=thread"
+
+# name, build flavour, the .cu files the cases need, test_kernels arguments, evidence (regex over the
+# output), what the bug is. Only the named .cu files are linked (the launchers are weak references), so
+# a patch to a shared header rebuilds one kernel file, not all of them.
+MUTATIONS = [
+    ("oob-box-tile", "asan", "box", ["--filter", "box_pairwise/f32"], r"AddressSanitizer: heap-buffer-overflow",
+     "a tile load reads one box past the end (m0 + tid <= m)"),
+    ("oob-shared-allreduce", "asan", "cross_entropy", ["--filter", "cross_entropy_index/f32"],
+     r"AddressSanitizer: heap-buffer-overflow", "the block all-reduce reads one __shared__ slot past its array"),
+    ("no-sync-box-tile", "asan", "box", ["--filter", "box_pairwise/f32/giou"], r"^FAIL ",
+     "the barrier between writing a tile and reading it is missing"),
+    ("no-sync-allreduce", "asan", "cross_entropy", ["--filter", "cross_entropy_index/f32"], r"^FAIL ",
+     "the barrier between the partial writes and the final read of the block all-reduce is missing"),
+    ("no-sync-box-prev-tile", "asan", "box", ["--filter", "box_pairwise/f32", "--grid-cap", "1"], r"^FAIL ",
+     "the barrier that keeps a tile alive until every thread has read it is missing (seen when one block walks "
+     "several tiles)"),
+    ("divergent-sync", "asan", "box", ["--filter", "box_pairwise/f32"], r"__syncthreads divergence",
+     "a __syncthreads reached by only some threads of the block"),
+    ("shfl-exited-lanes", "asan", "focal", ["--filter", "sigmoid_focal/f32"], r"the mask names lanes that have exited",
+     "a full-mask shuffle after some lanes returned"),
+    ("no-sync-box-tile", "tsan", "box", ["--filter", "box_pairwise/f32/giou/xyxy", "--schedules", "reverse"],
+     r"ThreadSanitizer: data race", "the same missing tile barrier, as a race (one schedule that gives right values)"),
+    ("no-sync-allreduce", "tsan", "cross_entropy", ["--filter", "cross_entropy_index/f32/N3_C2100", "--schedules",
+     "reverse"], r"ThreadSanitizer: data race",
+     "the same missing all-reduce barrier, as a race (the reverse schedule gives right values)"),
+]
+
+
+def build_mutant(name, flavour, kernels):
+    """A copy of csrc/ with NAME.patch applied, built from a copy of the base build."""
+    base = BUILD + ("-tsan" if flavour == "tsan" else "")
+    root = os.path.join(BUILD + "-mutations", f"{name}-{flavour}")
+    src, build = os.path.join(root, "csrc"), os.path.join(root, "build")
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(SRC, src, symlinks=True)  # copy2 keeps times: only what the patch touches is rebuilt
+    with open(os.path.join(HERE, name + ".patch")) as patch:
+        subprocess.run(["patch", "-s", "-p1", "-d", src], stdin=patch, check=True)
+    if os.path.isdir(base):
+        shutil.copytree(base, build, symlinks=True)
+        # Dependency files name the original tree; a patched plain header is
+        # not seen through them, so its dependants are rebuilt by hand.
+        patched = re.findall(r"^\+\+\+ b/(\S+)", open(os.path.join(HERE, name + ".patch")).read(), re.M)
+        if any(p.endswith(".h") for p in patched):
+            shutil.rmtree(os.path.join(build, "dev"), ignore_errors=True)
+    # -O0 for what the patch makes make rebuild: the sanitizers catch the same bugs, and it compiles faster.
+    args = ["make", "-s", "-C", SIMT, "-j2", f"BUILD={build}", f"SRC={src}", f"KERNELS={kernels}", "OPT=-O0 -g",
+            "all"]
+    if flavour == "tsan":
+        args.append(f"SAN={TSAN}")
+    subprocess.run(args, check=True)
+    return os.path.join(build, "test_kernels")
+
+
+def main():
+    names = sys.argv[1:]
+    caught = missed = 0
+    for name, flavour, kernels, args, evidence, what in MUTATIONS:
+        if names and name not in names:
+            continue
+        t0 = time.time()
+        binary = build_mutant(name, flavour, kernels)
+        run = subprocess.run([binary, *args], capture_output=True, text=True, timeout=600)
+        out = run.stdout + run.stderr
+        ok = run.returncode != 0 and re.search(evidence, out, re.M) is not None
+        caught += ok
+        missed += not ok
+        status = "caught" if ok else "MISSED"
+        print(f"{status:7s} {name} ({flavour}, {time.time() - t0:.0f} s): {what}")
+        if not ok:
+            print(f"        expected /{evidence}/ and a failing run; exit {run.returncode}, output tail:")
+            print("        " + "\n        ".join(out.strip().splitlines()[-15:]))
+    print(f"mutations: {caught} caught, {missed} missed")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
