@@ -4,9 +4,10 @@
 //
 //   measure_traffic [--markdown FILE]
 //
-// Fails (exit 1) when a measurement is not sound: a launcher error, launches
-// other than the workload expects, a needed input byte never read, an output
-// byte never written, or a write to a buffer that is not an output.
+// Fails (exit 1) when a measurement is not sound: the recorder misreads an
+// access pattern of known traffic (calibration.cpp), a launcher fails, makes
+// other launches than the workload expects, never reads a needed input byte,
+// never writes an output byte, or writes a buffer that is not an output.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -178,12 +179,13 @@ int main(int argc, char** argv) {
 #undef SIMT_EXPORT
   simt::set_schedule(simt::Schedule::Forward);
   traffic::start();
+  const int miscalibrated = traffic::calibrate();
   traffic::run_workloads();
 
   const std::vector<Row>& rows = traffic::rows();
   const std::string md = table(rows);
   std::printf("%s", md.c_str());
-  int problems = 0;
+  int problems = miscalibrated;
   for (const Row& r : rows)
     for (const std::string& p : r.problems) {
       std::printf("FAIL %s (%s, %s): %s\n", r.launcher.c_str(), r.traffic.kernel.c_str(), r.workload.c_str(),

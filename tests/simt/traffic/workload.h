@@ -98,5 +98,6 @@ class Workload {
 };
 
 void run_workloads();  // workloads.cpp
+int calibrate();       // calibration.cpp: the number of mismatches
 
 }  // namespace traffic
