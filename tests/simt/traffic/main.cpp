@@ -10,6 +10,7 @@
 // never writes an output byte, or writes a buffer that is not an output.
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,18 @@ int main(int argc, char** argv) {
   const std::string md = table(rows);
   std::printf("%s", md.c_str());
   int problems = miscalibrated;
+  // Every kernel the launchers instantiate has a measured launch (a new
+  // kernel needs a workload); calibration_kernels.cu's are checked apart.
+  std::set<std::string> measured, missing;
+  for (const Row& r : rows) measured.insert(r.traffic.kernel.substr(0, r.traffic.kernel.find('<')));
+  for (int id = 0; id < simt::kernel_count(); ++id) {
+    const std::string base = simt::kernel_base(id);
+    if (!measured.count(base) && base.rfind("calibration::", 0) != 0) missing.insert(base);
+  }
+  for (const std::string& k : missing) {
+    std::printf("FAIL %s: no workload launches it (workloads.cpp)\n", k.c_str());
+    ++problems;
+  }
   for (const Row& r : rows)
     for (const std::string& p : r.problems) {
       std::printf("FAIL %s (%s, %s): %s\n", r.launcher.c_str(), r.traffic.kernel.c_str(), r.workload.c_str(),
