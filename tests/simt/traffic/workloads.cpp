@@ -1,7 +1,7 @@
-// workloads.cpp: every CUDA launcher at a representative size, float32, on
-// inputs laid out as the torch glue passes them (contiguous, a broadcast
-// upstream gradient for 'mean' / 'sum'), and what each launch must move at
-// least. The `why` strings explain the launches that move more than 1.25x
+// workloads.cpp: every CUDA launcher at a representative size, float32 (and
+// one bfloat16 cross-entropy), on inputs laid out as the torch glue passes
+// them (contiguous, a broadcast upstream gradient for 'mean' / 'sum'), and
+// what each launch must move at least. The `why` strings explain the launches that move more than 1.25x
 // their minimum or whose requests are not coalesced (see the table).
 #include "kernels/box_launch.h"
 #include "kernels/cross_entropy_launch.h"
@@ -36,14 +36,29 @@ const char* kTargetLogitGather =
     "a thread per row: x[y] is loaded again after the row loop, a gather across class rows (up to 32 "
     "sectors for 32 values) of a value the same thread has just loaded";
 
-void cross_entropy_index(int64_t n, int64_t c, int64_t d, const std::string& shape) {
-  Workload w(shape + " f32, smoothing 0.1, z-loss 1e-4");
+// float -> bfloat16 bits, rounded to nearest even (finite values).
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+void cross_entropy_index(int64_t n, int64_t c, int64_t d, const std::string& shape, bool bf16 = false) {
+  Workload w(shape + (bf16 ? " bf16" : " f32") + ", smoothing 0.1, z-loss 1e-4");
   const char* why = d > 1 ? kTargetLogitGather : "";
   const int64_t rows = n * d;
   CrossEntropyParams p;
-  p.dtype = DType::Float32;
+  p.dtype = bf16 ? DType::BFloat16 : DType::Float32;
   p.layout = rows_layout(n, c, d);
-  p.logits = w.uniform("logits", n * c * d, -4, 4);
+  if (bf16) {
+    uint16_t* x = w.buf<uint16_t>("logits", n * c * d);
+    std::uniform_real_distribution<double> u(-4, 4);
+    for (int64_t i = 0; i < n * c * d; ++i) x[i] = to_bf16(float(u(w.rng())));
+    p.logits = x;
+  } else {
+    p.logits = w.uniform("logits", n * c * d, -4, 4);
+  }
   p.target_index = w.indices("target", rows, 0, c - 1);
   p.label_smoothing = 0.1;
   p.z_loss = 1e-4;
@@ -54,7 +69,8 @@ void cross_entropy_index(int64_t n, int64_t c, int64_t d, const std::string& sha
         {{{{"logits"}, {"target"}}, {{"loss"}, {"lse"}, {"row_weight"}}, why}});
   p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);  // 'mean': one value, stride 0
   p.grad_loss_stride = 0;
-  p.grad_logits = w.buf<float>("grad_logits", n * c * d);
+  p.grad_logits = bf16 ? static_cast<void*>(w.buf<uint16_t>("grad_logits", n * c * d))
+                       : static_cast<void*>(w.buf<float>("grad_logits", n * c * d));
   w.run("cross_entropy_index_bwd_cuda", [&] { return simt_cross_entropy_index_bwd_cuda(&p); },
         {{{{"logits"}, {"target"}, {"lse"}, {"grad_loss"}}, {{"grad_logits"}}, ""}});
 }
@@ -332,6 +348,7 @@ void total_variation(int64_t planes, int64_t h, int64_t wd, bool isotropic) {
 
 void run_workloads() {
   cross_entropy_index(64, 4096, 1, "64x4096");        // a block per row
+  cross_entropy_index(64, 4096, 1, "64x4096", true);  // 16-byte packets of 8 values
   cross_entropy_index(512, 1000, 1, "512x1000");      // a warp per row
   cross_entropy_index(2, 19, 64 * 64, "2x19x64x64");  // a thread per row (classes strided)
   cross_entropy_prob(64, 4096);
