@@ -30,7 +30,7 @@ kernels:
 # Needs g++ and python3 only (no nvcc, no torch).
 simt:
 	$(MAKE) -C tests/simt -j$(MAX_JOBS) all
-	$(MAKE) -C tests/simt check
+	$(MAKE) -C tests/simt -j$(MAX_JOBS) check
 
 # csrc/cuda/*.cpp checked with g++ -fsyntax-only against the installed (CPU) torch's headers.
 cuda-glue: deps
