@@ -54,7 +54,7 @@ struct Typed {
       std::vector<float> f(n);
       for (size_t i = 0; i < n; ++i) f[i] = static_cast<float>(v[i]);
       if (dtype == DType::Float32) {
-        std::memcpy(raw.p, f.data(), n * 4);
+        if (n) std::memcpy(raw.p, f.data(), n * 4);  // f.data() may be null when empty
       } else {
         cpu::narrow_16bit(f.data(), 1, int64_t(n), dtype == DType::BFloat16, reinterpret_cast<uint16_t*>(raw.p), int64_t(n));
         cpu::widen_16bit(reinterpret_cast<uint16_t*>(raw.p), int64_t(n), 1, int64_t(n), dtype == DType::BFloat16, f.data());

@@ -128,6 +128,17 @@ inline void expect_branch(std::string kernel, std::string what, std::function<bo
   branches().push_back({std::move(kernel), std::move(what), std::move(hit)});
 }
 
+// Declares that the first launch made inside this scope is of `kernel`, which
+// maps blockIdx to its work exactly: that launch runs its whole grid even
+// under --grid-cap (see simt::exact_grid_next_launch); later launches of the
+// scope stay capped. The declaration ends with the scope.
+struct ExactGridLaunch {
+  explicit ExactGridLaunch(const char* kernel) { simt::exact_grid_next_launch(kernel); }
+  ~ExactGridLaunch() { simt::exact_grid_next_launch(nullptr); }
+  ExactGridLaunch(const ExactGridLaunch&) = delete;
+  ExactGridLaunch& operator=(const ExactGridLaunch&) = delete;
+};
+
 // Each case file registers its cases (and branches) once: TH_CASES(register_focal);
 struct Registrar {
   explicit Registrar(void (*fn)()) { fn(); }

@@ -8,7 +8,8 @@
 //
 // --grid-cap N runs at most N blocks along each grid axis: the grid-stride
 // loops then walk several rows / tiles / elements per block, which small
-// inputs never do otherwise.
+// inputs never do otherwise. A launch of a kernel that maps blockIdx to its
+// work exactly keeps its whole grid: its case declares it (th::ExactGridLaunch).
 #include <cstdio>
 #include <cstdlib>
 #include <map>

@@ -175,13 +175,16 @@ KernelInfo pretty_kernel(const char* mangled) {
   return k;
 }
 
+constexpr unsigned long long kDefaultMaxBlocks = 1u << 14;
+
 struct State {
   Schedule schedule = Schedule::Forward;
   uint64_t seed = 1;
   std::mt19937_64 rng{1};
   int arch = 80;
-  unsigned long long max_blocks = 1u << 14;
+  unsigned long long max_blocks = kDefaultMaxBlocks;
   bool clamp = false;
+  std::string exact_next;  // exact_grid_next_launch()
   bool keep_going = false;
   long errors = 0, launches = 0;
   cudaError_t last_error = cudaSuccess;
@@ -560,6 +563,7 @@ void set_grid_limit(unsigned long long max_blocks, bool clamp) {
   S().max_blocks = max_blocks;
   S().clamp = clamp;
 }
+void exact_grid_next_launch(const char* kernel_base) { S().exact_next = kernel_base ? kernel_base : ""; }
 void set_keep_going(bool on) { S().keep_going = on; }
 void set_launch_observer(LaunchObserver observer) { S().observer = observer; }
 
@@ -613,6 +617,8 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char*
   State& s = S();
   if (s.launch) fatal("kernel launch from inside a kernel (dynamic parallelism is not emulated)");
   ++s.launches;
+  const std::string exact = std::move(s.exact_next);  // applies to this launch only
+  s.exact_next.clear();
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   auto fail = [&](cudaError_t e, const char* why) {
     std::fprintf(stderr, "SIMT: launch at %s:%d fails with %s: %s (grid %u,%u,%u block %u,%u,%u shmem %zu)\n", file,
@@ -644,7 +650,14 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char*
   L.nthreads = unsigned(threads);
   const unsigned long long blocks = 1ull * grid.x * grid.y * grid.z;
   dim3 run_grid = grid;
-  if (blocks > s.max_blocks || (s.clamp && (grid.x > s.max_blocks || grid.y > s.max_blocks || grid.z > s.max_blocks))) {
+  if (!exact.empty()) {
+    // A kernel that maps blockIdx to its work exactly: its full grid, or none
+    // (a cap below the default limit does not apply).
+    const unsigned long long limit = std::max(s.max_blocks, kDefaultMaxBlocks);
+    if (blocks > limit)
+      fatal("launch at %s:%d asks for %llu blocks; the emulator runs at most %llu", file, line, blocks, limit);
+  } else if (blocks > s.max_blocks ||
+             (s.clamp && (grid.x > s.max_blocks || grid.y > s.max_blocks || grid.z > s.max_blocks))) {
     if (!s.clamp)
       fatal("launch at %s:%d asks for %llu blocks; the emulator runs at most %llu (use smaller inputs, or "
             "set_grid_limit(n, true) for grid-stride kernels)", file, line, blocks, s.max_blocks);
@@ -671,6 +684,9 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char*
   if (kTsan) __tsan_acquire(&s.finish_token);
   for (void* p : L.retired) std::free(p);
   s.launch = nullptr;
+  if (!exact.empty() && (L.kernel_id < 0 || exact != kernel_base(L.kernel_id)))
+    error("launch at %s:%d was declared an exact grid of %s but ran %s", file, line, exact.c_str(),
+          L.kernel_id < 0 ? "no kernel body" : kernel_name(L.kernel_id));
   if (s.observer) {
     const LaunchRecord r{L.kernel_id, file, line, {grid.x, grid.y, grid.z}, {block.x, block.y, block.z},
                          static_cast<unsigned long>(shmem), L.capped};

@@ -17,6 +17,12 @@ void set_arch(int sm);  // 80 or 90: shared-memory limits
 // (grid-stride kernels must still cover all their work: set_grid_limit(1, true)
 // makes one block walk everything).
 void set_grid_limit(unsigned long long max_blocks, bool clamp);
+// A kernel that maps blockIdx to its work exactly (no grid-stride loop) would
+// simply skip work under a clamped grid. The next launch (only that one) runs
+// its whole grid whatever set_grid_limit says, and must be a launch of the
+// kernel whose base name is `kernel_base` ("seg_stats_kernel"): anything else
+// is an error. nullptr withdraws a declaration no launch consumed.
+void exact_grid_next_launch(const char* kernel_base);
 // Errors (barrier divergence, bad shuffle, launch-config violations) abort by
 // default; with keep_going they are counted and execution continues.
 void set_keep_going(bool on);
