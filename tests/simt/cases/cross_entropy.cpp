@@ -283,6 +283,13 @@ void declare_branches() {
     th::expect_branch(kn, "C = 16385: a block of 512 a row", [](R r) {
       return g_current && g_current->C == 16385 && picked(r).group == 512 && r.block[0] == 512;
     });
+    // An odd class count is no whole number of packets of any width, in
+    // aligned, contiguous memory otherwise.
+    th::expect_branch(kn, "odd C, contiguous and aligned: unpacked", [](R r) {
+      const CeCase* k = g_current;
+      return k && k->C % 2 == 1 && k->walk == Walk::Dense && k->D == 1 && k->target_walk == Walk::Dense &&
+             !k->misaligned_grad && picked(r).group > 1 && picked(r).vec == 1;
+    });
     // C fits the packets in these cases (see register_cross_entropy); what
     // keeps the launch unpacked is the memory.
     auto unpacked = [](bool (*why)(const CeCase&)) {
