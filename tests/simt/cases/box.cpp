@@ -2,17 +2,24 @@
 #include "cpu/box_kernels.h"
 #include "common.h"
 #include "kernels/box_launch.h"
+#include "simt/runtime.h"
 
 namespace cases {
 namespace {
 
 // ---- box IoU family --------------------------------------------------------------------------------
-std::vector<double> random_boxes(std::mt19937_64& rng, int64_t count, BoxFmt fmt) {
+// Boxes in format fmt; every 11th has zero width. With `degenerate`, every
+// box has zero area: zero width, zero height, or both (a point).
+std::vector<double> random_boxes(std::mt19937_64& rng, int64_t count, BoxFmt fmt, bool degenerate = false) {
   std::vector<double> b(count * 4);
   for (int64_t i = 0; i < count; ++i) {
     const double x = uniform(rng, 0, 50), yv = uniform(rng, 0, 50);
     double w = uniform(rng, 0, 30), h = uniform(rng, 0, 30);
     if (i % 11 == 5) w = 0;  // degenerate boxes
+    if (degenerate) {
+      if (i % 3 != 1) w = 0;
+      if (i % 3 != 0) h = 0;
+    }
     double* o = &b[i * 4];
     if (fmt == BoxFmt::XYXY) o[0] = x, o[1] = yv, o[2] = x + w, o[3] = yv + h;
     else if (fmt == BoxFmt::XYWH) o[0] = x, o[1] = yv, o[2] = w, o[3] = h;
@@ -21,9 +28,19 @@ std::vector<double> random_boxes(std::mt19937_64& rng, int64_t count, BoxFmt fmt
   return b;
 }
 
-void box_pairwise(Ctx& c, DType dtype, BoxPairKind kind, BoxFmt fmt, int64_t batch, int64_t n, int64_t m) {
+bool all_finite(const std::vector<double>& v) {
+  for (double x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+void box_pairwise(Ctx& c, DType dtype, BoxPairKind kind, BoxFmt fmt, int64_t batch, int64_t n, int64_t m,
+                  bool degenerate = false) {
   auto rng = rng_for(c.name);
-  Typed b1(dtype, random_boxes(rng, batch * n, fmt)), b2(dtype, random_boxes(rng, batch * m, fmt));
+  std::vector<double> v1 = random_boxes(rng, batch * n, fmt, degenerate), v2 = random_boxes(rng, batch * m, fmt, degenerate);
+  // A box of boxes2 equal to one of boxes1 (the same point when degenerate).
+  std::copy(v1.begin(), v1.begin() + 4, v2.begin());
+  Typed b1(dtype, v1), b2(dtype, v2);
   Buf<unsigned char> out(batch * n * m * elem_size(dtype), elem_size(dtype)), ref(batch * n * m * elem_size(dtype), elem_size(dtype));
   BoxPairwiseParams p;
   p.boxes1 = b1.ptr();
@@ -45,13 +62,29 @@ void box_pairwise(Ctx& c, DType dtype, BoxPairKind kind, BoxFmt fmt, int64_t bat
               rtol_out(dtype), dtype == DType::Float64 ? 1e-12 : 4e-7);
 }
 
-void box_loss(Ctx& c, DType dtype, BoxLossMode mode, BoxFmt fmt, int64_t pairs) {
+struct LossCase {
+  DType dtype;
+  BoxLossMode mode;
+  BoxFmt fmt;
+  int64_t pairs;
+  bool broadcast_grad = false;  // upstream gradient as one value (stride 0)
+  int grads = 3;                // which of grad1 (1) and grad2 (2) are asked for; the other is null
+  bool degenerate = false;      // zero-area boxes only: every output must stay finite
+};
+
+void box_loss(Ctx& c, const LossCase& k) {
+  const DType dtype = k.dtype;
+  const int64_t pairs = k.pairs;
   auto rng = rng_for(c.name);
-  std::vector<double> v1 = random_boxes(rng, pairs, fmt), v2 = random_boxes(rng, pairs, fmt);
+  std::vector<double> v1 = random_boxes(rng, pairs, k.fmt, k.degenerate), v2 = random_boxes(rng, pairs, k.fmt, k.degenerate);
   if (pairs > 2) std::copy(v1.begin(), v1.begin() + 4, v2.begin());  // an identical pair
+  if (pairs > 4 && k.degenerate) {  // two equal points; two sharing x, y (a corner, or the centre in cxcywh)
+    std::copy(v1.begin() + 8, v1.begin() + 12, v2.begin() + 8);
+    std::copy(v1.begin() + 12, v1.begin() + 14, v2.begin() + 12);
+  }
   Typed b1(dtype, v1), b2(dtype, v2);
   const bool dbl = dtype == DType::Float64;
-  std::vector<double> gl(pairs);
+  std::vector<double> gl(k.broadcast_grad ? 1 : pairs);
   for (auto& v : gl) v = uniform(rng, -1, 1);
   const size_t es = elem_size(dtype), as = dbl ? 8 : 4;
   Buf<unsigned char> loss(pairs * as, as), g1(pairs * 4 * es, es), g2(pairs * 4 * es, es);
@@ -61,20 +94,24 @@ void box_loss(Ctx& c, DType dtype, BoxLossMode mode, BoxFmt fmt, int64_t pairs) 
   p.boxes2 = b2.ptr();
   p.dtype = dtype;
   p.pairs = pairs;
-  p.mode = mode;
-  p.fmt = fmt;
+  p.mode = k.mode;
+  p.fmt = k.fmt;
   p.loss = loss.p;
   p.grad_loss = G.ptr();
-  p.grad_loss_stride = 1;
-  p.grad1 = g1.p;
-  p.grad2 = g2.p;
+  p.grad_loss_stride = k.broadcast_grad ? 0 : 1;
+  p.grad1 = k.grads & 1 ? g1.p : nullptr;
+  p.grad2 = k.grads & 2 ? g2.p : nullptr;
   if (int rc = simt_box_loss_fwd_cuda(&p)) return c.fail("forward launch returned %d", rc);
   if (int rc = simt_box_loss_bwd_cuda(&p)) return c.fail("backward launch returned %d", rc);
-  if (loss.unwritten() || g1.unwritten() || g2.unwritten()) c.fail("outputs left unwritten");
+  if (loss.unwritten()) c.fail("forward left outputs unwritten");
+  // A gradient not asked for is not written.
+  if (g1.unwritten() != (k.grads & 1 ? 0 : g1.n / es)) c.fail("grad1: %zu elements unwritten", g1.unwritten());
+  if (g2.unwritten() != (k.grads & 2 ? 0 : g2.n / es)) c.fail("grad2: %zu elements unwritten", g2.unwritten());
   c.add_digest(loss);
   c.add_digest(g1);
   c.add_digest(g2);
-  // The CPU loops take float32 or float64 boxes (the glue widens float16/bfloat16).
+  // The CPU loops take float32 or float64 boxes (the glue widens float16/bfloat16)
+  // and write both gradients.
   const DType acc = dbl ? DType::Float64 : DType::Float32;
   Typed r1(acc, b1.value), r2(acc, b2.value);
   Buf<unsigned char> rl(pairs * as, as), rg1(pairs * 4 * as, as), rg2(pairs * 4 * as, as);
@@ -88,11 +125,71 @@ void box_loss(Ctx& c, DType dtype, BoxLossMode mode, BoxFmt fmt, int64_t pairs) 
   cpu::box_loss_fwd_range(q, 0, pairs);
   cpu::box_loss_bwd_range(q, 0, pairs);
   const double atol = dbl ? 1e-12 : is16(dtype) ? 2e-3 : 4e-7;
-  th::compare(c, "loss", read_typed(acc, loss.p, pairs), read_typed(acc, rl.p, pairs), rtol_acc(dtype), dbl ? 1e-12 : 4e-7);
-  th::compare(c, "grad1", read_typed(dtype, g1.p, pairs * 4), round_to(dtype, read_typed(acc, rg1.p, pairs * 4)),
-              rtol_out(dtype), atol);
-  th::compare(c, "grad2", read_typed(dtype, g2.p, pairs * 4), round_to(dtype, read_typed(acc, rg2.p, pairs * 4)),
-              rtol_out(dtype), atol);
+  const std::vector<double> got_loss = read_typed(acc, loss.p, pairs);
+  th::compare(c, "loss", got_loss, read_typed(acc, rl.p, pairs), rtol_acc(dtype), dbl ? 1e-12 : 4e-7);
+  std::vector<double> got1, got2;
+  if (k.grads & 1) {
+    got1 = read_typed(dtype, g1.p, pairs * 4);
+    th::compare(c, "grad1", got1, round_to(dtype, read_typed(acc, rg1.p, pairs * 4)), rtol_out(dtype), atol);
+  }
+  if (k.grads & 2) {
+    got2 = read_typed(dtype, g2.p, pairs * 4);
+    th::compare(c, "grad2", got2, round_to(dtype, read_typed(acc, rg2.p, pairs * 4)), rtol_out(dtype), atol);
+  }
+  // kernels/box.h keeps zero-size boxes finite (torchvision gives nan there).
+  // Not so a float16 gradient: GIoU's (C - union) / (C + eps) has the
+  // derivative (union + eps) / (C + eps)^2 in the enclosing area C, 1 / eps =
+  // 1e7 where C = 0 (zero-width boxes on one vertical line), times the
+  // enclosing box's height: some 1e7 to 1e8 here, far beyond float16's 65504,
+  // so it is stored as inf, as the CPU path stores it (compared above).
+  if (k.degenerate && !all_finite(got_loss)) c.fail("a zero-area box gave a non-finite loss");
+  if (k.degenerate && dtype != DType::Float16 && !(all_finite(got1) && all_finite(got2)))
+    c.fail("a zero-area box gave a non-finite gradient");
+}
+
+// float16 / bfloat16 pairwise boxes: the glue widens them to float32, the
+// launcher refuses them without launching anything.
+void box_pairwise_refused(Ctx& c, DType dtype) {
+  Typed b1(dtype, {0, 0, 2, 2}), b2(dtype, {1, 1, 3, 3});
+  Buf<unsigned char> out(elem_size(dtype), elem_size(dtype));
+  BoxPairwiseParams p;
+  p.boxes1 = b1.ptr();
+  p.boxes2 = b2.ptr();
+  p.out = out.p;
+  p.dtype = dtype;
+  p.batch = p.n = p.m = 1;
+  const long before = simt::launches();
+  if (simt_box_pairwise_cuda(&p) == 0) c.fail("launcher accepted %s boxes", dtype_name(dtype));
+  if (simt::launches() != before) c.fail("a kernel was launched for refused boxes");
+  if (out.unwritten() != 1) c.fail("refused boxes wrote an output");
+}
+
+// Nothing to compute: nothing is launched and nothing written.
+void box_empty(Ctx& c) {
+  Buf<float> b1(4), b2(4), out(1), loss(1), gl(1), g1(4), g2(4);
+  const long before = simt::launches();
+  const int64_t shapes[][3] = {{0, 3, 3}, {2, 0, 3}, {2, 3, 0}};
+  for (const auto& s : shapes) {
+    BoxPairwiseParams p;
+    p.boxes1 = b1.p;
+    p.boxes2 = b2.p;
+    p.out = out.p;
+    p.batch = s[0], p.n = s[1], p.m = s[2];
+    if (int rc = simt_box_pairwise_cuda(&p)) c.fail("pairwise returned %d on an empty input", rc);
+  }
+  BoxLossParams q;
+  q.boxes1 = b1.p;
+  q.boxes2 = b2.p;
+  q.pairs = 0;
+  q.loss = loss.p;
+  q.grad_loss = gl.p;
+  q.grad1 = g1.p;
+  q.grad2 = g2.p;
+  if (int rc = simt_box_loss_fwd_cuda(&q)) c.fail("loss forward returned %d on an empty input", rc);
+  if (int rc = simt_box_loss_bwd_cuda(&q)) c.fail("loss backward returned %d on an empty input", rc);
+  if (simt::launches() != before) c.fail("%ld kernels launched for an empty input", simt::launches() - before);
+  if (out.unwritten() != 1 || loss.unwritten() != 1 || g1.unwritten() != 4 || g2.unwritten() != 4)
+    c.fail("an empty input wrote an output");
 }
 
 void register_box() {
@@ -100,20 +197,68 @@ void register_box() {
   const char* fmt_names[] = {"xyxy", "xywh", "cxcywh"};
   const char* kind_names[] = {"iou", "giou", "diou", "ciou"};
   const char* mode_names[] = {"iou", "giou", "diou", "ciou", "eiou", "siou"};
+  char name[160];
   for (DType d : {DType::Float32, DType::Float64})
-    for (int k = 0; k < 4; ++k)
+    for (int k = 0; k < 4; ++k) {
       for (int f = 0; f < 3; ++f) {
-        char name[160];
         std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/2x37x140", dtype_name(d), kind_names[k], fmt_names[f]);
         th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), fmts[f], 2, 37, 140); });
       }
+      // Exactly one tile; one box each; three tiles on every grid axis; zero-area boxes only.
+      const BoxFmt f = fmts[k % 3];
+      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/1x32x128", dtype_name(d), kind_names[k], fmt_names[k % 3]);
+      th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), f, 1, 32, 128); });
+      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/1x1x1", dtype_name(d), kind_names[k], fmt_names[k % 3]);
+      th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), f, 1, 1, 1); });
+      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/3x65x257", dtype_name(d), kind_names[k], fmt_names[k % 3]);
+      th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), f, 3, 65, 257); });
+      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/zero_area/2x37x140", dtype_name(d), kind_names[k],
+                    fmt_names[k % 3]);
+      th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), f, 2, 37, 140, true); });
+    }
+  for (DType d : {DType::Float16, DType::BFloat16}) {
+    std::snprintf(name, sizeof name, "box_pairwise/%s/refused", dtype_name(d));
+    th::add(name, [=](Ctx& c) { box_pairwise_refused(c, d); });
+  }
   for (DType d : {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16})
-    for (int mo = 0; mo < 6; ++mo)
+    for (int mo = 0; mo < 6; ++mo) {
       for (int f = 0; f < 3; ++f) {
-        char name[160];
         std::snprintf(name, sizeof name, "box_loss/%s/%s/%s/300", dtype_name(d), mode_names[mo], fmt_names[f]);
-        th::add(name, [=](Ctx& c) { box_loss(c, d, BoxLossMode(mo), fmts[f], 300); });
+        const LossCase k{d, BoxLossMode(mo), fmts[f], 300};
+        th::add(name, [=](Ctx& c) { box_loss(c, k); });
       }
+      // One upstream value for every pair (a 'mean' or 'sum' loss); zero-area boxes only.
+      const BoxFmt f = fmts[mo % 3];
+      std::snprintf(name, sizeof name, "box_loss/%s/%s/%s/grad_broadcast/300", dtype_name(d), mode_names[mo],
+                    fmt_names[mo % 3]);
+      LossCase k{d, BoxLossMode(mo), f, 300};
+      k.broadcast_grad = true;
+      th::add(name, [=](Ctx& c) { box_loss(c, k); });
+      std::snprintf(name, sizeof name, "box_loss/%s/%s/%s/zero_area/300", dtype_name(d), mode_names[mo],
+                    fmt_names[mo % 3]);
+      k.broadcast_grad = false;
+      k.degenerate = true;
+      th::add(name, [=](Ctx& c) { box_loss(c, k); });
+    }
+  // One of the two gradients asked for (the kernel skips a null output).
+  for (int grads = 1; grads <= 2; ++grads) {
+    std::snprintf(name, sizeof name, "box_loss/f32/ciou/xywh/grad%d_only/300", grads);
+    LossCase k{DType::Float32, BoxLossMode::CIoU, BoxFmt::XYWH, 300};
+    k.grads = grads;
+    th::add(name, [=](Ctx& c) { box_loss(c, k); });
+  }
+  th::add("box/empty", box_empty);
+
+  th::expect_branch("box_pairwise_kernel", "several column tiles (grid.x > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
+  th::expect_branch("box_pairwise_kernel", "several row tiles (grid.y > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[1] > 1; });
+  th::expect_branch("box_pairwise_kernel", "several batches (grid.z > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[2] > 1; });
+  th::expect_branch("box_loss_fwd_kernel", "several blocks (grid > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
+  th::expect_branch("box_loss_bwd_kernel", "several blocks (grid > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
 }
 
 }  // namespace

@@ -1,0 +1,138 @@
+// Cases: smooth L1 and Huber kernels against the math of kernels/regression.h
+// in a serial loop, as cpu/regression.cpp applies it (no torch-free CPU loop
+// exists for these).
+#include "common.h"
+#include "kernels/regression.h"
+#include "kernels/regression_launch.h"
+#include "simt/runtime.h"
+
+namespace cases {
+namespace {
+
+struct RegCase {
+  DType dtype;
+  RegressionKind kind;
+  double param;  // smooth L1's beta (0: the L1 loss) or Huber's delta
+  int64_t numel;
+  bool broadcast_grad;  // upstream gradient as one value (stride 0)
+};
+
+template <class acc_t> void regression(Ctx& c, const RegCase& k) {
+  auto rng = rng_for(c.name);
+  const int64_t n = k.numel;
+  std::vector<double> x(n), y(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = uniform(rng, -4, 4), y[i] = uniform(rng, -4, 4);
+  // Differences exactly on the branch points (all representable in every
+  // dtype for the params used): d = +param, -param, 0, and infinite inputs.
+  // No nan: smooth L1's backward takes sign(nan) as 0 where torch gives nan.
+  if (n >= 8) {
+    x[0] = 1.5 + k.param, y[0] = 1.5;
+    x[1] = -1.5 - k.param, y[1] = -1.5;
+    x[2] = y[2] = 0.75;
+    x[3] = -2, y[3] = -2;
+    x[4] = INFINITY, y[4] = 1;
+    x[5] = -INFINITY, y[5] = 1;
+    x[6] = 0.5, y[6] = 0.5 - k.param;
+  }
+  Typed X(k.dtype, x), Y(k.dtype, y);
+  const size_t es = elem_size(k.dtype);
+  std::vector<double> gl(k.broadcast_grad ? 1 : n);
+  for (auto& v : gl) v = uniform(rng, -2, 2);
+  Acc<acc_t> G(gl);
+  Buf<unsigned char> loss(n * es, es), grad(n * es, es);
+
+  RegressionParams p;
+  p.input = X.ptr();
+  p.target = Y.ptr();
+  p.dtype = k.dtype;
+  p.numel = n;
+  p.kind = k.kind;
+  p.param = k.param;
+  p.loss = loss.p;
+  p.grad_loss = G.b.p;
+  p.grad_loss_stride = k.broadcast_grad ? 0 : 1;
+  p.grad_input = grad.p;
+  if (int rc = simt_regression_fwd_cuda(&p)) return c.fail("forward launch returned %d", rc);
+  if (loss.unwritten()) c.fail("forward left %zu of %lld elements unwritten", loss.unwritten(), (long long)n);
+  c.add_digest(loss);
+  if (int rc = simt_regression_bwd_cuda(&p)) return c.fail("backward launch returned %d", rc);
+  if (grad.unwritten()) c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
+  c.add_digest(grad);
+
+  // Reference: cpu/regression.cpp's loops, serially, on the same values.
+  const acc_t param = acc_t(k.param);
+  std::vector<double> want_loss(n), want_grad(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const acc_t d = acc_t(X.value[i]) - acc_t(Y.value[i]);
+    const acc_t g = G.b[k.broadcast_grad ? 0 : i];
+    if (k.kind == RegressionKind::SmoothL1) {
+      want_loss[i] = regression_loss<RegressionKind::SmoothL1>(d, param);
+      want_grad[i] = g * regression_grad<RegressionKind::SmoothL1>(d, param);
+    } else {
+      want_loss[i] = regression_loss<RegressionKind::Huber>(d, param);
+      want_grad[i] = g * regression_grad<RegressionKind::Huber>(d, param);
+    }
+  }
+  // Both sides run the same float / double operations in the same order (the
+  // build contracts no multiply-add) and round to float16 / bfloat16 the same
+  // way: equal bit for bit. Even one ulp of slack in float16 would let through
+  // a kernel that computes in the storage type instead of the accumulate type.
+  th::compare(c, "loss", read_typed(k.dtype, loss.p, n), round_to(k.dtype, want_loss), 0, 0);
+  th::compare(c, "grad", read_typed(k.dtype, grad.p, n), round_to(k.dtype, want_grad), 0, 0);
+}
+
+// numel == 0: nothing is launched and nothing written.
+void regression_empty(Ctx& c) {
+  Buf<float> loss(1), grad(1);
+  const Buf<float> in(1), tg(1), gl(1);
+  RegressionParams p;
+  p.input = in.p;
+  p.target = tg.p;
+  p.numel = 0;
+  p.loss = loss.p;
+  p.grad_loss = gl.p;
+  p.grad_input = grad.p;
+  const long before = simt::launches();
+  for (RegressionKind kind : {RegressionKind::SmoothL1, RegressionKind::Huber}) {
+    p.kind = kind;
+    if (int rc = simt_regression_fwd_cuda(&p)) c.fail("forward returned %d on an empty input", rc);
+    if (int rc = simt_regression_bwd_cuda(&p)) c.fail("backward returned %d on an empty input", rc);
+  }
+  if (simt::launches() != before) c.fail("%ld kernels launched for an empty input", simt::launches() - before);
+  if (loss.unwritten() != 1 || grad.unwritten() != 1) c.fail("an empty input wrote an output");
+}
+
+void register_regression() {
+  const DType dtypes[] = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16};
+  const std::pair<RegressionKind, double> kinds[] = {{RegressionKind::SmoothL1, 1.0},
+                                                     {RegressionKind::SmoothL1, 0.25},
+                                                     {RegressionKind::SmoothL1, 0.0},
+                                                     {RegressionKind::Huber, 1.0},
+                                                     {RegressionKind::Huber, 2.5}};
+  for (DType d : dtypes)
+    for (auto kp : kinds)
+      for (int bc = 0; bc < 2; ++bc)
+        for (int64_t n : {int64_t(1000), int64_t(5)}) {
+          if (n == 5 && (bc || kp.second != 1.0)) continue;  // one block, fewer threads than it has
+          const RegCase k{d, kp.first, kp.second, n, bool(bc)};
+          char name[160];
+          std::snprintf(name, sizeof name, "regression/%s/%s=%g/%s/n%lld", dtype_name(d),
+                        kp.first == RegressionKind::SmoothL1 ? "smooth_l1/beta" : "huber/delta", kp.second,
+                        bc ? "grad_broadcast" : "grad_per_element", (long long)n);
+          th::add(name, [k](Ctx& c) {
+            if (k.dtype == DType::Float64) regression<double>(c, k);
+            else regression<float>(c, k);
+          });
+        }
+  th::add("regression/empty", regression_empty);
+  th::expect_branch("regression_fwd_kernel", "several blocks (grid > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
+  th::expect_branch("regression_bwd_kernel", "several blocks (grid > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
+}
+
+}  // namespace
+
+TH_CASES(register_regression);
+
+}  // namespace cases
