@@ -89,6 +89,25 @@ def split_top(s, sep=","):
     return parts
 
 
+def body_start(src, mask, i):
+    """Index of the '{' that opens the function body after src[i], or None for a declaration (';' first).
+
+    Only code counts (comments and strings are skipped), and only at parenthesis depth 0."""
+    depth = 0
+    for j in range(i, len(src)):
+        if not mask[j]:
+            continue
+        if src[j] == "(":
+            depth += 1
+        elif src[j] == ")":
+            depth -= 1
+        elif depth == 0 and src[j] == ";":
+            return None
+        elif depth == 0 and src[j] == "{":
+            return j
+    return None
+
+
 def line_of(src, i):
     return src.count("\n", 0, i) + 1
 
@@ -118,6 +137,11 @@ def rewrite(src, path):
 
     # __shared__ declarations.
     for s, e, _ in find_code(src, mask, r"\b(extern\s+)?__shared__\b"):
+        # `static __shared__` is still block-scoped on the device: the `static` must go, or the reference
+        # would bind to the first block's memory for the whole program.
+        st = re.search(r"\bstatic\s+$", src[max(0, s - 16):s])
+        if st:
+            edits.append((s - (len(src[max(0, s - 16):s]) - st.start()), s, ""))
         semi = src.index(";", e)
         decl = src[e:semi]
         newlines = decl.count("\n")
@@ -152,27 +176,19 @@ def rewrite(src, path):
                            % (name, type_, dims, tag, ", " + align if align != "0" else ""))
         edits.append((s, semi, "; ".join(out) + "\n" * newlines))
 
-    # __launch_bounds__(args): a run-time check at the top of the body.
+    # __launch_bounds__(args): a run-time check at the top of the body (none on a declaration).
     for s, e, _ in find_code(src, mask, r"\b__launch_bounds__\s*\("):
         close = balanced_end(src, e - 1)
         args = split_top(src[e:close - 1])
-        body = src.index("{", close)
+        body = body_start(src, mask, close)
         edits.append((s, close, ""))
-        edits.append((body + 1, body + 1, " ::simt::check_launch_bounds((%s), __func__);" % args[0].strip()))
+        if body is not None:
+            edits.append((body + 1, body + 1, " ::simt::check_launch_bounds((%s), __func__);" % args[0].strip()))
 
     # Kernel bodies: SIMT_KERNEL_ENTRY() registers the instantiation (coverage).
     for s, e, _ in find_code(src, mask, r"\b__global__\b"):
-        j, depth = e, 0
-        while j < len(src):
-            if mask[j]:
-                if src[j] == "(":
-                    depth += 1
-                elif src[j] == ")":
-                    depth -= 1
-                elif depth == 0 and src[j] in "{;":
-                    break
-            j += 1
-        if j >= len(src) or src[j] == ";":
+        j = body_start(src, mask, e)
+        if j is None:
             continue  # a declaration
         head = re.sub(r"__launch_bounds__\s*\([^{]*?\)\s(?=\s*\w+\s*\()", " ", src[e:j])
         name = re.search(r"([A-Za-z_]\w*)\s*\(", head)

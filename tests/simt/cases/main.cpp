@@ -10,6 +10,7 @@
 // loops then walk several rows / tiles / elements per block, which small
 // inputs never do otherwise. A launch of a kernel that maps blockIdx to its
 // work exactly keeps its whole grid: its case declares it (th::ExactGridLaunch).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -123,10 +124,19 @@ int main(int argc, char** argv) {
     else if (a == "--grid-cap" && i + 1 < argc) simt::set_grid_limit(std::strtoull(argv[++i], nullptr, 10), true);
     else if (a == "--schedules" && i + 1 < argc) {
       schedules.clear();
-      const std::string v = argv[++i];
-      if (v.find("forward") != std::string::npos) schedules.push_back(simt::Schedule::Forward);
-      if (v.find("reverse") != std::string::npos) schedules.push_back(simt::Schedule::Reverse);
-      if (v.find("random") != std::string::npos) schedules.push_back(simt::Schedule::Random);
+      std::string v = argv[++i];
+      for (size_t start = 0; start <= v.size();) {
+        const size_t end = std::min(v.find(',', start), v.size());
+        const std::string name = v.substr(start, end - start);
+        if (name == "forward") schedules.push_back(simt::Schedule::Forward);
+        else if (name == "reverse") schedules.push_back(simt::Schedule::Reverse);
+        else if (name == "random") schedules.push_back(simt::Schedule::Random);
+        else {
+          std::fprintf(stderr, "unknown schedule '%s' (forward, reverse, random)\n", name.c_str());
+          return 2;
+        }
+        start = end + 1;
+      }
     } else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -153,6 +163,7 @@ int main(int argc, char** argv) {
     uint64_t first_digest = 0;
     for (size_t s = 0; s < schedules.size(); ++s) {
       simt::set_schedule(schedules[s], 7 + s);
+      simt::reset_device();
       th::Ctx c;
       c.name = tc.name;
       tc.run(c);

@@ -108,6 +108,7 @@ struct Fiber {
   unsigned mask = 0;
   uint64_t value = 0, result = 0;
   int arg = 0, width = 32;
+  char* sync_obj = nullptr;  // the TSan sync object of the barrier it waits at
   void* fake_stack = nullptr;
   void* tsan = nullptr;
   char name[64] = "";
@@ -135,6 +136,7 @@ struct Launch {
   bool bounds_checked = false;
   int kernel_id = -1;
   bool capped = false;
+  bool opted_in = false;  // cudaFuncAttributeMaxDynamicSharedMemorySize was raised for this kernel
 };
 
 struct KernelInfo {
@@ -201,7 +203,15 @@ struct State {
   char launch_token = 0, finish_token = 0;
   // Per-block sync objects for TSan (fresh memory for each block, so that no
   // happens-before leaks from one block to the next through them).
+  // Sync objects for TSan, fresh for each block (so that no happens-before
+  // leaks from one block to the next through them): two per barrier kind,
+  // used alternately by generation, so that a thread leaving a barrier
+  // acquires only what was released *at* that barrier, not what threads that
+  // already ran on released at the next one (a missing barrier between two
+  // others then shows as a race). [0, 1]: __syncthreads; [2 + 2w, 3 + 2w]: warp w.
   std::vector<char>* block_sync = nullptr;
+  unsigned block_gen = 0;
+  std::vector<unsigned> warp_gen;
   LaunchObserver observer = nullptr;
 };
 
@@ -453,6 +463,7 @@ bool resolve_warps(unsigned n) {
       }
       for (unsigned k = 0; k < lanes; ++k)
         if (participants >> k & 1u) release(s.fibers[w0 + k]);
+      ++s.warp_gen[w0 / 32];
       progressed = true;
     }
   }
@@ -483,6 +494,7 @@ bool resolve_block(unsigned n) {
           block_states(n).c_str());
   for (unsigned i = 0; i < n; ++i)
     if (s.fibers[i].st != Fiber::Done) release(s.fibers[i]);
+  ++s.block_gen;
   return true;
 }
 
@@ -515,8 +527,10 @@ void run_block(Launch& L) {
     if (posix_memalign(&L.dynamic, 16, L.shmem) != 0) fatal("out of memory");
     std::memset(L.dynamic, 0xff, L.shmem);
   }
-  std::vector<char> sync(1 + (n + 31) / 32);
+  std::vector<char> sync(2 + 2 * ((n + 31) / 32));
   s.block_sync = &sync;
+  s.block_gen = 0;
+  s.warp_gen.assign((n + 31) / 32, 0);
   if (kTsan) __tsan_release(&s.launch_token);
   std::vector<unsigned> order;
   for (;;) {
@@ -566,6 +580,11 @@ void set_grid_limit(unsigned long long max_blocks, bool clamp) {
 void exact_grid_next_launch(const char* kernel_base) { S().exact_next = kernel_base ? kernel_base : ""; }
 void set_keep_going(bool on) { S().keep_going = on; }
 void set_launch_observer(LaunchObserver observer) { S().observer = observer; }
+void reset_device() {
+  State& s = S();
+  s.max_dynamic_shared.clear();  // a launcher must opt in itself, not profit from an earlier case's call
+  s.last_error = cudaSuccess;
+}
 
 int register_kernel(const char* mangled_tag) {
   kernel_registry().push_back(pretty_kernel(mangled_tag));
@@ -648,6 +667,7 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char*
   L.body = body;
   L.ctx = ctx;
   L.nthreads = unsigned(threads);
+  L.opted_in = it != s.max_dynamic_shared.end() && it->second > 48 * 1024;
   const unsigned long long blocks = 1ull * grid.x * grid.y * grid.z;
   dim3 run_grid = grid;
   if (!exact.empty()) {
@@ -701,9 +721,10 @@ void syncthreads(const char* file, int line) {
   f.file = file;
   f.line = line;
   State& s = S();
-  if (kTsan) __tsan_release(&(*s.block_sync)[0]);
+  f.sync_obj = &(*s.block_sync)[s.block_gen & 1];
+  if (kTsan) __tsan_release(f.sync_obj);
   yield_to_scheduler(f, false);
-  if (kTsan) __tsan_acquire(&(*s.block_sync)[0]);
+  if (kTsan) __tsan_acquire(f.sync_obj);
 }
 
 uint64_t warp_op(const char* file, int line, Op op, unsigned mask, uint64_t value, int arg, int width) {
@@ -720,9 +741,10 @@ uint64_t warp_op(const char* file, int line, Op op, unsigned mask, uint64_t valu
   f.arg = arg;
   f.width = width;
   State& s = S();
-  if (kTsan) __tsan_release(&(*s.block_sync)[1 + f.warp]);
+  f.sync_obj = &(*s.block_sync)[2 + 2 * f.warp + (s.warp_gen[f.warp] & 1)];
+  if (kTsan) __tsan_release(f.sync_obj);
   yield_to_scheduler(f, false);
-  if (kTsan) __tsan_acquire(&(*s.block_sync)[1 + f.warp]);
+  if (kTsan) __tsan_acquire(f.sync_obj);
   return f.result;
 }
 
@@ -743,13 +765,19 @@ void* shared_static(const char* tag, size_t size, size_t align) {
   for (auto& a : L.shared)
     if (a.tag == tag || std::strcmp(a.tag, tag) == 0) return a.ptr;
   void* p = nullptr;
-  if (posix_memalign(&p, align < sizeof(void*) ? sizeof(void*) : align, size ? size : 1) != 0) fatal("out of memory");
+  // Allocated and filled on behalf of the whole block, not of the thread that
+  // happens to get here first: hidden from TSan, or that thread's later
+  // accesses would look ordered and everyone else's would race with it.
   if (kTsan) __tsan_ignore_thread_begin();
+  if (posix_memalign(&p, align < sizeof(void*) ? sizeof(void*) : align, size ? size : 1) != 0) fatal("out of memory");
   std::memset(p, 0xff, size);  // uninitialised shared memory reads as NaN / -1
   if (kTsan) __tsan_ignore_thread_end();
   L.shared.push_back({tag, p, size});
   L.static_bytes += size;
   if (L.static_bytes > 48 * 1024) error("static shared memory of the block exceeds 48 KiB (%zu bytes)", L.static_bytes);
+  if (L.static_bytes + L.shmem > 48 * 1024 && !L.opted_in)
+    error("static + dynamic shared memory (%zu + %zu bytes) exceeds 48 KiB without the cudaFuncSetAttribute opt-in",
+          L.static_bytes, L.shmem);
   const size_t total_limit = s.arch >= 90 ? 232448 : 166912;
   if (L.static_bytes + L.shmem > total_limit)
     error("static + dynamic shared memory (%zu + %zu bytes) exceeds sm_%d's %zu", L.static_bytes, L.shmem, s.arch,

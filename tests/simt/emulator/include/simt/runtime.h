@@ -26,6 +26,9 @@ void exact_grid_next_launch(const char* kernel_base);
 // Errors (barrier divergence, bad shuffle, launch-config violations) abort by
 // default; with keep_going they are counted and execution continues.
 void set_keep_going(bool on);
+// Forgets per-kernel attributes (cudaFuncSetAttribute) and the sticky error,
+// as a fresh process would have them: called before every case and schedule.
+void reset_device();
 long errors();
 long launches();
 

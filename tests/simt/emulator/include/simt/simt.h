@@ -234,18 +234,40 @@ SIMT_MINMAX(long)
 SIMT_MINMAX(unsigned long)
 SIMT_MINMAX(long long)
 SIMT_MINMAX(unsigned long long)
-SIMT_MINMAX(float)
-SIMT_MINMAX(double)
 #undef SIMT_MINMAX
+// On the device min/max of floating point are fminf/fmaxf: a nan argument is dropped.
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+inline double min(double a, double b) { return std::fmin(a, b); }
+inline double max(double a, double b) { return std::fmax(a, b); }
 
-// Atomics: fibers never switch inside one, so a plain read-modify-write is atomic.
-template <class T> inline T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
-template <class T> inline T atomicSub(T* p, T v) { T old = *p; *p = old - v; return old; }
-template <class T> inline T atomicExch(T* p, T v) { T old = *p; *p = v; return old; }
-template <class T> inline T atomicMax(T* p, T v) { T old = *p; *p = old > v ? old : v; return old; }
-template <class T> inline T atomicMin(T* p, T v) { T old = *p; *p = old < v ? old : v; return old; }
-template <class T> inline T atomicCAS(T* p, T cmp, T v) { T old = *p; if (old == cmp) *p = v; return old; }
-template <class T> inline T atomicAnd(T* p, T v) { T old = *p; *p = old & v; return old; }
-template <class T> inline T atomicOr(T* p, T v) { T old = *p; *p = old | v; return old; }
+// Atomics. Fibers never switch inside one, so a plain read-modify-write would
+// do; they are real atomic operations so that ThreadSanitizer sees them as
+// such (a correct atomicAdd from many threads is not a race).
+template <class T> inline T simt_atomic_update(T* p, T (*f)(T, T), T v) {
+  static_assert(sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8, "atomic of an unsupported size");
+  using U = std::conditional_t<sizeof(T) == 2, uint16_t, std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
+  U* u = reinterpret_cast<U*>(p);
+  U old_bits = __atomic_load_n(u, __ATOMIC_RELAXED);
+  for (;;) {
+    T old;
+    std::memcpy(&old, &old_bits, sizeof(T));
+    const T next = f(old, v);
+    U next_bits;
+    std::memcpy(&next_bits, &next, sizeof(T));
+    if (__atomic_compare_exchange_n(u, &old_bits, next_bits, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return old;
+  }
+}
+template <class T> inline T atomicAdd(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a + b); }, v); }
+template <class T> inline T atomicSub(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a - b); }, v); }
+template <class T> inline T atomicExch(T* p, T v) { return simt_atomic_update<T>(p, [](T, T b) { return b; }, v); }
+template <class T> inline T atomicMax(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return a > b ? a : b; }, v); }
+template <class T> inline T atomicMin(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return a < b ? a : b; }, v); }
+template <class T> inline T atomicAnd(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a & b); }, v); }
+template <class T> inline T atomicOr(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a | b); }, v); }
+template <class T> inline T atomicCAS(T* p, T cmp, T v) {
+  __atomic_compare_exchange_n(p, &cmp, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  return cmp;
+}
 inline void __threadfence() {}
 inline void __threadfence_block() {}
