@@ -191,7 +191,8 @@ struct State {
   long errors = 0, launches = 0;
   cudaError_t last_error = cudaSuccess;
   std::map<const void*, int> max_dynamic_shared;
-  std::vector<Fiber> fibers;
+  std::vector<Fiber> fibers;             // slots: a stack and a TSan context each
+  std::vector<Fiber*> thread_fiber;      // CUDA thread (linear index in the block) -> its slot
   size_t stack_size = 256 * 1024;
   void* sched_sp = nullptr;
   Fiber* current = nullptr;
@@ -307,10 +308,11 @@ void prepare(Fiber& f) {
   }
   // A finished fiber's frames were never popped: clear their poison.
   if (__asan_unpoison_memory_region) __asan_unpoison_memory_region(f.stack, f.stack_size);
-  // TSan: one fiber context per thread slot, kept across blocks (so a stack
-  // is only ever reused by the context that used it before). The price:
-  // thread i of one block is ordered after thread i of the blocks before it,
-  // so TSan does not see races between those two.
+  // TSan: one fiber context per slot, kept across blocks (so a stack is only
+  // ever reused by the context that used it before). The slots rotate from
+  // block to block (run_block), so a context runs thread i of one block and
+  // thread i - 1 of the next: those two are ordered by the context's program
+  // order and TSan does not check them against each other.
   if (kTsan && !f.tsan) f.tsan = __tsan_create_fiber(0);
   // Initial frame, popped by simt_switch: control words, six registers, then
   // fiber_entry as the return address, above it a null "return address" for
@@ -368,7 +370,7 @@ std::string describe(const Fiber& f) {
 std::string block_states(unsigned n) {
   State& s = S();
   std::map<std::string, std::vector<unsigned>> groups;
-  for (unsigned i = 0; i < n; ++i) groups[describe(s.fibers[i])].push_back(i);
+  for (unsigned i = 0; i < n; ++i) groups[describe((*s.thread_fiber[i]))].push_back(i);
   std::string out;
   for (auto& g : groups) {
     out += "\n    threads ";
@@ -400,14 +402,14 @@ bool resolve_warps(unsigned n) {
   for (unsigned w0 = 0; w0 < n; w0 += 32) {
     const unsigned lanes = std::min(32u, n - w0);
     for (unsigned l = 0; l < lanes; ++l) {
-      Fiber& lead = s.fibers[w0 + l];
+      Fiber& lead = (*s.thread_fiber[w0 + l]);
       if (lead.st != Fiber::Waiting || lead.wait != Fiber::Warp) continue;
       const unsigned mask = lead.mask;
       bool complete = true, exited = false;
       for (unsigned k = 0; k < 32; ++k) {
         if (!(mask >> k & 1u)) continue;
         if (k >= lanes) { exited = true; continue; }
-        const Fiber& o = s.fibers[w0 + k];
+        const Fiber& o = (*s.thread_fiber[w0 + k]);
         if (o.st == Fiber::Done) { exited = true; continue; }
         if (o.st != Fiber::Waiting || o.wait != Fiber::Warp) { complete = false; break; }
         if (o.file != lead.file || o.line != lead.line || o.mask != mask || o.op != lead.op) {
@@ -424,7 +426,7 @@ bool resolve_warps(unsigned n) {
       // Every lane of the mask has arrived: compute the results.
       unsigned ballot = 0, participants = 0;
       for (unsigned k = 0; k < lanes; ++k) {
-        const Fiber& o = s.fibers[w0 + k];
+        const Fiber& o = (*s.thread_fiber[w0 + k]);
         if ((mask >> k & 1u) && o.st == Fiber::Waiting && o.wait == Fiber::Warp) {
           participants |= 1u << k;
           if (o.value) ballot |= 1u << k;
@@ -432,7 +434,7 @@ bool resolve_warps(unsigned n) {
       }
       for (unsigned k = 0; k < lanes; ++k) {
         if (!(participants >> k & 1u)) continue;
-        Fiber& o = s.fibers[w0 + k];
+        Fiber& o = (*s.thread_fiber[w0 + k]);
         const int width = o.width;
         if (o.op <= Op::ShflDown && (width <= 0 || width > 32 || (width & (width - 1)))) {
           error("%s at %s:%d: width %d is not a power of two up to 32", op_name(o.op), o.file, o.line, width);
@@ -457,12 +459,12 @@ bool resolve_warps(unsigned n) {
                     o.file, o.line, k, src, mask);
               o.result = ~uint64_t(0);
             } else {
-              o.result = s.fibers[w0 + unsigned(src)].value;
+              o.result = (*s.thread_fiber[w0 + unsigned(src)]).value;
             }
         }
       }
       for (unsigned k = 0; k < lanes; ++k)
-        if (participants >> k & 1u) release(s.fibers[w0 + k]);
+        if (participants >> k & 1u) release((*s.thread_fiber[w0 + k]));
       ++s.warp_gen[w0 / 32];
       progressed = true;
     }
@@ -475,14 +477,14 @@ bool resolve_block(unsigned n) {
   const Fiber* first = nullptr;
   unsigned exited = 0;
   for (unsigned i = 0; i < n; ++i) {
-    const Fiber& f = s.fibers[i];
+    const Fiber& f = (*s.thread_fiber[i]);
     if (f.st == Fiber::Done) { ++exited; continue; }
     if (f.st != Fiber::Waiting || f.wait != Fiber::Block) return false;
     if (!first) first = &f;
   }
   if (!first) return false;
   for (unsigned i = 0; i < n; ++i) {
-    const Fiber& f = s.fibers[i];
+    const Fiber& f = (*s.thread_fiber[i]);
     if (f.st == Fiber::Done) continue;
     if (f.file != first->file || f.line != first->line) {
       error("__syncthreads divergence: threads of one block wait at different barriers:%s", block_states(n).c_str());
@@ -493,7 +495,7 @@ bool resolve_block(unsigned n) {
     error("__syncthreads at %s:%d with %u threads of the block already exited:%s", first->file, first->line, exited,
           block_states(n).c_str());
   for (unsigned i = 0; i < n; ++i)
-    if (s.fibers[i].st != Fiber::Done) release(s.fibers[i]);
+    if ((*s.thread_fiber[i]).st != Fiber::Done) release((*s.thread_fiber[i]));
   ++s.block_gen;
   return true;
 }
@@ -510,8 +512,17 @@ void run_block(Launch& L) {
   State& s = S();
   const unsigned n = L.nthreads;
   if (s.fibers.size() < n) s.fibers.resize(n);
+  // CUDA thread i of this block runs on fiber slot (i + block) mod n. A slot
+  // keeps its stack and its TSan context from block to block, and a context
+  // orders what it runs by program order; rotating the slots means that thread
+  // i of one block and thread i of the next (the usual per-block writer, e.g.
+  // thread 0) are not the same context, so TSan sees a race between them.
+  const unsigned long long block_linear =
+      blockIdx.x + 1ull * gridDim.x * (blockIdx.y + 1ull * gridDim.y * blockIdx.z);
+  s.thread_fiber.resize(n);
+  for (unsigned i = 0; i < n; ++i) s.thread_fiber[i] = &s.fibers[(i + block_linear) % n];
   for (unsigned i = 0; i < n; ++i) {
-    Fiber& f = s.fibers[i];
+    Fiber& f = (*s.thread_fiber[i]);
     prepare(f);
     f.linear = i;
     f.tid = {i % L.block.x, (i / L.block.x) % L.block.y, i / (L.block.x * L.block.y)};
@@ -536,9 +547,9 @@ void run_block(Launch& L) {
   for (;;) {
     order_for(order, n);
     for (unsigned i : order)
-      if (s.fibers[i].st == Fiber::Ready) switch_to(s.fibers[i]);
+      if ((*s.thread_fiber[i]).st == Fiber::Ready) switch_to((*s.thread_fiber[i]));
     bool live = false;
-    for (unsigned i = 0; i < n && !live; ++i) live = s.fibers[i].st != Fiber::Done;
+    for (unsigned i = 0; i < n && !live; ++i) live = (*s.thread_fiber[i]).st != Fiber::Done;
     if (!live) break;
     if (resolve_warps(n)) continue;
     if (resolve_block(n)) continue;
@@ -754,7 +765,7 @@ unsigned active_mask() {
   const unsigned w0 = f.warp * 32, n = s.launch->nthreads;
   unsigned m = 0;
   for (unsigned k = 0; k < 32 && w0 + k < n; ++k)
-    if (s.fibers[w0 + k].st != Fiber::Done) m |= 1u << k;
+    if ((*s.thread_fiber[w0 + k]).st != Fiber::Done) m |= 1u << k;
   return m;
 }
 
