@@ -66,7 +66,15 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     x_y = x.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
     w = torch.ones(x.shape[class_dim], dtype=x.dtype, device=x.device) if weight is None else _acc(weight)
     w_y = torch.where(valid, w[safe], torch.zeros((), dtype=x.dtype, device=x.device))
-    return reduce(-w_y * x_y, reduction, w_y.sum()).to(input.dtype)
+    if reduction != "mean":
+        return reduce(-w_y * x_y, reduction).to(input.dtype)
+    # Every target ignored: torch returns nan (0/0) with a zero gradient, where
+    # a plain division would also make the gradient nan.
+    total_weight = w_y.sum()
+    empty = total_weight == 0
+    divisor = torch.where(empty, torch.ones_like(total_weight), total_weight)
+    nan_if_empty = torch.where(empty, torch.full_like(total_weight, float("nan")), torch.zeros_like(total_weight))
+    return ((-w_y * x_y).sum() / divisor + nan_if_empty.detach()).to(input.dtype)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
