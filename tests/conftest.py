@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import lossext
+from benchmarks import peers  # noqa: F401  (the peers' own folder on sys.path, see benchmarks/peers.py)
 from tests.seeds import seed_for
 
 CUDA = torch.cuda.is_available() and lossext.build_info()["cuda_kernels"]
