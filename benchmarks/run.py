@@ -206,7 +206,7 @@ def parse_args(argv=None):
                        help=f"write into {PUBLISHED_DIR.relative_to(ROOT)}, replacing the published results")
     ap.add_argument("--merge", action="store_true",
                     help="keep the other families' cases of an existing results file (a suite split over "
-                         "several runs, as on the GPU machine whose calls are limited to 10 minutes)")
+                         "several runs, e.g. where one command may run only a few minutes)")
     ap.add_argument("--render", metavar="JSON", help="only rewrite the .md and .png of an existing results file")
     return ap.parse_args(argv)
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing lossext needs, and nothing that is there.
-# torch is pinned to the CPU build when absent: a bare `torch` would pull
-# several GB of CUDA packages. An installed torch (any version, CUDA or not)
-# is kept, and the extension is built against it.
+# An installed torch (any version, CUDA or not) is kept, and the extension is
+# built against it. When none is installed, torch==2.13.0 is installed from the
+# configured index (on Linux from PyPI: the CUDA build); LOSSEXT_TORCH_INDEX
+# picks another, e.g. https://download.pytorch.org/whl/cpu for the CPU build.
 set -euo pipefail
 PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
-  "$PY" -m pip install --quiet "torch==${LOSSEXT_TORCH_VERSION:-2.13.0}"
+  "$PY" -m pip install --quiet "torch==${LOSSEXT_TORCH_VERSION:-2.13.0}" \
+    ${LOSSEXT_TORCH_INDEX:+--index-url "$LOSSEXT_TORCH_INDEX"}
 fi
 need=()
 for mod in pybind11 numpy pytest setuptools wheel; do
