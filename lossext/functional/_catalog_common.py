@@ -8,6 +8,7 @@ from lossext._validate import (
     check_tensor,
     check_values,
 )
+from lossext._errors import ArgumentError
 
 
 def check_pair(input, target, reduction, target_name="target", floating_target=True):
@@ -21,12 +22,12 @@ def check_pair(input, target, reduction, target_name="target", floating_target=T
 
 def check_sign_labels(target, name="target"):
     """Labels must be -1 or +1 (checked on the values, without a host sync off the CPU)."""
-    check_values((target == 1) | (target == -1), ValueError, f"{name} must hold labels in {{-1, +1}}")
+    check_values((target == 1) | (target == -1), ArgumentError, f"{name} must hold labels in {{-1, +1}}")
 
 
 def check_nonnegative(value, name):
     if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+        raise ArgumentError(f"{name} must be >= 0, got {value}")
 
 
 __all__ = ["check_pair", "check_sign_labels", "check_nonnegative", "check_values", "check_floating",

@@ -16,6 +16,7 @@ from lossext.functional._catalog_common import (
     check_tensor,
     check_values,
 )
+from lossext._errors import ArgumentError
 
 
 class _NoGradient(torch.autograd.Function):
@@ -45,11 +46,11 @@ def zero_one_loss(input, target, tolerance=None, reduction="mean"):
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if target.shape != input.shape:
-        raise ValueError(f"target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}")
+        raise ArgumentError(f"target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}")
     if tolerance is not None:
         check_floating(input, "input")
         if not tolerance > 0:
-            raise ValueError(f"tolerance must be > 0, got {tolerance}")
+            raise ArgumentError(f"tolerance must be > 0, got {tolerance}")
     with torch.no_grad():
         loss = reference.zero_one_loss(input, target, tolerance, reduction)
     if input.requires_grad:
@@ -88,9 +89,9 @@ def multiclass_hinge_loss(input, target, margin=1.0, reduction="mean"):
     check_nonnegative(margin, "margin")
     check_same_device(target, "target", input, "input")
     if input.dim() == 0 or input.shape[-1] < 2:
-        raise ValueError(f"input must have shape (..., C) with C >= 2, got {tuple(input.shape)}")
+        raise ArgumentError(f"input must have shape (..., C) with C >= 2, got {tuple(input.shape)}")
     if target.dtype != torch.int64 or target.shape != input.shape[:-1]:
-        raise ValueError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
+        raise ArgumentError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
                          f"{tuple(target.shape)}")
     check_values((target >= 0) & (target < input.shape[-1]), IndexError, "target holds a class index outside [0, C)")
     return reference.multiclass_hinge_loss(input, target, margin, reduction)
@@ -105,7 +106,7 @@ def exponential_loss(input, target, reduction="mean"):
 
 
 def _check_probabilities(x, name):
-    check_values((x >= 0) & (x <= 1), ValueError, f"{name} must hold probabilities in [0, 1]")
+    check_values((x >= 0) & (x <= 1), ArgumentError, f"{name} must hold probabilities in [0, 1]")
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
@@ -120,7 +121,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
         try:
             torch.broadcast_shapes(weight.shape, input.shape)
         except RuntimeError:
-            raise ValueError(f"weight of shape {tuple(weight.shape)} does not broadcast to input "
+            raise ArgumentError(f"weight of shape {tuple(weight.shape)} does not broadcast to input "
                              f"{tuple(input.shape)}") from None
     _check_probabilities(input, "input")
     _check_probabilities(target, "target")
@@ -144,12 +145,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if input.dim() == 0:
-        raise ValueError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
+        raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
     classes = input.shape[0 if input.dim() == 1 else 1]
     check_class_weight(weight, "weight", classes, input)
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
     if target.dtype != torch.int64 or tuple(target.shape) != expected:
-        raise ValueError(f"target must be int64 class indices of shape {expected}, got {target.dtype} "
+        raise ArgumentError(f"target must be int64 class indices of shape {expected}, got {target.dtype} "
                          f"{tuple(target.shape)}")
     check_values(((target >= 0) & (target < classes)) | (target == ignore_index), IndexError,
                  f"target holds a class index outside [0, {classes}) that is not ignore_index")
@@ -182,12 +183,12 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p}")
+        raise ArgumentError(f"p must be 1 or 2, got {p}")
     if input.dim() not in (1, 2):
-        raise ValueError(f"input must have shape (C,) or (N, C), got {tuple(input.shape)}")
+        raise ArgumentError(f"input must have shape (C,) or (N, C), got {tuple(input.shape)}")
     check_class_weight(weight, "weight", input.shape[-1], input)
     if target.dtype != torch.int64 or tuple(target.shape) != tuple(input.shape[:-1]):
-        raise ValueError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
+        raise ArgumentError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
                          f"{tuple(target.shape)}")
     check_values((target >= 0) & (target < input.shape[-1]), IndexError, "target holds a class index outside [0, C)")
     return reference.multi_margin_loss(input, target, p, margin, weight, reduction)

@@ -12,6 +12,7 @@ from lossext.functional._catalog_common import (
     check_tensor,
     check_values,
 )
+from lossext._errors import ArgumentError
 
 
 def _check_embeddings(reduction, **tensors):
@@ -19,7 +20,7 @@ def _check_embeddings(reduction, **tensors):
     (first_name, first), *rest = tensors.items()
     check_floating(first, first_name)
     if first.dim() not in (1, 2):
-        raise ValueError(f"{first_name} must have shape (D,) or (N, D), got {tuple(first.shape)}")
+        raise ArgumentError(f"{first_name} must have shape (D,) or (N, D), got {tuple(first.shape)}")
     for name, x in rest:
         check_floating(x, name)
         check_same_device(x, name, first, first_name)
@@ -31,7 +32,7 @@ def _check_pair_target(target, input1, name="target"):
     check_same_device(target, name, input1, "input1")
     expected = tuple(input1.shape[:-1])
     if tuple(target.shape) != expected:
-        raise ValueError(f"{name} must have shape {expected}, got {tuple(target.shape)}")
+        raise ArgumentError(f"{name} must have shape {expected}, got {tuple(target.shape)}")
 
 
 def cosine_similarity_loss(input1, input2, dim=-1, eps=1e-8, reduction="mean"):
@@ -43,7 +44,7 @@ def cosine_similarity_loss(input1, input2, dim=-1, eps=1e-8, reduction="mean"):
     check_same_device(input2, "input2", input1, "input1")
     check_same_shape(input2, "input2", input1, "input1")
     if input1.dim() == 0:
-        raise ValueError("input1 must have at least one dimension")
+        raise ArgumentError("input1 must have at least one dimension")
     check_nonnegative(eps, "eps")
     return reference.cosine_similarity_loss(input1, input2, dim, eps, reduction)
 
@@ -55,8 +56,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     _check_embeddings(reduction, input1=input1, input2=input2)
     _check_pair_target(target, input1)
     if not -1 <= margin <= 1:
-        raise ValueError(f"margin must be in [-1, 1], got {margin}")
-    check_values((target == 1) | (target == -1), ValueError, "target must hold labels in {-1, +1}")
+        raise ArgumentError(f"margin must be in [-1, 1], got {margin}")
+    check_values((target == 1) | (target == -1), ArgumentError, "target must hold labels in {-1, +1}")
     return reference.cosine_embedding_loss(input1, input2, target, margin, reduction)
 
 
@@ -66,9 +67,9 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     margin must be > 0, as in torch. Reference implementation (pure PyTorch)."""
     _check_embeddings(reduction, anchor=anchor, positive=positive, negative=negative)
     if not margin > 0:
-        raise ValueError(f"margin must be > 0, got {margin}")
+        raise ArgumentError(f"margin must be > 0, got {margin}")
     if not p > 0:
-        raise ValueError(f"p must be > 0, got {p}")
+        raise ArgumentError(f"p must be > 0, got {p}")
     return reference.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction)
 
 
@@ -81,7 +82,7 @@ def contrastive_loss(input1, input2, target, margin=1.0, eps=1e-6, reduction="me
     _check_embeddings(reduction, input1=input1, input2=input2)
     _check_pair_target(target, input1)
     check_nonnegative(margin, "margin")
-    check_values((target == 0) | (target == 1), ValueError, "target must hold labels in {0, 1} (1 = similar)")
+    check_values((target == 0) | (target == 1), ArgumentError, "target must hold labels in {0, 1} (1 = similar)")
     return reference.contrastive_loss(input1, input2, target, margin, eps, reduction)
 
 
@@ -96,7 +97,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     for name, x in (("input2", input2), ("target", target)):
         check_same_device(x, name, input1, "input1")
         check_same_shape(x, name, input1, "input1")
-    check_values((target == 1) | (target == -1), ValueError, "target must hold labels in {-1, +1}")
+    check_values((target == 1) | (target == -1), ArgumentError, "target must hold labels in {-1, +1}")
     return reference.margin_ranking_loss(input1, input2, target, margin, reduction)
 
 

@@ -9,6 +9,7 @@ from lossext._validate import (
     check_same_device,
     check_tensor,
 )
+from lossext._errors import ArgumentError
 
 
 def _check_args(input, target, weight, reduction, label_smoothing, z_loss):
@@ -16,16 +17,16 @@ def _check_args(input, target, weight, reduction, label_smoothing, z_loss):
     check_tensor(target, "target")
     check_reduction(reduction)
     if input.dim() == 0:
-        raise ValueError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
+        raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
     check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
     if not z_loss >= 0:
-        raise ValueError(f"z_loss must be >= 0, got {z_loss}")
+        raise ArgumentError(f"z_loss must be >= 0, got {z_loss}")
     check_same_device(target, "target", input, "input")
     classes = input.shape[0 if input.dim() == 1 else 1]
     check_class_weight(weight, "weight", classes, input)
     if target.is_floating_point():
         if target.shape != input.shape:
-            raise ValueError(
+            raise ArgumentError(
                 f"probability target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}"
             )
         return
@@ -35,7 +36,7 @@ def _check_args(input, target, weight, reduction, label_smoothing, z_loss):
         )
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
     if tuple(target.shape) != expected:
-        raise ValueError(
+        raise ArgumentError(
             f"class-index target must have shape {expected} for input of shape {tuple(input.shape)}, "
             f"got {tuple(target.shape)}"
         )

@@ -11,20 +11,21 @@ import torch
 
 from lossext import _ext, reference
 from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
+from lossext._errors import ArgumentError
 
 
 def _check_alpha(alpha, name="alpha"):
     if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
         raise TypeError(f"{name} must be a float, got {type(alpha).__name__}")
     if not (alpha < 0 or alpha <= 1):
-        raise ValueError(f"{name} must be in [0, 1], or negative to disable it, got {alpha}")
+        raise ArgumentError(f"{name} must be in [0, 1], or negative to disable it, got {alpha}")
 
 
 def _check_gamma(gamma, name="gamma"):
     if not isinstance(gamma, numbers.Real) or isinstance(gamma, bool):
         raise TypeError(f"{name} must be a float, got {type(gamma).__name__}")
     if not gamma >= 0:
-        raise ValueError(f"{name} must be >= 0, got {gamma}")
+        raise ArgumentError(f"{name} must be >= 0, got {gamma}")
 
 
 def _check_normalizer(normalizer, input):
@@ -33,7 +34,7 @@ def _check_normalizer(normalizer, input):
     if not isinstance(normalizer, torch.Tensor):
         raise TypeError(f"normalizer must be a float or a one-element tensor, got {type(normalizer).__name__}")
     if normalizer.numel() != 1:
-        raise ValueError(f"normalizer must be a one-element tensor, got shape {tuple(normalizer.shape)}")
+        raise ArgumentError(f"normalizer must be a one-element tensor, got shape {tuple(normalizer.shape)}")
     if normalizer.device != input.device and normalizer.device.type != "cpu":
         check_same_device(normalizer, "normalizer", input, "inputs")
 
@@ -45,17 +46,17 @@ def _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normal
     _check_alpha(alpha)
     _check_gamma(gamma)
     if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     check_same_device(targets, "targets", inputs, "inputs")
     _check_normalizer(normalizer, inputs)
     if targets.is_floating_point():
         if targets.shape != inputs.shape:
-            raise ValueError(
+            raise ArgumentError(
                 f"dense targets must have the shape of inputs {tuple(inputs.shape)}, got {tuple(targets.shape)}"
             )
     elif targets.dtype == torch.int64:
         if inputs.dim() == 0 or targets.shape != inputs.shape[:-1]:
-            raise ValueError(
+            raise ArgumentError(
                 f"class-index targets must have shape inputs.shape[:-1] = {tuple(inputs.shape[:-1])}, "
                 f"got {tuple(targets.shape)} (inputs {tuple(inputs.shape)})"
             )
@@ -180,12 +181,12 @@ def softmax_focal_loss(
     _check_gamma(gamma)
     check_same_device(target, "target", input, "input")
     if input.dim() == 0:
-        raise ValueError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
+        raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
     if target.dtype != torch.int64:
         raise TypeError(f"target must hold int64 class indices, got {target.dtype}")
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
     if tuple(target.shape) != expected:
-        raise ValueError(
+        raise ArgumentError(
             f"target must have shape {expected} for input of shape {tuple(input.shape)}, got {tuple(target.shape)}"
         )
     classes = input.shape[0 if input.dim() == 1 else 1]
@@ -223,7 +224,7 @@ def softmax_focal_loss(
 def _check_mmdet_reduce(reduction, avg_factor, weight, pred):
     check_reduction(reduction)
     if avg_factor is not None and reduction == "sum":
-        raise ValueError('avg_factor can not be used with reduction="sum"')
+        raise ArgumentError('avg_factor can not be used with reduction="sum"')
     if weight is not None:
         check_floating(weight, "weight")
         check_same_device(weight, "weight", pred, "pred")
@@ -247,9 +248,9 @@ def quality_focal_loss(pred, target, weight=None, beta: float = 2.0, reduction: 
     check_tensor(label, "label")
     check_floating(score, "score")
     if pred.dim() != 2:
-        raise ValueError(f"pred must have shape (N, C), got {tuple(pred.shape)}")
+        raise ArgumentError(f"pred must have shape (N, C), got {tuple(pred.shape)}")
     if label.is_floating_point() or label.shape != pred.shape[:1] or score.shape != pred.shape[:1]:
-        raise ValueError(
+        raise ArgumentError(
             f"label (integer) and score must have shape ({pred.shape[0]},), got {tuple(label.shape)} and "
             f"{tuple(score.shape)}"
         )
@@ -270,9 +271,9 @@ def varifocal_loss(pred, target, weight=None, alpha: float = 0.75, gamma: float 
     check_floating(pred, "pred")
     check_floating(target, "target")
     if target.shape != pred.shape:
-        raise ValueError(f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}")
+        raise ArgumentError(f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}")
     if not isinstance(alpha, numbers.Real) or not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+        raise ArgumentError(f"alpha must be >= 0, got {alpha}")
     _check_gamma(gamma)
     _check_mmdet_reduce(reduction, avg_factor, weight, pred)
     return reference.varifocal_loss(pred, target, weight, alpha, gamma, iou_weighted, reduction, avg_factor)

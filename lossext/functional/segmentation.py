@@ -40,6 +40,7 @@ import torch
 from lossext import _ext, reference
 from lossext.functional.cross_entropy import cross_entropy
 from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
+from lossext._errors import ArgumentError
 
 MODES = ("binary", "multiclass", "multilabel")
 EMPTY_RULES = ("mask", "count")
@@ -55,14 +56,14 @@ def _check_number(value, name, low=None, strict=False):
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if low is not None and (value <= low if strict else value < low):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
+        raise ArgumentError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
 
 
 def _check_classes(classes, num_classes, mode):
     if classes is None:
         return None
     if mode == "binary":
-        raise ValueError("classes cannot be used with mode='binary' (there is one channel)")
+        raise ArgumentError("classes cannot be used with mode='binary' (there is one channel)")
     if isinstance(classes, torch.Tensor):
         classes = classes.tolist()
     if isinstance(classes, numbers.Integral):
@@ -71,7 +72,7 @@ def _check_classes(classes, num_classes, mode):
     if not classes or not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in classes):
         raise TypeError(f"classes must be a non-empty list of class indices, got {classes!r}")
     if any(c < 0 or c >= num_classes for c in classes):
-        raise ValueError(f"classes must lie in [0, {num_classes}), got {classes}")
+        raise ArgumentError(f"classes must lie in [0, {num_classes}), got {classes}")
     return [int(c) for c in classes]
 
 
@@ -82,9 +83,9 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
     check_tensor(target, "target")
     check_same_device(target, "target", input, "input")
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        raise ArgumentError(f"mode must be one of {MODES}, got {mode!r}")
     if input.dim() < 2:
-        raise ValueError(f"input must have shape (N, C, d1, ..., dk), got {tuple(input.shape)}")
+        raise ArgumentError(f"input must have shape (N, C, d1, ..., dk), got {tuple(input.shape)}")
     n, c = input.shape[:2]
     spatial = tuple(input.shape[2:])
     if mode == "multiclass":
@@ -94,7 +95,7 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
         if target.dtype != torch.int64:
             raise TypeError(f"target must hold int64 class indices in mode='multiclass', got {target.dtype}")
         if tuple(target.shape) != (n, *spatial):
-            raise ValueError(f"target must have shape {(n, *spatial)} for input of shape {tuple(input.shape)} in "
+            raise ArgumentError(f"target must have shape {(n, *spatial)} for input of shape {tuple(input.shape)} in "
                              f"mode='multiclass', got {tuple(target.shape)}")
     else:
         if not (target.is_floating_point() or target.dtype == torch.bool):
@@ -102,13 +103,13 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
                             "(int64 class indices go with mode='multiclass')")
         if mode == "binary":
             if c != 1:
-                raise ValueError(f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}")
+                raise ArgumentError(f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}")
             if tuple(target.shape) not in ((n, 1, *spatial), (n, *spatial)):
-                raise ValueError(f"target must have shape {(n, 1, *spatial)} or {(n, *spatial)} for input of shape "
+                raise ArgumentError(f"target must have shape {(n, 1, *spatial)} or {(n, *spatial)} for input of shape "
                                  f"{tuple(input.shape)} in mode='binary', got {tuple(target.shape)}")
             target = target.reshape(input.shape)
         elif tuple(target.shape) != tuple(input.shape):
-            raise ValueError(f"target must have the shape of input {tuple(input.shape)} in mode='multilabel', got "
+            raise ArgumentError(f"target must have the shape of input {tuple(input.shape)} in mode='multilabel', got "
                              f"{tuple(target.shape)}")
         if target.dtype == torch.bool:
             target = target.to(input.dtype)
@@ -119,7 +120,7 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
         raise TypeError(f"ignore_index must be an int or None, got {type(ignore_index).__name__}")
     check_class_weight(weight, "weight", c, input)
     if empty_classes not in EMPTY_RULES:
-        raise ValueError(f"empty_classes must be one of {EMPTY_RULES}, got {empty_classes!r}")
+        raise ArgumentError(f"empty_classes must be one of {EMPTY_RULES}, got {empty_classes!r}")
     check_reduction(reduction)
     return classes, target
 
@@ -190,18 +191,18 @@ def _check_class_weights(class_weights, num_classes, mode):
     if class_weights is None:
         return None
     if mode == "binary":
-        raise ValueError("class_weights cannot be used with mode='binary' (there is one channel), as in smp")
+        raise ArgumentError("class_weights cannot be used with mode='binary' (there is one channel), as in smp")
     w = torch.as_tensor(class_weights, dtype=torch.float64)
     if w.dim() != 1 or w.numel() != num_classes:
-        raise ValueError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+        raise ArgumentError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
     # The values are checked where that needs no device sync (a list, a CPU tensor).
     if w.device.type == "cpu" and not (bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0):
-        raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
+        raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
     if w.dim() != 1 or w.numel() != num_classes:
-        raise ValueError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+        raise ArgumentError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
     if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
-        raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
+        raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
 
 
@@ -322,7 +323,7 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
     _check_number(lambda_ce, "lambda_ce", 0)
     _check_number(label_smoothing, "label_smoothing", 0)
     if label_smoothing > 1:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     if not _use_kernel("dice_ce_loss", input, target):
         return reference.dice_ce_loss(input, target, classes, log_loss, smooth, ignore_index, eps,
                                       lambda_dice=lambda_dice, lambda_ce=lambda_ce, label_smoothing=label_smoothing,

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lossext import functional as F
+from lossext._errors import ArgumentError
 
 
 class _OverlapLoss(nn.Module):
@@ -15,7 +16,7 @@ class _OverlapLoss(nn.Module):
                  per_image, empty_classes, reduction):
         super().__init__()
         if mode not in F.segmentation.MODES:
-            raise ValueError(f"mode must be one of {F.segmentation.MODES}, got {mode!r}")
+            raise ArgumentError(f"mode must be one of {F.segmentation.MODES}, got {mode!r}")
         self.mode = mode
         self.classes = None if classes is None else [int(c) for c in classes]
         self.log_loss = log_loss

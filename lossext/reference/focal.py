@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lossext.reference._reduce import reduce
+from lossext._errors import ArgumentError
 
 
 def _upcast(x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +111,7 @@ def _mmdet_reduce(loss, weight, reduction, avg_factor):
         return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
     if reduction == "none":
         return loss
-    raise ValueError('avg_factor can not be used with reduction="sum"')
+    raise ArgumentError('avg_factor can not be used with reduction="sum"')
 
 
 def quality_focal_loss(pred, target, weight=None, beta=2.0, reduction="mean", avg_factor=None):
