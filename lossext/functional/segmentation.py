@@ -76,6 +76,25 @@ def _check_classes(classes, num_classes, mode):
     return [int(c) for c in classes]
 
 
+def _prod(sizes):
+    out = 1
+    for size in sizes:
+        out *= size
+    return out
+
+
+def _reshaped_target(target, shape, also, mode, input):
+    """target viewed as `shape`, when it has that shape or one of the `also`
+    layouts that smp accepts (it views every target as (N, [C,] -1))."""
+    if tuple(target.shape) == shape:
+        return target
+    if tuple(target.shape) in [tuple(a) for a in also]:
+        return target.reshape(shape)
+    accepted = " or ".join(str(tuple(a)) for a in [shape, *also])
+    raise ArgumentError(f"target must have shape {accepted} for input of shape {tuple(input.shape)} in "
+                        f"mode={mode!r}, got {tuple(target.shape)}")
+
+
 def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes, reduction):
     """Validates everything that can be checked without reading tensor values;
     returns (classes as a list or None, target as the kernels want it)."""
@@ -90,29 +109,26 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
     spatial = tuple(input.shape[2:])
     if mode == "multiclass":
         if target.is_floating_point() or target.dtype == torch.bool:
-            raise TypeError(f"mode='multiclass' takes int64 class-index targets of shape (N, d1, ..., dk), got "
+            raise TypeError(f"mode='multiclass' takes integer class-index targets of shape (N, d1, ..., dk), got "
                             f"{target.dtype} (float masks go with mode='multilabel')")
-        if target.dtype != torch.int64:
-            raise TypeError(f"target must hold int64 class indices in mode='multiclass', got {target.dtype}")
-        if tuple(target.shape) != (n, *spatial):
-            raise ArgumentError(f"target must have shape {(n, *spatial)} for input of shape {tuple(input.shape)} in "
-                             f"mode='multiclass', got {tuple(target.shape)}")
+        # Masks load as uint8 or int32 as often as int64; smp also takes (N, 1, d1, ...) and
+        # the flattened (N, d1 * ... * dk). The kernels read int64 (a copy of the target only).
+        target = _reshaped_target(target, (n, *spatial), [(n, 1, *spatial), (n, _prod(spatial))], mode, input)
+        target = target.long()
     else:
-        if not (target.is_floating_point() or target.dtype == torch.bool):
-            raise TypeError(f"mode={mode!r} takes a float (or bool) mask target, got {target.dtype} "
-                            "(int64 class indices go with mode='multiclass')")
+        if target.dtype == torch.bool or not target.is_floating_point():
+            target_as = input.dtype  # 0/1 masks of any dtype (bool, uint8, int...) as smp takes them
+        else:
+            target_as = None
         if mode == "binary":
             if c != 1:
                 raise ArgumentError(f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}")
-            if tuple(target.shape) not in ((n, 1, *spatial), (n, *spatial)):
-                raise ArgumentError(f"target must have shape {(n, 1, *spatial)} or {(n, *spatial)} for input of shape "
-                                 f"{tuple(input.shape)} in mode='binary', got {tuple(target.shape)}")
-            target = target.reshape(input.shape)
-        elif tuple(target.shape) != tuple(input.shape):
-            raise ArgumentError(f"target must have the shape of input {tuple(input.shape)} in mode='multilabel', got "
-                             f"{tuple(target.shape)}")
-        if target.dtype == torch.bool:
-            target = target.to(input.dtype)
+            target = _reshaped_target(target, tuple(input.shape),
+                                      [(n, *spatial), (n, 1, _prod(spatial)), (n, _prod(spatial))], mode, input)
+        else:
+            target = _reshaped_target(target, tuple(input.shape), [(n, c, _prod(spatial))], mode, input)
+        if target_as is not None:
+            target = target.to(target_as)
     classes = _check_classes(classes, c, mode)
     _check_number(smooth, "smooth", 0)
     _check_number(eps, "eps", 0)
@@ -211,6 +227,7 @@ def _overlap(kind, name, input, target, mode, classes, log_loss, from_logits, sm
     classes, target_k = _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes,
                                     reduction)
     class_weights = _check_class_weights(class_weights, input.shape[1], mode)
+    target = target_k
     if not _use_kernel(name, input, target):
         kwargs = dict(weight=weight, per_image=per_image, empty_classes=empty_classes, reduction=reduction)
         if kind == "dice":
@@ -231,10 +248,12 @@ _ARGS_DOC = """
     Args:
         input: (N, C, d1, ..., dk) logits (probabilities with from_logits=False),
             any number of spatial dims, float16/bfloat16/float32/float64.
-        target: mode 'multiclass': int64 class indices (N, d1, ..., dk);
-            'binary': a float or bool mask (N, 1, d1, ...) or (N, d1, ...), with
-            C = 1; 'multilabel': a float or bool mask of the input's shape
-            (soft values allowed).
+        target: mode 'multiclass': class indices of any integer dtype (uint8,
+            int32, int64, ...), shape (N, d1, ..., dk), (N, 1, d1, ..., dk) or
+            (N, d1 * ... * dk); 'binary': a mask (float, bool or integer 0/1) of
+            shape (N, 1, d1, ...), (N, d1, ...) or flattened (N, [1,] d1 * ... * dk),
+            with C = 1; 'multilabel': a mask of the input's shape or
+            (N, C, d1 * ... * dk) (float masks may hold soft values).
         mode: 'binary', 'multiclass' (softmax over C) or 'multilabel' (sigmoid
             per channel).
         classes: optional list of class indices the loss is averaged over (not
@@ -317,8 +336,8 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
     ``weight`` (mean over the summed weights of the valid pixels). Scalar result
     in input's dtype.
     """
-    classes, _ = _check_args(input, target, "multiclass", classes, smooth, ignore_index, eps, weight, empty_classes,
-                             "mean")
+    classes, target = _check_args(input, target, "multiclass", classes, smooth, ignore_index, eps, weight,
+                                  empty_classes, "mean")
     _check_number(lambda_dice, "lambda_dice", 0)
     _check_number(lambda_ce, "lambda_ce", 0)
     _check_number(label_smoothing, "label_smoothing", 0)
