@@ -21,6 +21,14 @@ def _check_alpha(alpha, name="alpha"):
         raise ArgumentError(f"{name} must be in [0, 1], or negative to disable it, got {alpha}")
 
 
+def _background_alpha(alpha: float, classes: int, like: torch.Tensor) -> torch.Tensor:
+    """The per-class alpha of a float alpha: 1 - alpha for class 0, alpha for the others."""
+    # float64: the kernel rounds it to its accumulation dtype, as it would the Python float.
+    per_class = torch.full((classes,), alpha, dtype=torch.float64, device=like.device)
+    per_class[0] = 1.0 - alpha
+    return per_class
+
+
 def _check_gamma(gamma, name="gamma"):
     if not isinstance(gamma, numbers.Real) or isinstance(gamma, bool):
         raise TypeError(f"{name} must be a float, got {type(gamma).__name__}")
@@ -166,14 +174,23 @@ def softmax_focal_loss(
     Args:
         input: logits (C,), (N, C) or (N, C, d1, ..., dk).
         target: int64 class indices (), (N,) or (N, d1, ..., dk).
-        alpha: None (1), a float in [0, 1] for every class, or a per-class
-            tensor (C,).
+        alpha: None (every class weighs 1); a float a in [0, 1]: class 0 (the
+            background) weighs 1 - a and every other class a, as in kornia
+            (>= 0.7) and MONAI; or a per-class tensor (C,).
         gamma: focusing exponent >= 0 (gamma = 0, alpha None: cross-entropy).
         weight: optional per-class weights (C,).
         ignore_index: target value contributing neither loss nor gradient.
-        reduction: 'none' | 'mean' | 'sum'. 'mean' divides by the summed
-            weight w_y of non-ignored rows (the row count without weight), as
-            cross_entropy does; alpha does not enter the denominator.
+        reduction: 'none' | 'mean' | 'sum', with ``F.cross_entropy``'s shapes and
+            denominator: 'none' gives one value per row (the target's shape),
+            'mean' divides by the summed weight w_y of non-ignored rows (the row
+            count without weight); alpha does not enter the denominator. At
+            gamma = 0 and alpha None this is ``F.cross_entropy``.
+
+    kornia's ``focal_loss`` and MONAI's ``FocalLoss(use_softmax=True)`` return
+    'none' as an (N, C, d1, ...) map that is zero off the target class (its sum
+    over dim 1 is this 'none'), and their 'mean' divides by N·C·d1···dk, C times
+    the row count: kornia's 'mean' is ``softmax_focal_loss(..., reduction='sum')
+    / target.numel() / C``.
     """
     check_floating(input, "input")
     check_tensor(target, "target")
@@ -195,8 +212,7 @@ def softmax_focal_loss(
         check_class_weight(alpha, "alpha", classes, input)
     elif alpha is not None:
         _check_alpha(alpha)
-        if alpha < 0:
-            alpha = None
+        alpha = None if alpha < 0 else _background_alpha(float(alpha), classes, input)
     if not _ext.has_kernels(input.device):
         _ext.warn_fallback("softmax_focal_loss", input.device)
         return reference.softmax_focal_loss(input, target, alpha, gamma, weight, ignore_index, reduction)
@@ -206,12 +222,9 @@ def softmax_focal_loss(
         input_b, target_b = input.unsqueeze(0), target.unsqueeze(0)
     else:
         input_b, target_b = input, target
-    alpha_t = alpha if isinstance(alpha, torch.Tensor) else None
     loss, _, row_weight = torch.ops.lossext.softmax_focal_fwd(
-        input_b, target_b, alpha_t, weight, float(gamma), int(ignore_index)
+        input_b, target_b, alpha, weight, float(gamma), int(ignore_index)
     )
-    if alpha is not None and alpha_t is None:
-        loss = loss * alpha
     if reduction == "none":
         out = loss.squeeze(0) if unbatched else loss
     elif reduction == "sum":
