@@ -153,21 +153,24 @@ def box_iou_loss(
 
 
 def generalized_box_iou_loss(
-    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7
+    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
 ) -> torch.Tensor:
-    """``torchvision.ops.generalized_box_iou_loss``; see :func:`box_iou_loss`."""
-    return box_iou_loss(boxes1, boxes2, "giou", reduction, eps)
+    """``torchvision.ops.generalized_box_iou_loss``, plus ``fmt`` ('xyxy', 'xywh' or
+    'cxcywh') as :func:`box_iou_loss` and ``box_iou`` take it."""
+    return box_iou_loss(boxes1, boxes2, "giou", reduction, eps, fmt)
 
 
 def distance_box_iou_loss(
-    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7
+    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
 ) -> torch.Tensor:
-    """``torchvision.ops.distance_box_iou_loss``; see :func:`box_iou_loss`."""
-    return box_iou_loss(boxes1, boxes2, "diou", reduction, eps)
+    """``torchvision.ops.distance_box_iou_loss``, plus ``fmt`` ('xyxy', 'xywh' or
+    'cxcywh') as :func:`box_iou_loss` and ``box_iou`` take it."""
+    return box_iou_loss(boxes1, boxes2, "diou", reduction, eps, fmt)
 
 
 def complete_box_iou_loss(
-    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7
+    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
 ) -> torch.Tensor:
-    """``torchvision.ops.complete_box_iou_loss``; see :func:`box_iou_loss`."""
-    return box_iou_loss(boxes1, boxes2, "ciou", reduction, eps)
+    """``torchvision.ops.complete_box_iou_loss``, plus ``fmt`` ('xyxy', 'xywh' or
+    'cxcywh') as :func:`box_iou_loss` and ``box_iou`` take it."""
+    return box_iou_loss(boxes1, boxes2, "ciou", reduction, eps, fmt)
