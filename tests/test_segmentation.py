@@ -373,7 +373,7 @@ def test_modules(device):
          lossext.jaccard_loss(x, y, "multiclass", ignore_index=255)),
         (lossext.nn.TverskyLoss("multiclass", None, False, True, 0.0, 255, 1e-7, 0.3, 0.7, 2.0),
          lossext.tversky_loss(x, y, "multiclass", ignore_index=255, alpha=0.3, beta=0.7, gamma=2.0)),
-        (lossext.nn.DiceCELoss(ignore_index=255, lambda_ce=0.5, label_smoothing=0.1),
+        (lossext.nn.DiceCrossEntropyLoss(ignore_index=255, lambda_ce=0.5, label_smoothing=0.1),
          lossext.dice_ce_loss(x, y, ignore_index=255, lambda_ce=0.5, label_smoothing=0.1)),
     ]
     for module, want in cases:
