@@ -320,7 +320,7 @@ def test_empty_inputs():
          "1 = similar"),
         (lambda: lossext.cosine_embedding_loss(torch.randn(2, 3), torch.randn(2, 3), _sign(2), margin=2.0),
          ValueError, "margin"),
-        (lambda: lossext.margin_ranking_loss(torch.randn(3), torch.randn(3), torch.zeros(3)), ValueError, "labels"),
+        (lambda: lossext.margin_ranking_loss(torch.randn(3), torch.randn(4), torch.ones(3)), ValueError, "broadcast"),
         (lambda: lossext.gram_matrix(torch.randn(3, 4)), ValueError, "features"),
         (lambda: lossext.perceptual_loss(torch.randn(1, 3, 4, 4), torch.randn(1, 3, 4, 4), 3), TypeError,
          "feature_extractor"),

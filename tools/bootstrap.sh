@@ -11,7 +11,7 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     ${LOSSEXT_TORCH_INDEX:+--index-url "$LOSSEXT_TORCH_INDEX"}
 fi
 need=()
-for mod in pybind11 numpy pytest setuptools wheel; do
+for mod in pybind11 numpy pytest expecttest setuptools wheel; do
   "$PY" -c "import $mod" 2>/dev/null || need+=("$mod")
 done
 command -v ninja >/dev/null 2>&1 || "$PY" -c "import ninja" 2>/dev/null || need+=(ninja)

@@ -7,6 +7,7 @@ import torch
 from lossext import reference
 from lossext._validate import check_class_weight
 from lossext.functional._catalog_common import (
+    check_broadcast,
     check_floating,
     check_nonnegative,
     check_pair,
@@ -159,18 +160,19 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     """x where y = 1, max(0, margin - x) where y = -1, as
-    ``torch.nn.functional.hinge_embedding_loss``; labels in {-1, +1} (validated).
-    Reference implementation (pure PyTorch)."""
-    check_pair(input, target, reduction)
-    check_sign_labels(target)
+    ``torch.nn.functional.hinge_embedding_loss``, shapes broadcast as torch's;
+    labels are meant to be -1 or +1 and, as in torch, not checked (any other
+    value takes both terms). Reference implementation (pure PyTorch)."""
+    check_broadcast(reduction, input=input, target=target)
     return reference.hinge_embedding_loss(input, target, margin, reduction)
 
 
 def soft_margin_loss(input, target, reduction="mean"):
     """log(1 + exp(-y x)), as ``torch.nn.functional.soft_margin_loss``; labels in
-    {-1, +1} (validated). Reference implementation (pure PyTorch)."""
-    check_pair(input, target, reduction)
-    check_sign_labels(target)
+    {-1, +1}, not checked (as torch); target broadcasts to input's shape.
+    Reference implementation (pure PyTorch)."""
+    if check_broadcast(reduction, input=input, target=target) != input.shape:
+        raise ArgumentError(f"target {tuple(target.shape)} must broadcast to input's shape {tuple(input.shape)}")
     return reference.soft_margin_loss(input, target, reduction)
 
 
@@ -184,11 +186,14 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     check_same_device(target, "target", input, "input")
     if p not in (1, 2):
         raise ArgumentError(f"p must be 1 or 2, got {p}")
-    if input.dim() not in (1, 2):
-        raise ArgumentError(f"input must have shape (C,) or (N, C), got {tuple(input.shape)}")
-    check_class_weight(weight, "weight", input.shape[-1], input)
-    if target.dtype != torch.int64 or tuple(target.shape) != tuple(input.shape[:-1]):
-        raise ArgumentError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
-                         f"{tuple(target.shape)}")
-    check_values((target >= 0) & (target < input.shape[-1]), IndexError, "target holds a class index outside [0, C)")
+    if input.dim() > 2:
+        raise ArgumentError(f"input must have shape (), (C,) or (N, C), got {tuple(input.shape)}")
+    classes = input.shape[-1] if input.dim() > 0 else 1
+    check_class_weight(weight, "weight", classes, input)
+    # torch takes any target of N elements (N = 1 for an unbatched input), at most 1-D.
+    rows = input.shape[0] if input.dim() == 2 else 1
+    if target.dtype != torch.int64 or target.dim() > 1 or target.numel() != rows:
+        raise ArgumentError(f"target must be int64 holding {rows} class index(es), of shape () or ({rows},), got "
+                            f"{target.dtype} {tuple(target.shape)}")
+    check_values((target >= 0) & (target < classes), IndexError, "target holds a class index outside [0, C)")
     return reference.multi_margin_loss(input, target, p, margin, weight, reduction)
