@@ -81,6 +81,13 @@ def test_matches_torch(name, reduction):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32])
+def test_nll_integer_target_dtypes(dtype):
+    x = torch.randn(6, 4, dtype=torch.float64).log_softmax(1)
+    y = torch.randint(0, 4, (6,))
+    torch.testing.assert_close(lossext.nll_loss(x, y.to(dtype), ignore_index=2), TF.nll_loss(x, y, ignore_index=2))
+
+
 def test_regression_hand_values():
     x, y = torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 0.0, 1.0])  # d = 0, 2, 3
     assert lossext.rmse_loss(x, y).item() == pytest.approx(math.sqrt(13 / 3))

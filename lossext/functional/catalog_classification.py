@@ -150,9 +150,10 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     classes = input.shape[0 if input.dim() == 1 else 1]
     check_class_weight(weight, "weight", classes, input)
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
-    if target.dtype != torch.int64 or tuple(target.shape) != expected:
-        raise ArgumentError(f"target must be int64 class indices of shape {expected}, got {target.dtype} "
-                         f"{tuple(target.shape)}")
+    if target.is_floating_point() or target.dtype == torch.bool or tuple(target.shape) != expected:
+        raise ArgumentError(f"target must be integer (int64, int32, uint8, ...) class indices of shape {expected}, "
+                            f"got {target.dtype} {tuple(target.shape)}")
+    target = target.long()  # uint8 masks as torch takes them, int32 labels
     check_values(((target >= 0) & (target < classes)) | (target == ignore_index), IndexError,
                  f"target holds a class index outside [0, {classes}) that is not ignore_index")
     return reference.nll_loss(input, target, weight, ignore_index, reduction)
