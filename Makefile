@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make test    install what is missing, build lossext._C in place, run the test suite
-#   make bench   the same setup, then the benchmark suite (BENCH_ARGS=--full for the issues' sizes)
+#   make bench   the same setup, then the benchmark suite into build/bench-results
+#                (BENCH_ARGS=--full for large sizes, BENCH_ARGS=--save to replace benchmarks/results)
+# Peers the tests compare with (smp, MONAI, kornia) go into build/peers, never into the environment.
 PYTHON ?= python3
 MAX_JOBS ?= 2
 export PYTHON MAX_JOBS

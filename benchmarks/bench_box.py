@@ -76,7 +76,7 @@ def _loss_case(device, pairs, mode, tv_name):
 
 
 def cases(device: torch.device, full: bool) -> Iterable[harness.Case]:
-    """Each op alone, at the sizes of issue 3: the pairwise matrices at
+    """Each op alone: the pairwise matrices at
     N = M = 4096 and the aligned losses at 1M pairs on the GPU (quick and
     full alike: they take milliseconds there); on the CPU 1024 (quick) or
     4096 (full) boxes and 100k pairs."""

@@ -1,7 +1,7 @@
 """KL and JS divergence, forward + backward, against torch.nn.functional.kl_div
 (eager and torch.compile) and the JS reference.
 
-Sizes: the distillation shape of issue 5, (N, V) = (4096, 32000) float32 on
+Sizes: a distillation shape, (N, V) = (4096, 32000) float32 on
 the CPU and (8192, 128256) bfloat16 on the GPU; quick runs use (512, 32000).
 bytes_floor: input and target read once and the gradient written once, the
 least any fwd+bwd implementation can move.

@@ -14,6 +14,8 @@ from typing import Callable
 
 import torch
 
+from benchmarks import peers  # noqa: F401  (puts the peers' folder on sys.path)
+
 
 @dataclass
 class Impl:

@@ -1,5 +1,11 @@
 """Peer libraries whose loss code lossext is measured and tested against.
 
+They live in their own folder, build/peers (LOSSEXT_PEERS_DIR overrides it),
+which tools/bootstrap.sh fills with `pip install --no-deps --target` and which
+only the tests and benchmarks put on sys.path, through this module: the
+user's environment never sees them, so nothing there is broken by a peer
+installed without its model-zoo dependencies.
+
 segmentation_models_pytorch's package __init__ imports its model zoo (timm,
 torchvision, huggingface_hub), none of which exists on a CPU-only machine with
 torch 2.13; its `losses` subpackage needs only torch. When the package is
@@ -9,10 +15,26 @@ under a private module name.
 """
 
 import importlib.util
+import os
 import pathlib
 import sys
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PEERS_DIR = pathlib.Path(os.environ.get("LOSSEXT_PEERS_DIR") or ROOT / "build" / "peers")
 _SMP_ALIAS = "_lossext_peer_smp_losses"
+
+
+def use_peers_dir() -> bool:
+    """Puts the peers' folder first on sys.path (once), so that the pinned
+    peers win over any other copy; False when the folder does not exist."""
+    if not PEERS_DIR.is_dir():
+        return False
+    if str(PEERS_DIR) not in sys.path:
+        sys.path.insert(0, str(PEERS_DIR))
+    return True
+
+
+use_peers_dir()
 
 
 def smp_losses():

@@ -1,8 +1,11 @@
 """Runs every benchmarks/bench_*.py family side by side and writes
-results/<device>.json, results/<device>.md and results/<device>.png.
+<device>.json, <device>.md and <device>.png into build/bench-results
+(untracked); --save writes them into benchmarks/results instead, the
+published results.
 
-    python benchmarks/run.py            # quick sizes
-    python benchmarks/run.py --full     # the sizes the issues name
+    python benchmarks/run.py                # quick sizes
+    python benchmarks/run.py --full         # large sizes (LLM vocabularies, 100k-anchor heads)
+    python benchmarks/run.py --full --save  # and replace the published results
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCRATCH_DIR = ROOT / "build" / "bench-results"
+PUBLISHED_DIR = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
@@ -182,18 +187,32 @@ def plot(results, path):
     return True
 
 
-def main(argv=None):
+def output_dir(args) -> pathlib.Path:
+    """Where a run writes: the published folder only when asked (--save)."""
+    if args.out:
+        return pathlib.Path(args.out)
+    return PUBLISHED_DIR if args.save else SCRATCH_DIR
+
+
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--full", action="store_true", help="the full sizes named in the issues")
+    ap.add_argument("--full", action="store_true", help="large sizes (LLM vocabularies, 100k-anchor heads)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--only", nargs="*", help="families whose name contains one of these")
     ap.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per implementation")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--out", help=f"folder for the results (default {SCRATCH_DIR.relative_to(ROOT)}, untracked)")
+    where.add_argument("--save", action="store_true",
+                       help=f"write into {PUBLISHED_DIR.relative_to(ROOT)}, replacing the published results")
     ap.add_argument("--merge", action="store_true",
                     help="keep the other families' cases of an existing results file (a suite split over "
-                         "several runs, as on the GPU machine whose calls are limited to 10 minutes)")
+                         "several runs, e.g. where one command may run only a few minutes)")
     ap.add_argument("--render", metavar="JSON", help="only rewrite the .md and .png of an existing results file")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.render:
         path = pathlib.Path(args.render)
         results = json.loads(path.read_text())
@@ -224,7 +243,7 @@ def main(argv=None):
     progress(len(all_cases), len(all_cases), f"done in {time.time() - start:.0f} s")
     sys.stderr.write("\n")
 
-    out = pathlib.Path(args.out)
+    out = output_dir(args)
     out.mkdir(parents=True, exist_ok=True)
     stem = name + ("" if args.full else "-quick")
     if args.merge and (out / f"{stem}.json").exists():

@@ -1,8 +1,15 @@
-"""python -m lossext: print how lossext was built."""
+"""python -m lossext: print how lossext was built; exit 1 when the compiled
+kernels are missing (every loss would run its pure-PyTorch reference)."""
+
+import sys
 
 from lossext import build_info
 
 if __name__ == "__main__":
-    width = max(len(k) for k in build_info())
-    for key, value in build_info().items():
+    info = build_info()
+    width = max(len(k) for k in info)
+    for key, value in info.items():
         print(f"{key:<{width}}  {value}")
+    if not info["compiled"]:
+        print(f"\nerror: {info['import_error']}", file=sys.stderr)
+        sys.exit(1)

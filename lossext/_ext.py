@@ -7,21 +7,32 @@ pure-PyTorch reference and says so once per (function, device type) with a
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import torch
 
 from lossext._version import __version__
 
-try:
-    from lossext import _C  # noqa: F401  (loading it registers the ops)
+NOT_BUILT = (
+    "lossext._C is not built: in the source tree run `make build`, "
+    "or install with `pip install --no-build-isolation .`"
+)
 
-    _BUILD = dict(_C.build_info)
-    _IMPORT_ERROR: str | None = None
-except ImportError as err:  # not built, or built against another torch
-    _C = None
-    _BUILD = {"version": None, "cpu": False, "cuda": False, "cuda_archs": "", "openmp": False}
-    _IMPORT_ERROR = str(err)
+_C = None
+_BUILD = {"version": None, "cpu": False, "cuda": False, "cuda_archs": "", "openmp": False}
+_IMPORT_ERROR: str | None = None
+if importlib.util.find_spec("lossext._C") is None:
+    # Without this check Python reports a missing _C as a circular import of lossext.
+    _IMPORT_ERROR = NOT_BUILT
+else:
+    try:
+        from lossext import _C  # noqa: F401  (loading it registers the ops)
+
+        _BUILD = dict(_C.build_info)
+    except ImportError as err:  # built against another torch, or a missing library
+        _C = None
+        _IMPORT_ERROR = f"lossext._C is built but does not load (rebuild it against torch {torch.__version__}): {err}"
 
 # Plain constants, so that torch.compile folds the kernel-or-reference choice.
 CPU_KERNELS: bool = bool(_BUILD["cpu"])

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import torch
 
+from lossext._errors import ArgumentError
+
 REDUCTIONS = ("none", "mean", "sum")
 
 
 def check_reduction(reduction: str, extra: tuple[str, ...] = ()) -> None:
     allowed = REDUCTIONS + extra
     if reduction not in allowed:
-        raise ValueError(f"Invalid reduction {reduction!r}: expected one of {', '.join(map(repr, allowed))}")
+        raise ArgumentError(f"Invalid reduction {reduction!r}: expected one of {', '.join(map(repr, allowed))}")
 
 
 def check_tensor(x, name: str) -> None:
@@ -31,12 +33,12 @@ def check_floating(x: torch.Tensor, name: str) -> None:
 
 def check_same_device(x: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
     if x.device != ref.device:
-        raise ValueError(f"{name} is on {x.device} but {ref_name} is on {ref.device}; they must be on the same device")
+        raise ArgumentError(f"{name} is on {x.device} but {ref_name} is on {ref.device}; they must be on the same device")
 
 
 def check_range(value: float, name: str, low: float, high: float) -> None:
     if not (low <= value <= high):
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+        raise ArgumentError(f"{name} must be in [{low}, {high}], got {value}")
 
 
 def check_class_weight(weight, name: str, classes: int, ref: torch.Tensor) -> None:
@@ -44,7 +46,7 @@ def check_class_weight(weight, name: str, classes: int, ref: torch.Tensor) -> No
         return
     check_floating(weight, name)
     if weight.dim() != 1 or weight.shape[0] != classes:
-        raise ValueError(f"{name} must be a 1-D tensor of length C = {classes}, got shape {tuple(weight.shape)}")
+        raise ArgumentError(f"{name} must be a 1-D tensor of length C = {classes}, got shape {tuple(weight.shape)}")
     check_same_device(weight, name, ref, "input")
 
 
@@ -62,6 +64,6 @@ def check_values(ok: torch.Tensor, exc: type, message: str) -> None:
 
 def check_same_shape(x: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
     if x.shape != ref.shape:
-        raise ValueError(
+        raise ArgumentError(
             f"{name} must have the shape of {ref_name} {tuple(ref.shape)}, got {tuple(x.shape)}"
         )

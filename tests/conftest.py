@@ -4,6 +4,8 @@ import pytest
 import torch
 
 import lossext
+from benchmarks import peers  # noqa: F401  (the peers' own folder on sys.path, see benchmarks/peers.py)
+from tests.seeds import seed_for
 
 CUDA = torch.cuda.is_available() and lossext.build_info()["cuda_kernels"]
 
@@ -36,7 +38,7 @@ def device(request):
 @pytest.fixture(autouse=True)
 def _fresh_seed(request):
     # Fresh random inputs per test, yet reproducible from the test's id.
-    torch.manual_seed(hash(request.node.nodeid) % (2**31))
+    torch.manual_seed(seed_for(request.node.nodeid))
 
 
 def tolerances(dtype):

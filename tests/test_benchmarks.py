@@ -2,6 +2,11 @@
 benchmarked step gives the same loss and gradients (small sizes, eager; the
 compiled variants wrap the same functions)."""
 
+import importlib
+import pathlib
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -51,3 +56,28 @@ def test_detection_step_matches_formula():
     expected = focal[valid].sum() / n + (1 - giou).sum() / n
     torch.testing.assert_close(bench_detection.lossext_step(logits, boxes, labels, matched), expected,
                                rtol=1e-7, atol=1e-9)
+
+
+def test_a_run_writes_the_published_results_only_when_asked():
+    from benchmarks import run
+
+    scratch = run.output_dir(run.parse_args([]))
+    assert scratch == run.SCRATCH_DIR and scratch != run.PUBLISHED_DIR
+    assert subprocess.run(["git", "check-ignore", "-q", str(scratch / "cpu.json")], cwd=run.ROOT).returncode == 0
+    assert run.output_dir(run.parse_args(["--full"])) == run.SCRATCH_DIR
+    assert run.output_dir(run.parse_args(["--save"])) == run.PUBLISHED_DIR
+    assert run.output_dir(run.parse_args(["--out", "/tmp/x"])) == pathlib.Path("/tmp/x")
+
+
+def test_peers_come_from_their_own_folder_not_the_environment():
+    """The peers are loaded from build/peers (filled by tools/bootstrap.sh with
+    --no-deps --target), which only the tests and benchmarks put on sys.path."""
+    from benchmarks import peers
+
+    if not peers.PEERS_DIR.is_dir():
+        pytest.skip(f"{peers.PEERS_DIR} not installed (tools/bootstrap.sh)")
+    assert str(peers.PEERS_DIR) in sys.path
+    for name in ("monai", "kornia"):
+        module = importlib.import_module(name)
+        assert pathlib.Path(module.__file__).is_relative_to(peers.PEERS_DIR), (name, module.__file__)
+    assert peers.smp_losses() is not None

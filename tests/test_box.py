@@ -338,3 +338,21 @@ def test_compile_inductor():
     ref, r1, _ = loss_and_grads(reference.complete_box_iou_loss, boxes1, boxes2, reduction="sum")
     torch.testing.assert_close(loss, ref)
     torch.testing.assert_close(g, r1)
+
+
+@pytest.mark.parametrize("name", ["generalized", "distance", "complete"])
+@pytest.mark.parametrize("fmt", ["xywh", "cxcywh"])
+def test_named_losses_take_fmt(name, fmt):
+    """generalized/distance/complete_box_iou_loss take fmt, as box_iou_loss and box_iou do."""
+    xy = torch.rand(6, 2, dtype=torch.float64) * 10
+    wh = torch.rand(6, 2, dtype=torch.float64) * 5 + 0.5
+    xyxy = [torch.cat([xy, xy + wh], 1), torch.cat([xy + 1, xy + 1 + wh.flip(1)], 1)]
+    if fmt == "xywh":
+        given = [torch.cat([b[:, :2], b[:, 2:] - b[:, :2]], 1) for b in xyxy]
+    else:
+        given = [torch.cat([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1) for b in xyxy]
+    fn = getattr(lossext, f"{name}_box_iou_loss")
+    torch.testing.assert_close(fn(*given, fmt=fmt), fn(*xyxy))
+    module = {"generalized": lossext.nn.GeneralizedBoxIoULoss, "distance": lossext.nn.DistanceBoxIoULoss,
+              "complete": lossext.nn.CompleteBoxIoULoss}[name](fmt=fmt)
+    torch.testing.assert_close(module(*given), fn(*xyxy))

@@ -33,6 +33,10 @@ TORCH_PEERS = {
     "mae": (lossext.mae_loss, TF.l1_loss, lambda: (torch.randn(6).double(), torch.randn(6).double()), {}),
     "nll": (lossext.nll_loss, TF.nll_loss, lambda: (torch.randn(5, 4).double().log_softmax(1), torch.randint(0, 4, (5,))),
             {"weight": torch.rand(4).double(), "ignore_index": 2}),
+    # Every target ignored: 'mean' is 0/0 = nan in torch, with a zero gradient.
+    "nll_all_ignored": (lossext.nll_loss, TF.nll_loss,
+                        lambda: (torch.randn(5, 4).double().log_softmax(1), torch.full((5,), 2)),
+                        {"weight": torch.rand(4).double(), "ignore_index": 2}),
     "nll_nd": (lossext.nll_loss, TF.nll_loss,
                lambda: (torch.randn(2, 3, 4, 5).double().log_softmax(1), torch.randint(0, 3, (2, 4, 5))), {}),
     "bce": (lossext.binary_cross_entropy, TF.binary_cross_entropy, lambda: (_probs(4, 3), _probs(4, 3)),
@@ -67,13 +71,21 @@ def test_matches_torch(name, reduction):
     inputs = [x.requires_grad_(x.is_floating_point() and i < n_diff) for i, x in enumerate(inputs)]
     got = ours(*inputs, reduction=reduction, **kwargs)
     want = theirs(*inputs, reduction=reduction, **kwargs)
-    torch.testing.assert_close(got, want)
+    # nan where torch gives nan (nll 'mean' with every target ignored), nowhere else.
+    torch.testing.assert_close(got, want, equal_nan=True)
     diff = [x for x in inputs if x.requires_grad]
     g = torch.randn_like(want)
     ours_g = torch.autograd.grad(got, diff, g, allow_unused=True, materialize_grads=True)
     want_g = torch.autograd.grad(want, diff, g, allow_unused=True, materialize_grads=True)
     for a, b in zip(ours_g, want_g):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32])
+def test_nll_integer_target_dtypes(dtype):
+    x = torch.randn(6, 4, dtype=torch.float64).log_softmax(1)
+    y = torch.randint(0, 4, (6,))
+    torch.testing.assert_close(lossext.nll_loss(x, y.to(dtype), ignore_index=2), TF.nll_loss(x, y, ignore_index=2))
 
 
 def test_regression_hand_values():
@@ -315,7 +327,7 @@ def test_empty_inputs():
          "1 = similar"),
         (lambda: lossext.cosine_embedding_loss(torch.randn(2, 3), torch.randn(2, 3), _sign(2), margin=2.0),
          ValueError, "margin"),
-        (lambda: lossext.margin_ranking_loss(torch.randn(3), torch.randn(3), torch.zeros(3)), ValueError, "labels"),
+        (lambda: lossext.margin_ranking_loss(torch.randn(3), torch.randn(4), torch.ones(3)), ValueError, "broadcast"),
         (lambda: lossext.gram_matrix(torch.randn(3, 4)), ValueError, "features"),
         (lambda: lossext.perceptual_loss(torch.randn(1, 3, 4, 4), torch.randn(1, 3, 4, 4), 3), TypeError,
          "feature_extractor"),

@@ -314,7 +314,7 @@ def test_bad_arguments(kwargs, error, match):
 def test_bad_targets_and_inputs():
     x = torch.randn(3, 5)
     with pytest.raises(TypeError, match="target"):
-        lossext.cross_entropy(x, torch.tensor([0, 1, 2], dtype=torch.int32))
+        lossext.cross_entropy(x, torch.tensor([0, 1, 1], dtype=torch.bool))
     with pytest.raises(ValueError, match="target"):
         lossext.cross_entropy(x, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="probability target"):
@@ -323,6 +323,26 @@ def test_bad_targets_and_inputs():
         lossext.cross_entropy(torch.ones(3, 5, dtype=torch.long), torch.tensor([0, 1, 2]))
     with pytest.raises(TypeError, match="target"):
         lossext.cross_entropy(x, [0, 1, 2])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32])
+def test_integer_target_dtypes(dtype, device):
+    """torch takes uint8 (Byte) class targets, the dtype masks load as; lossext
+    takes every integer dtype, with the loss and gradient of int64 targets."""
+    for shape, target_shape in (((6, 5), (6,)), ((2, 5, 3, 4), (2, 3, 4))):
+        x = torch.randn(shape, dtype=torch.float64, device=device)
+        y = torch.randint(0, 5, target_shape, device=device)
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        want = torch.nn.functional.cross_entropy(a, y, label_smoothing=0.1)
+        got = lossext.cross_entropy(b, y.to(dtype), label_smoothing=0.1)
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(torch.autograd.grad(got, b)[0], torch.autograd.grad(want, a)[0])
+        if dtype == torch.uint8 and len(shape) == 2:  # torch itself takes Byte targets here
+            torch.testing.assert_close(got, torch.nn.functional.cross_entropy(x, y.to(dtype), label_smoothing=0.1))
+    y = torch.tensor([0, 255, 3], dtype=torch.uint8)  # a uint8 mask's ignore value
+    x = torch.randn(3, 5, dtype=torch.float64)
+    torch.testing.assert_close(lossext.cross_entropy(x, y, ignore_index=255),
+                               torch.nn.functional.cross_entropy(x, y.long(), ignore_index=255))
 
 
 def test_op_level_checks():

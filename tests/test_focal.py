@@ -558,3 +558,60 @@ def test_opcheck_forward_with_grad():
         ops.sigmoid_focal_bwd_saved(torch.rand(5), torch.rand(6, 5), True)
     with pytest.raises(ValueError, match="dloss_dinput must be 2-D"):
         ops.sigmoid_focal_bwd_saved(torch.rand(6), torch.rand(6), True)
+
+
+# ---------------------------------------------------------------- softmax focal against kornia's and MONAI's code
+# lossext keeps F.cross_entropy's reductions ('none' per row, 'mean' over the non-ignored rows);
+# kornia and MONAI return an (N, C, *) map for 'none' and divide 'mean' by N*C*pixels. alpha
+# (a float: class 0 weighs 1 - alpha, the others alpha) and the per-row values are the same.
+
+
+def _peer(name):
+    from benchmarks import peers  # noqa: F401  (the peers' own folder on sys.path)
+
+    return pytest.importorskip(name)
+
+
+@pytest.mark.parametrize("alpha,gamma", [(None, 2.0), (0.25, 2.0), (0.8, 0.5), (0.25, 0.0)])
+def test_softmax_focal_matches_kornia(alpha, gamma):
+    kornia_losses = _peer("kornia.losses")
+    x = torch.randn(3, 5, 4, 6, dtype=torch.float64)
+    y = torch.randint(0, 5, (3, 4, 6))
+    y[0, 0] = -100
+    c = x.shape[1]
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    want = kornia_losses.focal_loss(a, y, alpha, gamma, reduction="none")
+    got = lossext.softmax_focal_loss(b, y, alpha, gamma, reduction="none")
+    assert want.shape == (3, c, 4, 6) and got.shape == y.shape
+    torch.testing.assert_close(got, want.sum(1))
+    for peer_reduction, ours in (("sum", lambda t: t), ("mean", lambda t: t / (y.numel() * c))):
+        want = kornia_losses.focal_loss(a, y, alpha, gamma, reduction=peer_reduction)
+        got = ours(lossext.softmax_focal_loss(b, y, alpha, gamma, reduction="sum"))
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(torch.autograd.grad(got, b)[0], torch.autograd.grad(want, a)[0])
+
+
+@pytest.mark.parametrize("alpha,gamma", [(None, 2.0), (0.25, 2.0), (0.6, 1.0)])
+def test_softmax_focal_matches_monai(alpha, gamma):
+    monai_losses = _peer("monai.losses")
+    x = torch.randn(2, 4, 5, 3)  # MONAI's FocalLoss computes in float32 whatever the input
+    y = torch.randint(0, 4, (2, 5, 3))
+    c = x.shape[1]
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    peer = monai_losses.FocalLoss(use_softmax=True, to_onehot_y=True, gamma=gamma, alpha=alpha, reduction="none")
+    want = peer(a, y.unsqueeze(1))
+    torch.testing.assert_close(lossext.softmax_focal_loss(b, y, alpha, gamma, reduction="none"), want.sum(1))
+    peer.reduction = "mean"
+    want = peer(a, y.unsqueeze(1))
+    got = lossext.softmax_focal_loss(b, y, alpha, gamma, reduction="sum") / (y.numel() * c)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(torch.autograd.grad(got, b)[0], torch.autograd.grad(want, a)[0])
+
+
+def test_softmax_focal_float_alpha_weighs_the_background_class():
+    x = torch.randn(6, 3, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    plain = lossext.softmax_focal_loss(x, y, None, 2.0, reduction="none")
+    got = lossext.softmax_focal_loss(x, y, 0.25, 2.0, reduction="none")
+    torch.testing.assert_close(got, plain * torch.where(y == 0, 0.75, 0.25).double())
+    torch.testing.assert_close(reference.softmax_focal_loss(x, y, 0.25, 2.0, reduction="none"), got)

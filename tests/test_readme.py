@@ -20,3 +20,24 @@ def test_readme_example_runs(index):
     # The first block imports torch and lossext; later blocks continue it, as a reader would.
     for block in BLOCKS[: index + 1]:
         exec(compile(block, f"README.md block {index}", "exec"), namespace)
+
+
+ROOT = README.parent
+USER_DOCS = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "results" / "README.md"]
+# Words about how the project was organised rather than about lossext.
+NOT_FOR_USERS = re.compile(r"\bissues?\b|\bsessions?\b|DESIGN\.md|\bthe lead\b|\bhelpers? (?:did|had|wrote)\b"
+                           r"|\bprovided by the [\w ]+ work\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("doc", USER_DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_docs_speak_to_users(doc):
+    hits = [line for line in doc.read_text().splitlines() if NOT_FOR_USERS.search(line)]
+    assert not hits, hits
+
+
+@pytest.mark.parametrize("doc", USER_DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_docs_link_to_files_that_exist(doc):
+    text = doc.read_text()
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text) + re.findall(r"`([\w./-]+\.md)`", text)
+    missing = [link for link in links if not (doc.parent / link).exists() and not (ROOT / link).exists()]
+    assert not missing, missing

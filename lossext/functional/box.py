@@ -11,6 +11,7 @@ import torch
 from lossext import _ext, reference
 from lossext._validate import check_reduction, check_same_device, check_tensor
 from lossext.reference.box import FMTS, LOSS_MODES
+from lossext._errors import ArgumentError
 
 _PAIR_KINDS = ("iou", "giou", "diou", "ciou")
 
@@ -21,12 +22,12 @@ def _check_boxes(boxes, name, min_dim):
         raise TypeError(f"{name} must hold real numbers, got {boxes.dtype}")
     if boxes.dim() < min_dim or boxes.shape[-1] != 4:
         shape = "[..., 4]" if min_dim == 1 else "[..., N, 4]"
-        raise ValueError(f"{name} must have shape {shape} (last dimension 4), got {tuple(boxes.shape)}")
+        raise ArgumentError(f"{name} must have shape {shape} (last dimension 4), got {tuple(boxes.shape)}")
 
 
 def _check_choice(value, name, allowed):
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        raise ArgumentError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
 def _pairwise(boxes1, boxes2, kind, eps, fmt, name):
@@ -37,7 +38,7 @@ def _pairwise(boxes1, boxes2, kind, eps, fmt, name):
     try:
         batch = torch.broadcast_shapes(boxes1.shape[:-2], boxes2.shape[:-2])
     except RuntimeError as err:
-        raise ValueError(
+        raise ArgumentError(
             f"boxes1 and boxes2 batch dimensions do not broadcast: {tuple(boxes1.shape)} and {tuple(boxes2.shape)}"
         ) from err
     # The kernel has no backward: a differentiable request takes the reference.
@@ -130,7 +131,7 @@ def box_iou_loss(
     _check_choice(fmt, "fmt", FMTS)
     check_reduction(reduction)
     if boxes1.shape != boxes2.shape:
-        raise ValueError(
+        raise ArgumentError(
             f"boxes1 and boxes2 must have the same shape (aligned pairs), got {tuple(boxes1.shape)} and "
             f"{tuple(boxes2.shape)}"
         )
@@ -152,21 +153,24 @@ def box_iou_loss(
 
 
 def generalized_box_iou_loss(
-    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7
+    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
 ) -> torch.Tensor:
-    """``torchvision.ops.generalized_box_iou_loss``; see :func:`box_iou_loss`."""
-    return box_iou_loss(boxes1, boxes2, "giou", reduction, eps)
+    """``torchvision.ops.generalized_box_iou_loss``, plus ``fmt`` ('xyxy', 'xywh' or
+    'cxcywh') as :func:`box_iou_loss` and ``box_iou`` take it."""
+    return box_iou_loss(boxes1, boxes2, "giou", reduction, eps, fmt)
 
 
 def distance_box_iou_loss(
-    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7
+    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
 ) -> torch.Tensor:
-    """``torchvision.ops.distance_box_iou_loss``; see :func:`box_iou_loss`."""
-    return box_iou_loss(boxes1, boxes2, "diou", reduction, eps)
+    """``torchvision.ops.distance_box_iou_loss``, plus ``fmt`` ('xyxy', 'xywh' or
+    'cxcywh') as :func:`box_iou_loss` and ``box_iou`` take it."""
+    return box_iou_loss(boxes1, boxes2, "diou", reduction, eps, fmt)
 
 
 def complete_box_iou_loss(
-    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7
+    boxes1: torch.Tensor, boxes2: torch.Tensor, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
 ) -> torch.Tensor:
-    """``torchvision.ops.complete_box_iou_loss``; see :func:`box_iou_loss`."""
-    return box_iou_loss(boxes1, boxes2, "ciou", reduction, eps)
+    """``torchvision.ops.complete_box_iou_loss``, plus ``fmt`` ('xyxy', 'xywh' or
+    'cxcywh') as :func:`box_iou_loss` and ``box_iou`` take it."""
+    return box_iou_loss(boxes1, boxes2, "ciou", reduction, eps, fmt)

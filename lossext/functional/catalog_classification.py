@@ -7,6 +7,7 @@ import torch
 from lossext import reference
 from lossext._validate import check_class_weight
 from lossext.functional._catalog_common import (
+    check_broadcast,
     check_floating,
     check_nonnegative,
     check_pair,
@@ -16,6 +17,7 @@ from lossext.functional._catalog_common import (
     check_tensor,
     check_values,
 )
+from lossext._errors import ArgumentError
 
 
 class _NoGradient(torch.autograd.Function):
@@ -45,11 +47,11 @@ def zero_one_loss(input, target, tolerance=None, reduction="mean"):
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if target.shape != input.shape:
-        raise ValueError(f"target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}")
+        raise ArgumentError(f"target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}")
     if tolerance is not None:
         check_floating(input, "input")
         if not tolerance > 0:
-            raise ValueError(f"tolerance must be > 0, got {tolerance}")
+            raise ArgumentError(f"tolerance must be > 0, got {tolerance}")
     with torch.no_grad():
         loss = reference.zero_one_loss(input, target, tolerance, reduction)
     if input.requires_grad:
@@ -88,9 +90,9 @@ def multiclass_hinge_loss(input, target, margin=1.0, reduction="mean"):
     check_nonnegative(margin, "margin")
     check_same_device(target, "target", input, "input")
     if input.dim() == 0 or input.shape[-1] < 2:
-        raise ValueError(f"input must have shape (..., C) with C >= 2, got {tuple(input.shape)}")
+        raise ArgumentError(f"input must have shape (..., C) with C >= 2, got {tuple(input.shape)}")
     if target.dtype != torch.int64 or target.shape != input.shape[:-1]:
-        raise ValueError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
+        raise ArgumentError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
                          f"{tuple(target.shape)}")
     check_values((target >= 0) & (target < input.shape[-1]), IndexError, "target holds a class index outside [0, C)")
     return reference.multiclass_hinge_loss(input, target, margin, reduction)
@@ -105,7 +107,7 @@ def exponential_loss(input, target, reduction="mean"):
 
 
 def _check_probabilities(x, name):
-    check_values((x >= 0) & (x <= 1), ValueError, f"{name} must hold probabilities in [0, 1]")
+    check_values((x >= 0) & (x <= 1), ArgumentError, f"{name} must hold probabilities in [0, 1]")
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
@@ -120,7 +122,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
         try:
             torch.broadcast_shapes(weight.shape, input.shape)
         except RuntimeError:
-            raise ValueError(f"weight of shape {tuple(weight.shape)} does not broadcast to input "
+            raise ArgumentError(f"weight of shape {tuple(weight.shape)} does not broadcast to input "
                              f"{tuple(input.shape)}") from None
     _check_probabilities(input, "input")
     _check_probabilities(target, "target")
@@ -144,13 +146,14 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if input.dim() == 0:
-        raise ValueError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
+        raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
     classes = input.shape[0 if input.dim() == 1 else 1]
     check_class_weight(weight, "weight", classes, input)
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
-    if target.dtype != torch.int64 or tuple(target.shape) != expected:
-        raise ValueError(f"target must be int64 class indices of shape {expected}, got {target.dtype} "
-                         f"{tuple(target.shape)}")
+    if target.is_floating_point() or target.dtype == torch.bool or tuple(target.shape) != expected:
+        raise ArgumentError(f"target must be integer (int64, int32, uint8, ...) class indices of shape {expected}, "
+                            f"got {target.dtype} {tuple(target.shape)}")
+    target = target.long()  # uint8 masks as torch takes them, int32 labels
     check_values(((target >= 0) & (target < classes)) | (target == ignore_index), IndexError,
                  f"target holds a class index outside [0, {classes}) that is not ignore_index")
     return reference.nll_loss(input, target, weight, ignore_index, reduction)
@@ -158,18 +161,19 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     """x where y = 1, max(0, margin - x) where y = -1, as
-    ``torch.nn.functional.hinge_embedding_loss``; labels in {-1, +1} (validated).
-    Reference implementation (pure PyTorch)."""
-    check_pair(input, target, reduction)
-    check_sign_labels(target)
+    ``torch.nn.functional.hinge_embedding_loss``, shapes broadcast as torch's;
+    labels are meant to be -1 or +1 and, as in torch, not checked (any other
+    value takes both terms). Reference implementation (pure PyTorch)."""
+    check_broadcast(reduction, input=input, target=target)
     return reference.hinge_embedding_loss(input, target, margin, reduction)
 
 
 def soft_margin_loss(input, target, reduction="mean"):
     """log(1 + exp(-y x)), as ``torch.nn.functional.soft_margin_loss``; labels in
-    {-1, +1} (validated). Reference implementation (pure PyTorch)."""
-    check_pair(input, target, reduction)
-    check_sign_labels(target)
+    {-1, +1}, not checked (as torch); target broadcasts to input's shape.
+    Reference implementation (pure PyTorch)."""
+    if check_broadcast(reduction, input=input, target=target) != input.shape:
+        raise ArgumentError(f"target {tuple(target.shape)} must broadcast to input's shape {tuple(input.shape)}")
     return reference.soft_margin_loss(input, target, reduction)
 
 
@@ -182,12 +186,15 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p}")
-    if input.dim() not in (1, 2):
-        raise ValueError(f"input must have shape (C,) or (N, C), got {tuple(input.shape)}")
-    check_class_weight(weight, "weight", input.shape[-1], input)
-    if target.dtype != torch.int64 or tuple(target.shape) != tuple(input.shape[:-1]):
-        raise ValueError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
-                         f"{tuple(target.shape)}")
-    check_values((target >= 0) & (target < input.shape[-1]), IndexError, "target holds a class index outside [0, C)")
+        raise ArgumentError(f"p must be 1 or 2, got {p}")
+    if input.dim() > 2:
+        raise ArgumentError(f"input must have shape (), (C,) or (N, C), got {tuple(input.shape)}")
+    classes = input.shape[-1] if input.dim() > 0 else 1
+    check_class_weight(weight, "weight", classes, input)
+    # torch takes any target of N elements (N = 1 for an unbatched input), at most 1-D.
+    rows = input.shape[0] if input.dim() == 2 else 1
+    if target.dtype != torch.int64 or target.dim() > 1 or target.numel() != rows:
+        raise ArgumentError(f"target must be int64 holding {rows} class index(es), of shape () or ({rows},), got "
+                            f"{target.dtype} {tuple(target.shape)}")
+    check_values((target >= 0) & (target < classes), IndexError, "target holds a class index outside [0, C)")
     return reference.multi_margin_loss(input, target, p, margin, weight, reduction)

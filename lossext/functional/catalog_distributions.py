@@ -2,6 +2,7 @@
 
 from lossext import reference
 from lossext.functional._catalog_common import check_floating, check_reduction
+from lossext._errors import ArgumentError
 
 
 def entropy(input, dim=-1, reduction="mean", from_logits=True):
@@ -13,9 +14,9 @@ def entropy(input, dim=-1, reduction="mean", from_logits=True):
     check_floating(input, "input")
     check_reduction(reduction)
     if input.dim() == 0:
-        raise ValueError("input must have at least one dimension")
+        raise ArgumentError("input must have at least one dimension")
     if not -input.dim() <= dim < input.dim():
-        raise ValueError(f"dim {dim} is out of range for input of {input.dim()} dims")
+        raise ArgumentError(f"dim {dim} is out of range for input of {input.dim()} dims")
     return reference.entropy(input, dim, reduction, from_logits)
 
 

@@ -5,6 +5,7 @@ import torch
 
 from lossext import reference
 from lossext.functional._catalog_common import check_floating, check_reduction, check_same_device
+from lossext._errors import ArgumentError
 
 
 def gram_matrix(features):
@@ -12,14 +13,14 @@ def gram_matrix(features):
     -> (C, C); any number of spatial dims (N, C, *) works the same way."""
     check_floating(features, "features")
     if features.dim() < 3:
-        raise ValueError(f"features must have shape (C, H, W) or (N, C, H, W), got {tuple(features.shape)}")
+        raise ArgumentError(f"features must have shape (C, H, W) or (N, C, H, W), got {tuple(features.shape)}")
     return reference.gram_matrix(features)
 
 
 def _feature_list(x, name):
     xs = [x] if isinstance(x, torch.Tensor) else list(x.values()) if isinstance(x, dict) else list(x)
     if not xs:
-        raise ValueError(f"{name} holds no feature maps")
+        raise ArgumentError(f"{name} holds no feature maps")
     for f in xs:
         check_floating(f, name)
     return xs
@@ -32,14 +33,14 @@ def style_loss(input, target, reduction="mean"):
     check_reduction(reduction)
     xs, ys = _feature_list(input, "input"), _feature_list(target, "target")
     if len(xs) != len(ys):
-        raise ValueError(f"input has {len(xs)} feature maps but target has {len(ys)}")
+        raise ArgumentError(f"input has {len(xs)} feature maps but target has {len(ys)}")
     for x, y in zip(xs, ys):
         check_same_device(y, "target", x, "input")
         if x.shape[-3] != y.shape[-3] or x.dim() != y.dim():
-            raise ValueError(f"feature maps of input {tuple(x.shape)} and target {tuple(y.shape)} differ in "
+            raise ArgumentError(f"feature maps of input {tuple(x.shape)} and target {tuple(y.shape)} differ in "
                              "channels or rank")
         if x.dim() < 3:
-            raise ValueError(f"feature maps must have shape (C, H, W) or (N, C, H, W), got {tuple(x.shape)}")
+            raise ArgumentError(f"feature maps must have shape (C, H, W) or (N, C, H, W), got {tuple(x.shape)}")
     return reference.style_loss(input, target, reduction)
 
 
@@ -61,7 +62,7 @@ def perceptual_loss(input, target, feature_extractor, reduction="mean"):
 
 def _check_scores(reduction, **scores):
     if reduction not in ("mean", "sum"):
-        raise ValueError(f"Invalid reduction {reduction!r}: expected 'mean' or 'sum'")
+        raise ArgumentError(f"Invalid reduction {reduction!r}: expected 'mean' or 'sum'")
     first = None
     for name, s in scores.items():
         check_floating(s, name)

@@ -5,6 +5,7 @@ import torch
 
 from lossext import reference
 from lossext.functional._catalog_common import check_same_device, check_tensor, check_values
+from lossext._errors import ArgumentError
 
 
 def structural_risk(loss, parameters, lam=1e-4, penalty="l2"):
@@ -13,11 +14,11 @@ def structural_risk(loss, parameters, lam=1e-4, penalty="l2"):
     (the weight-decay form, without a ½). lam >= 0. Reference (pure PyTorch)."""
     check_tensor(loss, "loss")
     if loss.dim() != 0:
-        raise ValueError(f"loss must be a scalar (0-d) tensor, got shape {tuple(loss.shape)}")
+        raise ArgumentError(f"loss must be a scalar (0-d) tensor, got shape {tuple(loss.shape)}")
     if penalty not in ("l1", "l2"):
-        raise ValueError(f"Invalid penalty {penalty!r}: expected 'l1' or 'l2'")
+        raise ArgumentError(f"Invalid penalty {penalty!r}: expected 'l1' or 'l2'")
     if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
+        raise ArgumentError(f"lam must be >= 0, got {lam}")
     if not isinstance(parameters, torch.nn.Module):
         parameters = list(parameters)
         for p in parameters:
@@ -35,16 +36,16 @@ def confusion_matrix(input, target, num_classes, ignore_index=None):
     check_tensor(target, "target")
     check_same_device(target, "target", input, "input")
     if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        raise ArgumentError(f"num_classes must be a positive int, got {num_classes!r}")
     if target.is_floating_point():
         raise TypeError(f"target must hold integer class indices, got {target.dtype}")
     scores = input.dim() == target.dim() + 1
     if scores:
         if input.shape[1] != num_classes or input.shape[:1] + input.shape[2:] != target.shape:
-            raise ValueError(f"scores of shape {tuple(input.shape)} do not match target {tuple(target.shape)} "
+            raise ArgumentError(f"scores of shape {tuple(input.shape)} do not match target {tuple(target.shape)} "
                              f"and num_classes {num_classes}")
     elif input.shape != target.shape or input.is_floating_point():
-        raise ValueError(f"input must be integer predictions of target's shape {tuple(target.shape)} or scores "
+        raise ArgumentError(f"input must be integer predictions of target's shape {tuple(target.shape)} or scores "
                          f"(N, C, ...), got {input.dtype} {tuple(input.shape)}")
     valid = (target >= 0) & (target < num_classes)
     if ignore_index is not None:
@@ -61,7 +62,7 @@ def confusion_matrix(input, target, num_classes, ignore_index=None):
 def _check_confusion(confusion):
     check_tensor(confusion, "confusion")
     if confusion.dim() != 2 or confusion.shape[0] != confusion.shape[1]:
-        raise ValueError(f"confusion must be a square (C, C) matrix, got shape {tuple(confusion.shape)}")
+        raise ArgumentError(f"confusion must be a square (C, C) matrix, got shape {tuple(confusion.shape)}")
 
 
 def mean_iou(confusion, per_class=False):

@@ -9,6 +9,7 @@ from lossext._validate import (
     check_same_device,
     check_tensor,
 )
+from lossext._errors import ArgumentError
 
 
 def _check_args(input, target, weight, reduction, label_smoothing, z_loss):
@@ -16,26 +17,24 @@ def _check_args(input, target, weight, reduction, label_smoothing, z_loss):
     check_tensor(target, "target")
     check_reduction(reduction)
     if input.dim() == 0:
-        raise ValueError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
+        raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
     check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
     if not z_loss >= 0:
-        raise ValueError(f"z_loss must be >= 0, got {z_loss}")
+        raise ArgumentError(f"z_loss must be >= 0, got {z_loss}")
     check_same_device(target, "target", input, "input")
     classes = input.shape[0 if input.dim() == 1 else 1]
     check_class_weight(weight, "weight", classes, input)
     if target.is_floating_point():
         if target.shape != input.shape:
-            raise ValueError(
+            raise ArgumentError(
                 f"probability target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}"
             )
         return
-    if target.dtype != torch.int64:
-        raise TypeError(
-            f"target must hold int64 class indices or floating probabilities, got {target.dtype}"
-        )
+    if target.dtype == torch.bool:
+        raise TypeError("target must hold integer class indices or floating probabilities, got torch.bool")
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
     if tuple(target.shape) != expected:
-        raise ValueError(
+        raise ArgumentError(
             f"class-index target must have shape {expected} for input of shape {tuple(input.shape)}, "
             f"got {tuple(target.shape)}"
         )
@@ -55,8 +54,9 @@ def cross_entropy(
     Args:
         input: logits of shape (C,), (N, C) or (N, C, d1, ..., dk); float16,
             bfloat16, float32 or float64 (half types accumulate in float32).
-        target: int64 class indices of shape (), (N,) or (N, d1, ..., dk), or
-            class probabilities of input's shape.
+        target: class indices of shape (), (N,) or (N, d1, ..., dk), of any
+            integer dtype (uint8 masks, int32 and int64 labels), or class
+            probabilities of input's shape.
         weight: optional per-class weights of shape (C,).
         ignore_index: index target value that contributes neither loss nor
             gradient (index targets only, as in torch).
@@ -72,6 +72,8 @@ def cross_entropy(
     row nan (checking it would need a device sync); on CPU it raises IndexError.
     """
     _check_args(input, target, weight, reduction, label_smoothing, z_loss)
+    if not target.is_floating_point() and target.dtype != torch.int64:
+        target = target.long()  # uint8 masks, int32 labels: the kernels read int64
     if not _ext.has_kernels(input.device):
         _ext.warn_fallback("cross_entropy", input.device)
         return reference.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, z_loss)

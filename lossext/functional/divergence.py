@@ -4,6 +4,7 @@ import torch
 
 from lossext import _ext, reference
 from lossext._validate import check_floating, check_reduction, check_same_device
+from lossext._errors import ArgumentError
 
 
 def _prepare(input, target, reduction):
@@ -14,7 +15,7 @@ def _prepare(input, target, reduction):
     try:
         shape = torch.broadcast_shapes(input.shape, target.shape)
     except RuntimeError:
-        raise ValueError(
+        raise ArgumentError(
             f"target of shape {tuple(target.shape)} does not broadcast with input of shape {tuple(input.shape)}"
         ) from None
     dtype = torch.promote_types(input.dtype, target.dtype)
@@ -95,7 +96,7 @@ def js_div(
     writes the gradient once); the target's gradient uses torch ops.
     """
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not 0.0 < beta < 1.0:
-        raise ValueError(f"beta must be a float in (0, 1), got {beta!r}")
+        raise ArgumentError(f"beta must be a float in (0, 1), got {beta!r}")
     input, target = _prepare(input, target, reduction)
     if reduction == "none" or not _ext.has_kernels(input.device):
         if reduction != "none":

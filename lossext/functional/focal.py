@@ -11,20 +11,29 @@ import torch
 
 from lossext import _ext, reference
 from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
+from lossext._errors import ArgumentError
 
 
 def _check_alpha(alpha, name="alpha"):
     if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
         raise TypeError(f"{name} must be a float, got {type(alpha).__name__}")
     if not (alpha < 0 or alpha <= 1):
-        raise ValueError(f"{name} must be in [0, 1], or negative to disable it, got {alpha}")
+        raise ArgumentError(f"{name} must be in [0, 1], or negative to disable it, got {alpha}")
+
+
+def _background_alpha(alpha: float, classes: int, like: torch.Tensor) -> torch.Tensor:
+    """The per-class alpha of a float alpha: 1 - alpha for class 0, alpha for the others."""
+    # float64: the kernel rounds it to its accumulation dtype, as it would the Python float.
+    per_class = torch.full((classes,), alpha, dtype=torch.float64, device=like.device)
+    per_class[0] = 1.0 - alpha
+    return per_class
 
 
 def _check_gamma(gamma, name="gamma"):
     if not isinstance(gamma, numbers.Real) or isinstance(gamma, bool):
         raise TypeError(f"{name} must be a float, got {type(gamma).__name__}")
     if not gamma >= 0:
-        raise ValueError(f"{name} must be >= 0, got {gamma}")
+        raise ArgumentError(f"{name} must be >= 0, got {gamma}")
 
 
 def _check_normalizer(normalizer, input):
@@ -33,7 +42,7 @@ def _check_normalizer(normalizer, input):
     if not isinstance(normalizer, torch.Tensor):
         raise TypeError(f"normalizer must be a float or a one-element tensor, got {type(normalizer).__name__}")
     if normalizer.numel() != 1:
-        raise ValueError(f"normalizer must be a one-element tensor, got shape {tuple(normalizer.shape)}")
+        raise ArgumentError(f"normalizer must be a one-element tensor, got shape {tuple(normalizer.shape)}")
     if normalizer.device != input.device and normalizer.device.type != "cpu":
         check_same_device(normalizer, "normalizer", input, "inputs")
 
@@ -45,17 +54,17 @@ def _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normal
     _check_alpha(alpha)
     _check_gamma(gamma)
     if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     check_same_device(targets, "targets", inputs, "inputs")
     _check_normalizer(normalizer, inputs)
     if targets.is_floating_point():
         if targets.shape != inputs.shape:
-            raise ValueError(
+            raise ArgumentError(
                 f"dense targets must have the shape of inputs {tuple(inputs.shape)}, got {tuple(targets.shape)}"
             )
     elif targets.dtype == torch.int64:
         if inputs.dim() == 0 or targets.shape != inputs.shape[:-1]:
-            raise ValueError(
+            raise ArgumentError(
                 f"class-index targets must have shape inputs.shape[:-1] = {tuple(inputs.shape[:-1])}, "
                 f"got {tuple(targets.shape)} (inputs {tuple(inputs.shape)})"
             )
@@ -165,14 +174,23 @@ def softmax_focal_loss(
     Args:
         input: logits (C,), (N, C) or (N, C, d1, ..., dk).
         target: int64 class indices (), (N,) or (N, d1, ..., dk).
-        alpha: None (1), a float in [0, 1] for every class, or a per-class
-            tensor (C,).
+        alpha: None (every class weighs 1); a float a in [0, 1]: class 0 (the
+            background) weighs 1 - a and every other class a, as in kornia
+            (>= 0.7) and MONAI; or a per-class tensor (C,).
         gamma: focusing exponent >= 0 (gamma = 0, alpha None: cross-entropy).
         weight: optional per-class weights (C,).
         ignore_index: target value contributing neither loss nor gradient.
-        reduction: 'none' | 'mean' | 'sum'. 'mean' divides by the summed
-            weight w_y of non-ignored rows (the row count without weight), as
-            cross_entropy does; alpha does not enter the denominator.
+        reduction: 'none' | 'mean' | 'sum', with ``F.cross_entropy``'s shapes and
+            denominator: 'none' gives one value per row (the target's shape),
+            'mean' divides by the summed weight w_y of non-ignored rows (the row
+            count without weight); alpha does not enter the denominator. At
+            gamma = 0 and alpha None this is ``F.cross_entropy``.
+
+    kornia's ``focal_loss`` and MONAI's ``FocalLoss(use_softmax=True)`` return
+    'none' as an (N, C, d1, ...) map that is zero off the target class (its sum
+    over dim 1 is this 'none'), and their 'mean' divides by N·C·d1···dk, C times
+    the row count: kornia's 'mean' is ``softmax_focal_loss(..., reduction='sum')
+    / target.numel() / C``.
     """
     check_floating(input, "input")
     check_tensor(target, "target")
@@ -180,12 +198,12 @@ def softmax_focal_loss(
     _check_gamma(gamma)
     check_same_device(target, "target", input, "input")
     if input.dim() == 0:
-        raise ValueError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
+        raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
     if target.dtype != torch.int64:
         raise TypeError(f"target must hold int64 class indices, got {target.dtype}")
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
     if tuple(target.shape) != expected:
-        raise ValueError(
+        raise ArgumentError(
             f"target must have shape {expected} for input of shape {tuple(input.shape)}, got {tuple(target.shape)}"
         )
     classes = input.shape[0 if input.dim() == 1 else 1]
@@ -194,8 +212,7 @@ def softmax_focal_loss(
         check_class_weight(alpha, "alpha", classes, input)
     elif alpha is not None:
         _check_alpha(alpha)
-        if alpha < 0:
-            alpha = None
+        alpha = None if alpha < 0 else _background_alpha(float(alpha), classes, input)
     if not _ext.has_kernels(input.device):
         _ext.warn_fallback("softmax_focal_loss", input.device)
         return reference.softmax_focal_loss(input, target, alpha, gamma, weight, ignore_index, reduction)
@@ -205,12 +222,9 @@ def softmax_focal_loss(
         input_b, target_b = input.unsqueeze(0), target.unsqueeze(0)
     else:
         input_b, target_b = input, target
-    alpha_t = alpha if isinstance(alpha, torch.Tensor) else None
     loss, _, row_weight = torch.ops.lossext.softmax_focal_fwd(
-        input_b, target_b, alpha_t, weight, float(gamma), int(ignore_index)
+        input_b, target_b, alpha, weight, float(gamma), int(ignore_index)
     )
-    if alpha is not None and alpha_t is None:
-        loss = loss * alpha
     if reduction == "none":
         out = loss.squeeze(0) if unbatched else loss
     elif reduction == "sum":
@@ -223,7 +237,7 @@ def softmax_focal_loss(
 def _check_mmdet_reduce(reduction, avg_factor, weight, pred):
     check_reduction(reduction)
     if avg_factor is not None and reduction == "sum":
-        raise ValueError('avg_factor can not be used with reduction="sum"')
+        raise ArgumentError('avg_factor can not be used with reduction="sum"')
     if weight is not None:
         check_floating(weight, "weight")
         check_same_device(weight, "weight", pred, "pred")
@@ -247,9 +261,9 @@ def quality_focal_loss(pred, target, weight=None, beta: float = 2.0, reduction: 
     check_tensor(label, "label")
     check_floating(score, "score")
     if pred.dim() != 2:
-        raise ValueError(f"pred must have shape (N, C), got {tuple(pred.shape)}")
+        raise ArgumentError(f"pred must have shape (N, C), got {tuple(pred.shape)}")
     if label.is_floating_point() or label.shape != pred.shape[:1] or score.shape != pred.shape[:1]:
-        raise ValueError(
+        raise ArgumentError(
             f"label (integer) and score must have shape ({pred.shape[0]},), got {tuple(label.shape)} and "
             f"{tuple(score.shape)}"
         )
@@ -270,9 +284,9 @@ def varifocal_loss(pred, target, weight=None, alpha: float = 0.75, gamma: float 
     check_floating(pred, "pred")
     check_floating(target, "target")
     if target.shape != pred.shape:
-        raise ValueError(f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}")
+        raise ArgumentError(f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}")
     if not isinstance(alpha, numbers.Real) or not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+        raise ArgumentError(f"alpha must be >= 0, got {alpha}")
     _check_gamma(gamma)
     _check_mmdet_reduce(reduction, avg_factor, weight, pred)
     return reference.varifocal_loss(pred, target, weight, alpha, gamma, iou_weighted, reduction, avg_factor)

@@ -7,6 +7,7 @@ import torch
 
 from lossext import _ext, reference
 from lossext._validate import check_floating, check_reduction, check_same_device
+from lossext._errors import ArgumentError
 
 
 def _elementwise(name, input, target, reduction, kind, param, ref_fn):
@@ -32,15 +33,15 @@ def smooth_l1_loss(
 ) -> torch.Tensor:
     """``torch.nn.functional.smooth_l1_loss``: 0.5 d^2/beta for |d| < beta,
     |d| - 0.5 beta beyond; beta = 0 is the L1 loss (gradient sign(d), 0 at
-    d = 0). beta < 0 raises ValueError."""
+    d = 0). beta < 0 raises ArgumentError."""
     if not beta >= 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
+        raise ArgumentError(f"beta must be >= 0, got {beta}")
     return _elementwise("smooth_l1_loss", input, target, reduction, 0, beta, reference.smooth_l1_loss)
 
 
 def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0) -> torch.Tensor:
     """``torch.nn.functional.huber_loss``: 0.5 d^2 for |d| <= delta,
-    delta (|d| - 0.5 delta) beyond. delta <= 0 raises ValueError."""
+    delta (|d| - 0.5 delta) beyond. delta <= 0 raises ArgumentError."""
     if not delta > 0:
-        raise ValueError(f"delta must be > 0, got {delta}")
+        raise ArgumentError(f"delta must be > 0, got {delta}")
     return _elementwise("huber_loss", input, target, reduction, 1, delta, reference.huber_loss)

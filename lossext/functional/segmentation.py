@@ -40,6 +40,7 @@ import torch
 from lossext import _ext, reference
 from lossext.functional.cross_entropy import cross_entropy
 from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
+from lossext._errors import ArgumentError
 
 MODES = ("binary", "multiclass", "multilabel")
 EMPTY_RULES = ("mask", "count")
@@ -55,14 +56,14 @@ def _check_number(value, name, low=None, strict=False):
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if low is not None and (value <= low if strict else value < low):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
+        raise ArgumentError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
 
 
 def _check_classes(classes, num_classes, mode):
     if classes is None:
         return None
     if mode == "binary":
-        raise ValueError("classes cannot be used with mode='binary' (there is one channel)")
+        raise ArgumentError("classes cannot be used with mode='binary' (there is one channel)")
     if isinstance(classes, torch.Tensor):
         classes = classes.tolist()
     if isinstance(classes, numbers.Integral):
@@ -71,8 +72,27 @@ def _check_classes(classes, num_classes, mode):
     if not classes or not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in classes):
         raise TypeError(f"classes must be a non-empty list of class indices, got {classes!r}")
     if any(c < 0 or c >= num_classes for c in classes):
-        raise ValueError(f"classes must lie in [0, {num_classes}), got {classes}")
+        raise ArgumentError(f"classes must lie in [0, {num_classes}), got {classes}")
     return [int(c) for c in classes]
+
+
+def _prod(sizes):
+    out = 1
+    for size in sizes:
+        out *= size
+    return out
+
+
+def _reshaped_target(target, shape, also, mode, input):
+    """target viewed as `shape`, when it has that shape or one of the `also`
+    layouts that smp accepts (it views every target as (N, [C,] -1))."""
+    if tuple(target.shape) == shape:
+        return target
+    if tuple(target.shape) in [tuple(a) for a in also]:
+        return target.reshape(shape)
+    accepted = " or ".join(str(tuple(a)) for a in [shape, *also])
+    raise ArgumentError(f"target must have shape {accepted} for input of shape {tuple(input.shape)} in "
+                        f"mode={mode!r}, got {tuple(target.shape)}")
 
 
 def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes, reduction):
@@ -82,36 +102,33 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
     check_tensor(target, "target")
     check_same_device(target, "target", input, "input")
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        raise ArgumentError(f"mode must be one of {MODES}, got {mode!r}")
     if input.dim() < 2:
-        raise ValueError(f"input must have shape (N, C, d1, ..., dk), got {tuple(input.shape)}")
+        raise ArgumentError(f"input must have shape (N, C, d1, ..., dk), got {tuple(input.shape)}")
     n, c = input.shape[:2]
     spatial = tuple(input.shape[2:])
     if mode == "multiclass":
         if target.is_floating_point() or target.dtype == torch.bool:
-            raise TypeError(f"mode='multiclass' takes int64 class-index targets of shape (N, d1, ..., dk), got "
+            raise TypeError(f"mode='multiclass' takes integer class-index targets of shape (N, d1, ..., dk), got "
                             f"{target.dtype} (float masks go with mode='multilabel')")
-        if target.dtype != torch.int64:
-            raise TypeError(f"target must hold int64 class indices in mode='multiclass', got {target.dtype}")
-        if tuple(target.shape) != (n, *spatial):
-            raise ValueError(f"target must have shape {(n, *spatial)} for input of shape {tuple(input.shape)} in "
-                             f"mode='multiclass', got {tuple(target.shape)}")
+        # Masks load as uint8 or int32 as often as int64; smp also takes (N, 1, d1, ...) and
+        # the flattened (N, d1 * ... * dk). The kernels read int64 (a copy of the target only).
+        target = _reshaped_target(target, (n, *spatial), [(n, 1, *spatial), (n, _prod(spatial))], mode, input)
+        target = target.long()
     else:
-        if not (target.is_floating_point() or target.dtype == torch.bool):
-            raise TypeError(f"mode={mode!r} takes a float (or bool) mask target, got {target.dtype} "
-                            "(int64 class indices go with mode='multiclass')")
+        if target.dtype == torch.bool or not target.is_floating_point():
+            target_as = input.dtype  # 0/1 masks of any dtype (bool, uint8, int...) as smp takes them
+        else:
+            target_as = None
         if mode == "binary":
             if c != 1:
-                raise ValueError(f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}")
-            if tuple(target.shape) not in ((n, 1, *spatial), (n, *spatial)):
-                raise ValueError(f"target must have shape {(n, 1, *spatial)} or {(n, *spatial)} for input of shape "
-                                 f"{tuple(input.shape)} in mode='binary', got {tuple(target.shape)}")
-            target = target.reshape(input.shape)
-        elif tuple(target.shape) != tuple(input.shape):
-            raise ValueError(f"target must have the shape of input {tuple(input.shape)} in mode='multilabel', got "
-                             f"{tuple(target.shape)}")
-        if target.dtype == torch.bool:
-            target = target.to(input.dtype)
+                raise ArgumentError(f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}")
+            target = _reshaped_target(target, tuple(input.shape),
+                                      [(n, *spatial), (n, 1, _prod(spatial)), (n, _prod(spatial))], mode, input)
+        else:
+            target = _reshaped_target(target, tuple(input.shape), [(n, c, _prod(spatial))], mode, input)
+        if target_as is not None:
+            target = target.to(target_as)
     classes = _check_classes(classes, c, mode)
     _check_number(smooth, "smooth", 0)
     _check_number(eps, "eps", 0)
@@ -119,7 +136,7 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
         raise TypeError(f"ignore_index must be an int or None, got {type(ignore_index).__name__}")
     check_class_weight(weight, "weight", c, input)
     if empty_classes not in EMPTY_RULES:
-        raise ValueError(f"empty_classes must be one of {EMPTY_RULES}, got {empty_classes!r}")
+        raise ArgumentError(f"empty_classes must be one of {EMPTY_RULES}, got {empty_classes!r}")
     check_reduction(reduction)
     return classes, target
 
@@ -190,18 +207,18 @@ def _check_class_weights(class_weights, num_classes, mode):
     if class_weights is None:
         return None
     if mode == "binary":
-        raise ValueError("class_weights cannot be used with mode='binary' (there is one channel), as in smp")
+        raise ArgumentError("class_weights cannot be used with mode='binary' (there is one channel), as in smp")
     w = torch.as_tensor(class_weights, dtype=torch.float64)
     if w.dim() != 1 or w.numel() != num_classes:
-        raise ValueError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+        raise ArgumentError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
     # The values are checked where that needs no device sync (a list, a CPU tensor).
     if w.device.type == "cpu" and not (bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0):
-        raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
+        raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
     if w.dim() != 1 or w.numel() != num_classes:
-        raise ValueError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+        raise ArgumentError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
     if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
-        raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
+        raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
 
 
@@ -210,6 +227,7 @@ def _overlap(kind, name, input, target, mode, classes, log_loss, from_logits, sm
     classes, target_k = _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes,
                                     reduction)
     class_weights = _check_class_weights(class_weights, input.shape[1], mode)
+    target = target_k
     if not _use_kernel(name, input, target):
         kwargs = dict(weight=weight, per_image=per_image, empty_classes=empty_classes, reduction=reduction)
         if kind == "dice":
@@ -230,10 +248,12 @@ _ARGS_DOC = """
     Args:
         input: (N, C, d1, ..., dk) logits (probabilities with from_logits=False),
             any number of spatial dims, float16/bfloat16/float32/float64.
-        target: mode 'multiclass': int64 class indices (N, d1, ..., dk);
-            'binary': a float or bool mask (N, 1, d1, ...) or (N, d1, ...), with
-            C = 1; 'multilabel': a float or bool mask of the input's shape
-            (soft values allowed).
+        target: mode 'multiclass': class indices of any integer dtype (uint8,
+            int32, int64, ...), shape (N, d1, ..., dk), (N, 1, d1, ..., dk) or
+            (N, d1 * ... * dk); 'binary': a mask (float, bool or integer 0/1) of
+            shape (N, 1, d1, ...), (N, d1, ...) or flattened (N, [1,] d1 * ... * dk),
+            with C = 1; 'multilabel': a mask of the input's shape or
+            (N, C, d1 * ... * dk) (float masks may hold soft values).
         mode: 'binary', 'multiclass' (softmax over C) or 'multilabel' (sigmoid
             per channel).
         classes: optional list of class indices the loss is averaged over (not
@@ -316,13 +336,13 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
     ``weight`` (mean over the summed weights of the valid pixels). Scalar result
     in input's dtype.
     """
-    classes, _ = _check_args(input, target, "multiclass", classes, smooth, ignore_index, eps, weight, empty_classes,
-                             "mean")
+    classes, target = _check_args(input, target, "multiclass", classes, smooth, ignore_index, eps, weight,
+                                  empty_classes, "mean")
     _check_number(lambda_dice, "lambda_dice", 0)
     _check_number(lambda_ce, "lambda_ce", 0)
     _check_number(label_smoothing, "label_smoothing", 0)
     if label_smoothing > 1:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     if not _use_kernel("dice_ce_loss", input, target):
         return reference.dice_ce_loss(input, target, classes, log_loss, smooth, ignore_index, eps,
                                       lambda_dice=lambda_dice, lambda_ce=lambda_ce, label_smoothing=label_smoothing,

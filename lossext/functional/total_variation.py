@@ -9,6 +9,7 @@ import torch
 
 from lossext import _ext, reference
 from lossext._validate import check_tensor
+from lossext._errors import ArgumentError
 
 
 def total_variation_loss(
@@ -45,23 +46,23 @@ def total_variation_loss(
     """
     check_tensor(img, "img")
     if img.dim() < 2:
-        raise ValueError(f"img must have at least 2 dims (*, H, W), got shape {tuple(img.shape)}")
+        raise ArgumentError(f"img must have at least 2 dims (*, H, W), got shape {tuple(img.shape)}")
     if img.dtype == torch.bool or img.is_complex():
         raise TypeError(f"img must be a floating or integer tensor, got {img.dtype}")
     if reduction not in ("sum", "mean"):
         # kornia has no 'none': the result is already one value per plane.
-        raise ValueError(f"Invalid reduction {reduction!r}: expected 'sum' or 'mean'")
+        raise ArgumentError(f"Invalid reduction {reduction!r}: expected 'sum' or 'mean'")
     if not isinstance(isotropic, bool):
         raise TypeError(f"isotropic must be a bool, got {type(isotropic).__name__}")
     for name, value in (("beta", beta), ("eps", eps)):
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     if not (beta > 0 and beta < float("inf")):
-        raise ValueError(f"beta must be a finite number > 0, got {beta}")
+        raise ArgumentError(f"beta must be a finite number > 0, got {beta}")
     if not (eps >= 0 and eps < float("inf")):
-        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+        raise ArgumentError(f"eps must be a finite number >= 0, got {eps}")
     if not isotropic and (beta != 1 or eps != 0):
-        raise ValueError("beta and eps apply to the isotropic form only; pass isotropic=True")
+        raise ArgumentError("beta and eps apply to the isotropic form only; pass isotropic=True")
     if not img.is_floating_point():
         img = img.float()
     if not _ext.has_kernels(img.device):

@@ -7,7 +7,8 @@ from lossext.nn.divergence import KLDivLoss, JSDivLoss
 from lossext.nn.catalog import *  # noqa: F401,F403
 from lossext.nn.regression import HuberLoss, SmoothL1Loss
 from lossext.nn.total_variation import TotalVariationLoss
-from lossext.nn.segmentation import DiceCELoss, DiceLoss, JaccardLoss, TverskyLoss
+from lossext.nn.segmentation import DiceCrossEntropyLoss, DiceLoss, JaccardLoss, TverskyLoss
+from lossext.nn.monai_dice_ce import DiceCELoss
 
 from lossext._exports import public_names  # noqa: E402
 

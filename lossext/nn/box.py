@@ -21,19 +21,19 @@ class BoxIoULoss(nn.Module):
 class GeneralizedBoxIoULoss(BoxIoULoss):
     """``torchvision.ops.generalized_box_iou_loss`` as a module."""
 
-    def __init__(self, reduction: str = "none", eps: float = 1e-7) -> None:
-        super().__init__("giou", reduction, eps)
+    def __init__(self, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy") -> None:
+        super().__init__("giou", reduction, eps, fmt)
 
 
 class DistanceBoxIoULoss(BoxIoULoss):
     """``torchvision.ops.distance_box_iou_loss`` as a module."""
 
-    def __init__(self, reduction: str = "none", eps: float = 1e-7) -> None:
-        super().__init__("diou", reduction, eps)
+    def __init__(self, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy") -> None:
+        super().__init__("diou", reduction, eps, fmt)
 
 
 class CompleteBoxIoULoss(BoxIoULoss):
     """``torchvision.ops.complete_box_iou_loss`` as a module."""
 
-    def __init__(self, reduction: str = "none", eps: float = 1e-7) -> None:
-        super().__init__("ciou", reduction, eps)
+    def __init__(self, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy") -> None:
+        super().__init__("ciou", reduction, eps, fmt)

@@ -60,7 +60,8 @@ SoftMarginLoss = _wrap("SoftMarginLoss", F.soft_margin_loss, 2)
 MultiMarginLoss = _wrap("MultiMarginLoss", F.multi_margin_loss, 2)
 
 EntropyLoss = _wrap("EntropyLoss", F.entropy, 1)
-SoftCrossEntropyLoss = _wrap("SoftCrossEntropyLoss", F.soft_cross_entropy, 2)
+# Not SoftCrossEntropyLoss: smp's class of that name is label smoothing of index targets.
+SoftTargetCrossEntropyLoss = _wrap("SoftTargetCrossEntropyLoss", F.soft_cross_entropy, 2)
 
 CosineSimilarityLoss = _wrap("CosineSimilarityLoss", F.cosine_similarity_loss, 2)
 CosineEmbeddingLoss = _wrap("CosineEmbeddingLoss", F.cosine_embedding_loss, 3)

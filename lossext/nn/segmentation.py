@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lossext import functional as F
+from lossext._errors import ArgumentError
 
 
 class _OverlapLoss(nn.Module):
@@ -15,7 +16,12 @@ class _OverlapLoss(nn.Module):
                  per_image, empty_classes, reduction):
         super().__init__()
         if mode not in F.segmentation.MODES:
-            raise ValueError(f"mode must be one of {F.segmentation.MODES}, got {mode!r}")
+            raise ArgumentError(f"mode must be one of {F.segmentation.MODES}, got {mode!r}")
+        # As smp: what mode='binary' cannot take fails at construction, not at the first call.
+        if mode == "binary" and classes is not None:
+            raise ArgumentError("classes cannot be used with mode='binary' (there is one channel), as in smp")
+        if mode == "binary" and class_weights is not None:
+            raise ArgumentError("class_weights cannot be used with mode='binary' (there is one channel), as in smp")
         self.mode = mode
         self.classes = None if classes is None else [int(c) for c in classes]
         self.log_loss = log_loss
@@ -82,8 +88,10 @@ class TverskyLoss(_OverlapLoss):
                               self.ignore_index, self.eps, self.alpha, self.beta, self.gamma, **self._common())
 
 
-class DiceCELoss(nn.Module):
-    """Dice + cross-entropy for multiclass segmentation; see :func:`lossext.dice_ce_loss`."""
+class DiceCrossEntropyLoss(nn.Module):
+    """Dice + cross-entropy for multiclass segmentation with lossext's (smp-style)
+    arguments; see :func:`lossext.dice_ce_loss`. MONAI's constructor is
+    :class:`lossext.nn.DiceCELoss`."""
 
     def __init__(self, classes=None, log_loss: bool = False, smooth: float = 0.0, ignore_index: int | None = None,
                  eps: float = 1e-7, *, lambda_dice: float = 1.0, lambda_ce: float = 1.0,

@@ -20,6 +20,7 @@ import math
 import torch
 
 from lossext.reference._reduce import reduce
+from lossext._errors import ArgumentError
 
 FMTS = ("xyxy", "xywh", "cxcywh")
 LOSS_MODES = ("iou", "giou", "diou", "ciou", "eiou", "siou")
@@ -101,7 +102,7 @@ def box_pair_loss(boxes1, boxes2, mode="giou", eps=1e-7, fmt="xyxy"):
         return loss + alpha * v
     if mode == "eiou":
         return loss + (w1 - w2) ** 2 / (cw**2 + eps) + (h1 - h2) ** 2 / (ch**2 + eps)
-    raise ValueError(f"mode must be one of {LOSS_MODES}, got {mode!r}")
+    raise ArgumentError(f"mode must be one of {LOSS_MODES}, got {mode!r}")
 
 
 def _reduce_boxes(loss, reduction):

@@ -66,14 +66,21 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     x_y = x.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
     w = torch.ones(x.shape[class_dim], dtype=x.dtype, device=x.device) if weight is None else _acc(weight)
     w_y = torch.where(valid, w[safe], torch.zeros((), dtype=x.dtype, device=x.device))
-    return reduce(-w_y * x_y, reduction, w_y.sum()).to(input.dtype)
+    if reduction != "mean":
+        return reduce(-w_y * x_y, reduction).to(input.dtype)
+    # Every target ignored: torch returns nan (0/0) with a zero gradient, where
+    # a plain division would also make the gradient nan.
+    total_weight = w_y.sum()
+    empty = total_weight == 0
+    divisor = torch.where(empty, torch.ones_like(total_weight), total_weight)
+    nan_if_empty = torch.where(empty, torch.full_like(total_weight, float("nan")), torch.zeros_like(total_weight))
+    return ((-w_y * x_y).sum() / divisor + nan_if_empty.detach()).to(input.dtype)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
-    x = _acc(input)
-    loss = torch.where(target == 1, x, torch.zeros_like(x)) + torch.where(
-        target == -1, (margin - x).clamp_min(0), torch.zeros_like(x)
-    )
+    x, zero = _acc(input), torch.zeros((), dtype=_acc(input).dtype, device=input.device)
+    # torch's formula: a label other than +1 takes the margin term, other than -1 the x term.
+    loss = torch.where(target != 1, (margin - x).clamp_min(0), zero) + torch.where(target != -1, x, zero)
     return reduce(loss, reduction).to(input.dtype)
 
 
@@ -83,15 +90,14 @@ def soft_margin_loss(input, target, reduction="mean"):
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
     x = _acc(input)
-    unbatched = x.dim() == 1
-    if unbatched:
-        x, target = x.unsqueeze(0), target.unsqueeze(0)
+    # (N, C) rows whatever torch's accepted layout ((), (C,), (N, C)); 'none' has target's shape.
+    out_shape = target.shape
+    x = x.reshape(x.shape[0] if x.dim() == 2 else 1, -1)
+    target = target.reshape(-1)
     x_y = x.gather(1, target.unsqueeze(1))
     z = (margin - x_y + x).clamp_min(0) ** p
     z = z.scatter(1, target.unsqueeze(1), 0.0)
     if weight is not None:
         z = z * _acc(weight)[target].unsqueeze(1)
-    loss = z.sum(1) / x.shape[1]
-    if unbatched:
-        loss = loss.squeeze(0)
+    loss = (z.sum(1) / x.shape[1]).reshape(out_shape)
     return reduce(loss, reduction).to(input.dtype)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lossext.reference._reduce import reduce
+from lossext._errors import ArgumentError
 
 
 def _upcast(x: torch.Tensor) -> torch.Tensor:
@@ -88,8 +89,9 @@ def softmax_focal_loss(
     coeff = torch.ones_like(log_p_y)
     if isinstance(alpha, torch.Tensor):
         coeff = coeff * alpha.to(x.dtype)[safe]
-    elif alpha is not None:
-        coeff = coeff * alpha
+    elif alpha is not None and alpha >= 0:
+        # kornia's and MONAI's convention: class 0 is the background, weighed 1 - alpha.
+        coeff = torch.full_like(log_p_y, alpha).masked_fill(safe == 0, 1.0 - alpha)
     w_y = weight.to(x.dtype)[safe] if weight is not None else torch.ones_like(log_p_y)
     zero = torch.zeros((), dtype=x.dtype, device=x.device)
     w_y = torch.where(valid, w_y, zero)
@@ -110,7 +112,7 @@ def _mmdet_reduce(loss, weight, reduction, avg_factor):
         return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
     if reduction == "none":
         return loss
-    raise ValueError('avg_factor can not be used with reduction="sum"')
+    raise ArgumentError('avg_factor can not be used with reduction="sum"')
 
 
 def quality_focal_loss(pred, target, weight=None, beta=2.0, reduction="mean", avg_factor=None):
