@@ -88,7 +88,7 @@ def softmax_focal_loss(
     coeff = torch.ones_like(log_p_y)
     if isinstance(alpha, torch.Tensor):
         coeff = coeff * alpha.to(x.dtype)[safe]
-    elif alpha is not None:
+    elif alpha is not None and alpha >= 0:  # a negative alpha disables it, as in the kernel
         coeff = coeff * alpha
     w_y = weight.to(x.dtype)[safe] if weight is not None else torch.ones_like(log_p_y)
     zero = torch.zeros((), dtype=x.dtype, device=x.device)
