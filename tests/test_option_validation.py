@@ -25,6 +25,7 @@ INTEGER_OPTIONS = [
     ("softmax_focal_loss", lambda v: lossext.softmax_focal_loss(x2, y2, ignore_index=v)),
     ("dice_loss", lambda v: lossext.dice_loss(seg_x, seg_y, "multiclass", ignore_index=v)),
     ("dice_ce_loss", lambda v: lossext.dice_ce_loss(seg_x, seg_y, ignore_index=v)),
+    ("nll_loss", lambda v: lossext.functional.nll_loss(x2.log_softmax(1), y2, ignore_index=v)),
 ]
 
 
