@@ -178,9 +178,8 @@ def segmentation_calls(draw):
     kw["reduction"] = draw(reductions)
     kw["log_loss"] = draw(st.booleans())
     if kind == "tversky":
-        fn = lambda z: lossext.tversky_loss(z, y, mode, alpha=0.3, beta=0.7, gamma=draw_gamma, **kw)  # noqa: E731
-        draw_gamma = draw(st.sampled_from([1.0, 1.5]))
-        return fn, x
+        gamma = draw(st.sampled_from([1.0, 1.5]))
+        return lambda z: lossext.tversky_loss(z, y, mode, alpha=0.3, beta=0.7, gamma=gamma, **kw), x
     kw["squared_pred"] = draw(st.booleans())
     f = lossext.dice_loss if kind == "dice" else lossext.jaccard_loss
     return lambda z: f(z, y, mode, **kw), x

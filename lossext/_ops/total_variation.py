@@ -29,7 +29,9 @@ def _backward(ctx, grad_loss):
     if building_graph():
         isotropic, mean, beta, eps = ctx.options
         (grad_img,) = torch_vjp(
-            lambda x: reference.total_variation_loss(x.to(_acc_dtype(x)), "mean" if mean else "sum", isotropic, beta, eps),
+            lambda x: reference.total_variation_loss(
+                x.to(_acc_dtype(x)), "mean" if mean else "sum", isotropic, beta, eps
+            ),
             (img,),
             ctx.needs_input_grad[:1],
             grad_loss,
