@@ -136,3 +136,21 @@ def test_nan_dense_target_propagates_instead_of_raising():
     loss = lossext.sigmoid_focal_loss(x, t)
     loss.sum().backward()
     assert loss[0, 0].isnan() and x.grad[0, 0].isnan() and not loss[0, 1].isnan()
+
+
+@pytest.mark.parametrize("bad", [2.0, -0.5])
+def test_focal_kernels_make_out_of_range_dense_targets_nan(bad):
+    """What CUDA does (it does not check the targets): the shared element
+    math gives a nan loss and gradient for a target outside [0, 1], never a
+    gradient that is not the derivative of the loss. Called on the ops
+    directly, past the CPU's check."""
+    x = torch.tensor([[2.0, -1.0, 0.5]])
+    t = torch.tensor([[bad, 0.3, 1.0]])
+    for reduce_rows in (False, True):
+        loss = torch.ops.lossext.sigmoid_focal_fwd(x, t, None, 0.25, 2.0, -100, 0.0, reduce_rows)
+        grad = torch.ops.lossext.sigmoid_focal_bwd(torch.ones_like(loss), x, t, None, 0.25, 2.0, -100, 0.0,
+                                                   reduce_rows)
+        assert loss.view(-1)[0].isnan()
+        assert grad[0, 0].isnan() and not grad[0, 1:].isnan().any()
+        fused, saved = torch.ops.lossext.sigmoid_focal_fwd_with_grad(x, t, None, 0.25, 1.5, -100, 0.0, reduce_rows)
+        assert fused.view(-1)[0].isnan() and saved[0, 0].isnan() and not saved[0, 1:].isnan().any()
