@@ -112,8 +112,7 @@ def sigmoid_focal_loss(
             contributes nothing. The one-hot matrix is never built. Dense
             targets must lie in [0, 1]: the CPU raises ValueError otherwise;
             CUDA does not check them (that would cost a pass over the
-            targets), and there the gradient outside [0, 1] is not the
-            derivative of the loss.
+            targets) and gives such elements a nan loss and gradient.
         alpha: weight of positives in [0, 1]; negative disables alpha_t.
         gamma: finite focusing exponent >= 0. Loss and gradient are finite for
             every such gamma, also 0 < gamma < 1 with saturated logits.
