@@ -7,6 +7,9 @@ Messages name the offending argument.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
 from lossext._errors import ArgumentError
@@ -67,3 +70,32 @@ def check_same_shape(x: torch.Tensor, name: str, ref: torch.Tensor, ref_name: st
         raise ArgumentError(
             f"{name} must have the shape of {ref_name} {tuple(ref.shape)}, got {tuple(x.shape)}"
         )
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def check_int(value, name: str) -> int:
+    """An integer option (ignore_index, ...): an int (not a bool, not a float,
+    which the kernels would truncate) that fits the kernels' int64."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        value = int(value)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise ArgumentError(f"{name} must fit in a 64-bit integer, got {value}")
+    return int(value)
+
+
+def check_number(value, name: str, low: float | None = None, strict: bool = False, finite: bool = True) -> float:
+    """A real scalar option: a Python number (not a bool, not a string), not
+    nan, finite unless `finite` is False, and >= low (> low when strict)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if math.isnan(value) or (finite and math.isinf(value)):
+        raise ArgumentError(f"{name} must be a finite number, got {value}")
+    if low is not None and not (value > low if strict else value >= low):
+        raise ArgumentError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
+    return value

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from lossext._validate import check_number
+
 
 def global_normalizer(num_positives, average: bool = True, group=None) -> torch.Tensor:
     """The positive-anchor count shared by every worker, as a float tensor.
@@ -24,7 +26,7 @@ def global_normalizer(num_positives, average: bool = True, group=None) -> torch.
         count = num_positives.detach()
         count = count.clone() if count.is_floating_point() else count.float()  # all_reduce is in place
     else:
-        count = torch.tensor(float(num_positives), dtype=torch.float32)
+        count = torch.tensor(check_number(num_positives, "num_positives"), dtype=torch.float32)
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(count, op=dist.ReduceOp.SUM, group=group)
         if average:

@@ -84,8 +84,10 @@ def test_bad_inputs():
         lossext.smooth_l1_loss(x.long(), x)
     with pytest.raises(TypeError, match="target"):
         lossext.smooth_l1_loss(x, x.long())
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match=r"target of shape \(4,\) does not broadcast with input of shape \(3,\)"):
         lossext.smooth_l1_loss(x, torch.randn(4))
+    with pytest.raises(ValueError, match="target .* input"):
+        lossext.huber_loss(x, torch.randn(2, 4))
     with pytest.raises(ValueError, match="kind"):
         torch.ops.lossext.regression_fwd(x, x, 5, 1.0)
 

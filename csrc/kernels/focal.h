@@ -1,7 +1,8 @@
 // Focal losses: the loss and closed-form gradient of one element (sigmoid
 // focal) or one row (softmax focal), shared by the CPU and CUDA kernels.
 //
-// Sigmoid focal (RetinaNet; torchvision.ops.sigmoid_focal_loss for t in [0,1]):
+// Sigmoid focal (RetinaNet; torchvision.ops.sigmoid_focal_loss for t in [0,1];
+// a soft target outside [0, 1] gives a nan loss and gradient):
 //   p = sigmoid(x), q = 1 - p_t = p (1-t) + (1-p) t,  alpha_t = alpha t + (1-alpha)(1-t)
 //   (alpha < 0: alpha_t = 1), w_c the optional class weight,
 //   L = w_c alpha_t q^gamma B,   B = BCEwithlogits(x, t') = softplus(x) - t' x.
@@ -131,7 +132,12 @@ LOSSEXT_HD_INLINE FocalValueGrad<acc_t> sigmoid_focal_value_grad(acc_t x, acc_t 
     }
   }
   const acc_t alpha_t = focal_alpha_t(cfg.alpha, soft ? t : (negative ? acc_t(0) : one));
-  const acc_t scale = w * alpha_t * focal_pow<K>(q, log_q, cfg.gamma);
+  // A soft target outside [0, 1] is not a probability: q leaves [0, 1] and
+  // the closed form below is no longer the derivative of the loss, so a nan
+  // factor makes loss and gradient nan rather than silently wrong (the CPU
+  // raises before this; CUDA does not spend a pass over the targets on it).
+  const acc_t w_t = soft ? ((t < acc_t(0) || t > one) ? static_cast<acc_t>(NAN) : w) : w;
+  const acc_t scale = w_t * alpha_t * focal_pow<K>(q, log_q, cfg.gamma);
   // r = p (1-p) / q: exactly 1-p or p for a hard target, no division.
   acc_t r;
   if constexpr (soft) {

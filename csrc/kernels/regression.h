@@ -5,6 +5,7 @@
 //              d/beta inside, sign(d) outside; beta = 0 is the L1 loss.
 //   huber:     0.5 d^2 if |d| <= delta, else delta (|d| - 0.5 delta);
 //              d inside, delta sign(d) outside.
+// A nan d gives a nan loss and a nan derivative, as torch does.
 #pragma once
 
 #include "kernels/common.h"
@@ -26,7 +27,8 @@ template <RegressionKind kind, typename T> LOSSEXT_HD T regression_loss(T d, T p
 }
 
 template <RegressionKind kind, typename T> LOSSEXT_HD T regression_grad(T d, T param) {
-  const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
+  // sign(d), with 0 at d = 0 and nan (d itself) at nan.
+  const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : d);
   if constexpr (kind == RegressionKind::SmoothL1) {
     const T inner = d / (param > T(0) ? param : T(1));
     return (d > -param && d < param) ? inner : sign;

@@ -1,6 +1,8 @@
 import torch
 
+from lossext.reference import box as reference_box
 from lossext._ops._common import accumulate_dtype
+from lossext._ops._torch_vjp import building_graph, torch_vjp
 
 
 @torch.library.register_fake("lossext::box_pairwise")
@@ -28,6 +30,17 @@ def _loss_setup(ctx, inputs, output):
 
 def _loss_backward(ctx, grad_loss):
     boxes1, boxes2 = ctx.saved_tensors
+    if building_graph():
+        mode, fmt, eps = ctx.options
+        grads = torch_vjp(
+            lambda b1, b2: reference_box.box_pair_loss(
+                b1, b2, reference_box.LOSS_MODES[mode], eps, reference_box.FMTS[fmt]
+            ),
+            (boxes1, boxes2),
+            ctx.needs_input_grad[:2],
+            grad_loss,
+        )
+        return (*grads, None, None, None)
     grad1, grad2 = torch.ops.lossext.box_loss_bwd(grad_loss, boxes1, boxes2, *ctx.options)
     return (
         grad1 if ctx.needs_input_grad[0] else None,

@@ -1,6 +1,8 @@
 import torch
 
+from lossext import reference
 from lossext._ops._common import accumulate_dtype, class_broadcast, row_shape
+from lossext._ops._torch_vjp import building_graph, torch_vjp
 
 
 def _row_outputs(input):
@@ -36,10 +38,29 @@ def _index_setup(ctx, inputs, output):
     ctx.mark_non_differentiable(lse, row_weight)
 
 
+def _index_loss(input, target, weight, ignore_index, label_smoothing, z_loss):
+    """The op's per-row loss in torch ops (for torch_vjp)."""
+    x = input.to(accumulate_dtype(input.dtype))
+    return reference.cross_entropy(x, target, weight, ignore_index, "none", label_smoothing, z_loss)
+
+
+def _prob_loss(input, target, weight, label_smoothing, z_loss):
+    x = input.to(accumulate_dtype(input.dtype))
+    return reference.cross_entropy(x, target, weight, -100, "none", label_smoothing, z_loss)
+
+
 def _index_backward(ctx, grad_loss, _grad_lse, _grad_row_weight):
     input, target, weight, lse = ctx.saved_tensors
     if grad_loss is None:
         grad_loss = torch.zeros_like(lse)
+    if building_graph() or ctx.needs_input_grad[2]:
+        grad_input, grad_weight = torch_vjp(
+            lambda x, w: _index_loss(x, target, w, *ctx.options),
+            (input, weight),
+            (ctx.needs_input_grad[0], ctx.needs_input_grad[2]),
+            grad_loss,
+        )
+        return grad_input, None, grad_weight, None, None, None
     grad_input = torch.ops.lossext.cross_entropy_index_bwd(grad_loss, input, target, weight, lse, *ctx.options)
     return grad_input, None, None, None, None, None
 
@@ -57,6 +78,14 @@ def _prob_backward(ctx, grad_loss, _grad_lse, _grad_mass):
     label_smoothing, z_loss = ctx.options
     if grad_loss is None:
         grad_loss = torch.zeros_like(lse)
+    if building_graph() or ctx.needs_input_grad[2]:
+        grads = torch_vjp(
+            lambda x, t, w: _prob_loss(x, t, w, label_smoothing, z_loss),
+            (input, target, weight),
+            ctx.needs_input_grad[:3],
+            grad_loss,
+        )
+        return (*grads, None, None)
     grad_input = grad_target = None
     if ctx.needs_input_grad[0]:
         grad_input = torch.ops.lossext.cross_entropy_prob_bwd(

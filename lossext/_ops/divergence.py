@@ -8,7 +8,9 @@ rare (distilling through a teacher) and is written with torch ops here.
 
 import torch
 
+from lossext import reference
 from lossext._ops._common import accumulate_dtype
+from lossext._ops._torch_vjp import building_graph, torch_vjp
 
 CHUNK = 16384  # kDivergenceChunk in csrc/kernels/divergence_launch.h
 
@@ -49,8 +51,23 @@ def _kl_setup(ctx, inputs, output):
     ctx.log_target = log_target
 
 
+def _elementwise_vjp(ctx, loss_fn, grad_partials, input, target):
+    """Gradients through the elementwise loss (reference formulas), each
+    element weighted by the upstream gradient of its chunk."""
+    acc = accumulate_dtype(input.dtype)
+    per_element = _per_element(grad_partials.to(acc), input)
+    return torch_vjp(
+        lambda x, t: loss_fn(x.to(acc), t.to(acc)), (input, target), ctx.needs_input_grad[:2], per_element
+    )
+
+
 def _kl_backward(ctx, grad_partials):
     input, target = ctx.saved_tensors
+    if building_graph():
+        grads = _elementwise_vjp(
+            ctx, lambda x, t: reference.kl_div(x, t, "none", ctx.log_target), grad_partials, input, target
+        )
+        return (*grads, None)
     grad_input = grad_target = None
     if ctx.needs_input_grad[0]:
         grad_input = torch.ops.lossext.kl_div_bwd(grad_partials, input, target, ctx.log_target)
@@ -76,6 +93,11 @@ def _js_setup(ctx, inputs, output):
 def _js_backward(ctx, grad_partials):
     input, target = ctx.saved_tensors
     beta, log_target = ctx.options
+    if building_graph():
+        grads = _elementwise_vjp(
+            ctx, lambda x, t: reference.js_div(x, t, beta, "none", log_target), grad_partials, input, target
+        )
+        return (*grads, None, None)
     grad_input = grad_target = None
     if ctx.needs_input_grad[0]:
         grad_input = torch.ops.lossext.js_div_bwd(grad_partials, input, target, beta, log_target)

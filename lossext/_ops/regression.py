@@ -1,5 +1,10 @@
 import torch
 
+from lossext import reference
+from lossext._ops._torch_vjp import building_graph, torch_vjp
+
+_REFERENCES = (reference.smooth_l1_loss, reference.huber_loss)  # by the op's `kind`
+
 
 @torch.library.register_fake("lossext::regression_fwd")
 def _fwd_fake(input, target, kind, param):
@@ -19,6 +24,12 @@ def _setup(ctx, inputs, output):
 
 def _backward(ctx, grad_loss):
     input, target = ctx.saved_tensors
+    kind, param = ctx.options
+    if building_graph():
+        grad_input, grad_target = torch_vjp(
+            lambda x, t: _REFERENCES[kind](x, t, "none", param), (input, target), ctx.needs_input_grad[:2], grad_loss
+        )
+        return grad_input, grad_target, None, None
     grad_input = torch.ops.lossext.regression_bwd(grad_loss, input, target, *ctx.options)
     return (
         grad_input if ctx.needs_input_grad[0] else None,

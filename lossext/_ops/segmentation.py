@@ -8,8 +8,37 @@ is kept between forward and backward.
 """
 
 import torch
+import torch.nn.functional as F
 
+from lossext.reference import segmentation as reference_segmentation
 from lossext._ops._common import accumulate_dtype
+from lossext._ops._torch_vjp import building_graph, torch_vjp
+
+_IDENTITY = 0  # SegActivation::Identity: the input holds probabilities
+
+
+def _per_sample_sum(v):
+    return v.sum(tuple(range(1, v.dim()))) if v.dim() > 1 else v
+
+
+def _stats_torch(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing):
+    """The op's outputs in torch ops, stats (N, 3, C) and extras (N, 2)
+    flattened side by side into one (N, 3 C + 2) tensor (for torch_vjp)."""
+    x = input.to(accumulate_dtype(input.dtype))
+    multiclass = not target.is_floating_point()
+    ignore = ignore_index if has_ignore else None
+    tp, sp, st = reference_segmentation.overlap_sums(
+        x, target, "multiclass" if multiclass else "multilabel", activation != _IDENTITY, ignore, squared, True
+    )
+    n = x.shape[0]
+    extras = x.new_zeros((n, 2))
+    if with_ce:
+        valid = target != ignore_index if has_ignore else torch.ones_like(target, dtype=torch.bool)
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        ce = F.cross_entropy(x, safe, reduction="none", label_smoothing=label_smoothing)
+        ce = torch.where(valid, ce, torch.zeros((), dtype=x.dtype, device=x.device))
+        extras = torch.stack([_per_sample_sum(ce), _per_sample_sum(valid.to(x.dtype))], 1)
+    return torch.cat([torch.stack([tp, sp, st], 1).flatten(1), extras], 1)
 
 
 @torch.library.register_fake("lossext::seg_stats_fwd")
@@ -40,6 +69,14 @@ def _backward(ctx, grad_stats, grad_extras):
         grad_stats = input.new_zeros((n, 3, c), dtype=acc)
     if grad_extras is None:
         grad_extras = input.new_zeros((n, 2), dtype=acc)
+    if building_graph():
+        (grad_input,) = torch_vjp(
+            lambda x: _stats_torch(x, target, *ctx.options),
+            (input,),
+            ctx.needs_input_grad[:1],
+            torch.cat([grad_stats.flatten(1), grad_extras], 1),
+        )
+        return grad_input, None, None, None, None, None, None, None
     grad_input = torch.ops.lossext.seg_stats_bwd(grad_stats, grad_extras, input, target, *ctx.options)
     return grad_input, None, None, None, None, None, None, None
 

@@ -1,5 +1,8 @@
 import torch
 
+from lossext import reference
+from lossext._ops._torch_vjp import building_graph, torch_vjp
+
 
 def _acc_dtype(img):
     return torch.float64 if img.dtype == torch.float64 else torch.float32
@@ -23,6 +26,17 @@ def _setup(ctx, inputs, output):
 
 def _backward(ctx, grad_loss):
     (img,) = ctx.saved_tensors
+    if building_graph():
+        isotropic, mean, beta, eps = ctx.options
+        (grad_img,) = torch_vjp(
+            lambda x: reference.total_variation_loss(
+                x.to(_acc_dtype(x)), "mean" if mean else "sum", isotropic, beta, eps
+            ),
+            (img,),
+            ctx.needs_input_grad[:1],
+            grad_loss,
+        )
+        return grad_img, None, None, None, None
     return torch.ops.lossext.total_variation_bwd(grad_loss, img, *ctx.options), None, None, None, None
 
 

@@ -9,7 +9,7 @@ of the boxes is made.
 import torch
 
 from lossext import _ext, reference
-from lossext._validate import check_reduction, check_same_device, check_tensor
+from lossext._validate import check_number, check_reduction, check_same_device, check_tensor
 from lossext.reference.box import FMTS, LOSS_MODES
 from lossext._errors import ArgumentError
 
@@ -35,6 +35,7 @@ def _pairwise(boxes1, boxes2, kind, eps, fmt, name):
     _check_boxes(boxes2, "boxes2", 2)
     check_same_device(boxes2, "boxes2", boxes1, "boxes1")
     _check_choice(fmt, "fmt", FMTS)
+    check_number(eps, "eps", 0)
     try:
         batch = torch.broadcast_shapes(boxes1.shape[:-2], boxes2.shape[:-2])
     except RuntimeError as err:
@@ -129,6 +130,7 @@ def box_iou_loss(
     check_same_device(boxes2, "boxes2", boxes1, "boxes1")
     _check_choice(mode, "mode", LOSS_MODES)
     _check_choice(fmt, "fmt", FMTS)
+    check_number(eps, "eps", 0)
     check_reduction(reduction)
     if boxes1.shape != boxes2.shape:
         raise ArgumentError(

@@ -5,7 +5,7 @@ host sync off the CPU (an asynchronous device assertion)."""
 import torch
 
 from lossext import reference
-from lossext._validate import check_class_weight
+from lossext._validate import check_class_weight, check_int
 from lossext.functional._catalog_common import (
     check_broadcast,
     check_floating,
@@ -144,6 +144,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     check_floating(input, "input")
     check_tensor(target, "target")
     check_reduction(reduction)
+    check_int(ignore_index, "ignore_index")
     check_same_device(target, "target", input, "input")
     if input.dim() == 0:
         raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")

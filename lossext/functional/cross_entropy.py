@@ -1,9 +1,13 @@
 import torch
 
 from lossext import _ext, reference
+from lossext.functional._dtype import result_dtype
+from lossext.functional._mean import class_weight_total
 from lossext._validate import (
     check_class_weight,
     check_floating,
+    check_int,
+    check_number,
     check_range,
     check_reduction,
     check_same_device,
@@ -12,15 +16,15 @@ from lossext._validate import (
 from lossext._errors import ArgumentError
 
 
-def _check_args(input, target, weight, reduction, label_smoothing, z_loss):
+def _check_args(input, target, weight, reduction, label_smoothing, z_loss, ignore_index):
     check_floating(input, "input")
     check_tensor(target, "target")
     check_reduction(reduction)
+    check_int(ignore_index, "ignore_index")
     if input.dim() == 0:
         raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
     check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-    if not z_loss >= 0:
-        raise ArgumentError(f"z_loss must be >= 0, got {z_loss}")
+    check_number(z_loss, "z_loss", 0)
     check_same_device(target, "target", input, "input")
     classes = input.shape[0 if input.dim() == 1 else 1]
     check_class_weight(weight, "weight", classes, input)
@@ -71,9 +75,7 @@ def cross_entropy(
     On CUDA a class index outside [0, C) that is not ``ignore_index`` makes its
     row nan (checking it would need a device sync); on CPU it raises IndexError.
     """
-    _check_args(input, target, weight, reduction, label_smoothing, z_loss)
-    if not target.is_floating_point() and target.dtype != torch.int64:
-        target = target.long()  # uint8 masks, int32 labels: the kernels read int64
+    _check_args(input, target, weight, reduction, label_smoothing, z_loss, ignore_index)
     if not _ext.has_kernels(input.device):
         _ext.warn_fallback("cross_entropy", input.device)
         return reference.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, z_loss)
@@ -89,7 +91,7 @@ def cross_entropy(
         loss, _, row_weight = torch.ops.lossext.cross_entropy_index_fwd(
             input, target, weight, int(ignore_index), label_smoothing, z_loss
         )
-        denominator = row_weight.sum() if reduction == "mean" else None
+        denominator = class_weight_total(row_weight, weight, target, ignore_index) if reduction == "mean" else None
 
     if reduction == "none":
         out = loss.squeeze(0) if unbatched else loss
@@ -97,4 +99,4 @@ def cross_entropy(
         out = loss.sum()
     else:
         out = loss.sum() / denominator
-    return out.to(input.dtype)
+    return out.to(result_dtype(input))

@@ -3,6 +3,7 @@
 import torch
 
 from lossext import _ext, reference
+from lossext.functional._dtype import result_dtype
 from lossext._validate import check_floating, check_reduction, check_same_device
 from lossext._errors import ArgumentError
 
@@ -62,7 +63,7 @@ def kl_div(
             _ext.warn_fallback("kl_div", input.device)
         return reference.kl_div(input, target, reduction, log_target)
     partials = torch.ops.lossext.kl_div_fwd(input, target, bool(log_target))
-    return (partials.sum() / _denominator(input, reduction)).to(input.dtype)
+    return (partials.sum() / _denominator(input, reduction)).to(result_dtype(input))
 
 
 def js_div(
@@ -103,4 +104,4 @@ def js_div(
             _ext.warn_fallback("js_div", input.device)
         return reference.js_div(input, target, beta, reduction, log_target)
     partials = torch.ops.lossext.js_div_fwd(input, target, float(beta), bool(log_target))
-    return (partials.sum() / _denominator(input, reduction)).to(input.dtype)
+    return (partials.sum() / _denominator(input, reduction)).to(result_dtype(input))

@@ -10,8 +10,19 @@ import numbers
 import torch
 
 from lossext import _ext, reference
-from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
 from lossext._errors import ArgumentError
+from lossext.functional._dtype import result_dtype
+from lossext.functional._mean import class_weight_total, mean_or_nan
+from lossext._validate import (
+    check_class_weight,
+    check_floating,
+    check_int,
+    check_number,
+    check_reduction,
+    check_same_device,
+    check_tensor,
+    check_values,
+)
 
 
 def _check_alpha(alpha, name="alpha"):
@@ -30,10 +41,17 @@ def _background_alpha(alpha: float, classes: int, like: torch.Tensor) -> torch.T
 
 
 def _check_gamma(gamma, name="gamma"):
-    if not isinstance(gamma, numbers.Real) or isinstance(gamma, bool):
-        raise TypeError(f"{name} must be a float, got {type(gamma).__name__}")
-    if not gamma >= 0:
-        raise ArgumentError(f"{name} must be >= 0, got {gamma}")
+    check_number(gamma, name, 0)
+
+
+def _check_dense_targets(targets):
+    """Dense targets are probabilities: outside [0, 1] the focal factor
+    (1 - p_t)^gamma leaves the domain the kernels' closed-form gradient is
+    exact on. Checked on the CPU, where it costs no device sync; nan passes
+    (it propagates to the loss and the gradient)."""
+    if targets.device.type == "cpu" and not torch.compiler.is_compiling():
+        t = targets.detach()
+        check_values(~((t < 0) | (t > 1)), ArgumentError, "targets (dense) must lie in [0, 1]")
 
 
 def _check_normalizer(normalizer, input):
@@ -47,12 +65,14 @@ def _check_normalizer(normalizer, input):
         check_same_device(normalizer, "normalizer", input, "inputs")
 
 
-def _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing):
+def _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing,
+                        ignore_index):
     check_floating(inputs, "inputs")
     check_tensor(targets, "targets")
     check_reduction(reduction)
     _check_alpha(alpha)
     _check_gamma(gamma)
+    check_int(ignore_index, "ignore_index")
     if not 0 <= label_smoothing <= 1:
         raise ArgumentError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     check_same_device(targets, "targets", inputs, "inputs")
@@ -62,6 +82,7 @@ def _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normal
             raise ArgumentError(
                 f"dense targets must have the shape of inputs {tuple(inputs.shape)}, got {tuple(targets.shape)}"
             )
+        _check_dense_targets(targets)
     elif targets.dtype == torch.int64:
         if inputs.dim() == 0 or targets.shape != inputs.shape[:-1]:
             raise ArgumentError(
@@ -97,15 +118,20 @@ def sigmoid_focal_loss(
             values and gradients), or int64 class indices of shape
             ``inputs.shape[:-1]``: c in [0, C) makes class c positive, -1 makes
             every class negative (background anchor), ``ignore_index``
-            contributes nothing. The one-hot matrix is never built.
+            contributes nothing. The one-hot matrix is never built. Dense
+            targets must lie in [0, 1]: the CPU raises ValueError otherwise;
+            CUDA does not check them (that would cost a pass over the
+            targets) and gives such elements a nan loss and gradient.
         alpha: weight of positives in [0, 1]; negative disables alpha_t.
-        gamma: focusing exponent >= 0. Loss and gradient are finite for every
-            gamma >= 0, also 0 < gamma < 1 with saturated logits.
+        gamma: finite focusing exponent >= 0. Loss and gradient are finite for
+            every such gamma, also 0 < gamma < 1 with saturated logits.
         reduction: 'none' (per element, inputs' shape) | 'mean' | 'sum'. 'mean'
             averages over all elements (dense targets, as torchvision) or over
             the elements of non-ignored rows (index targets).
         weight: optional per-class weights (C,), multiplying each element loss.
-        ignore_index: index-target value that is skipped (checked before -1).
+        ignore_index: index-target value that is skipped (checked before -1),
+            an int. A 'mean' over rows that are all ignored is nan, with a
+            zero gradient (as torch's cross-entropy).
         normalizer: float or one-element tensor (say, the number of positive
             anchors): when given the result is ``loss.sum() / normalizer`` for
             'mean' and 'sum' (``loss / normalizer`` for 'none'); a tensor is
@@ -116,17 +142,22 @@ def sigmoid_focal_loss(
 
     On CPU a class index outside [-1, C) that is not ``ignore_index`` raises
     IndexError; on CUDA it makes its row nan (no device sync). The gradient
-    flows to ``inputs`` only (dense targets that require grad run the
-    reference, which differentiates them too). Returns inputs' dtype.
+    flows to ``inputs`` and to ``weight`` when it requires grad (dense
+    targets that require grad run the reference, which differentiates them
+    too); second derivatives (``create_graph=True``) are exact. Returns
+    inputs' dtype.
 
     Memory: on CUDA the backward recomputes from the logits and targets. On
     CPU, when ``inputs`` requires grad and grad mode is on, the forward also
     writes dloss/dinputs (the CPU is compute-bound, so the element math runs
     once for both passes), a buffer of inputs' size and dtype that lives until
-    the backward (or until the graph is freed). Under ``torch.no_grad()`` the
-    CPU forward computes and keeps only the loss.
+    the backward (or until the graph is freed), for float32 and float64
+    inputs; float16 and bfloat16 recompute as CUDA does, so that the
+    derivative is multiplied by the upstream gradient (a loss scale) in
+    float32 and rounded once. Under ``torch.no_grad()`` the CPU forward
+    computes and keeps only the loss.
     """
-    _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing)
+    _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing, ignore_index)
     args = (inputs, targets, alpha, gamma, reduction)
     kwargs = dict(weight=weight, ignore_index=ignore_index, normalizer=normalizer, label_smoothing=label_smoothing)
     if not _ext.has_kernels(inputs.device):
@@ -141,9 +172,12 @@ def sigmoid_focal_loss(
     t = targets.reshape(-1) if index_targets else targets.reshape(-1, classes)
     reduce_rows = reduction != "none"
     options = (weight, float(alpha), float(gamma), int(ignore_index), float(label_smoothing), reduce_rows)
-    if inputs.device.type == "cpu" and inputs.requires_grad and torch.is_grad_enabled():
+    saved_derivative_exact = inputs.dtype in (torch.float32, torch.float64)
+    if inputs.device.type == "cpu" and inputs.requires_grad and torch.is_grad_enabled() and saved_derivative_exact:
         # CPU training: dL/dx comes out of the forward's element math, the
-        # backward only scales it (see lossext/_ops/focal.py).
+        # backward only scales it (see lossext/_ops/focal.py). float16 and
+        # bfloat16 recompute instead: a derivative stored in the input's
+        # dtype underflows before a loss scale multiplies it.
         loss, _ = torch.ops.lossext.sigmoid_focal_fwd_with_grad(x, t, *options)
     else:
         loss = torch.ops.lossext.sigmoid_focal_fwd(x, t, *options)
@@ -156,8 +190,8 @@ def sigmoid_focal_loss(
         if normalizer is not None:
             out = out / normalizer
         elif reduction == "mean":
-            out = out / ((t != ignore_index).sum() * classes if index_targets else x.numel())
-    return out.to(inputs.dtype)
+            out = mean_or_nan(out, (t != ignore_index).sum() * classes if index_targets else x.numel())
+    return out.to(result_dtype(inputs))
 
 
 def softmax_focal_loss(
@@ -196,6 +230,7 @@ def softmax_focal_loss(
     check_tensor(target, "target")
     check_reduction(reduction)
     _check_gamma(gamma)
+    check_int(ignore_index, "ignore_index")
     check_same_device(target, "target", input, "input")
     if input.dim() == 0:
         raise ArgumentError("input must have shape (C,), (N, C) or (N, C, d1, ..., dk), got a 0-d tensor")
@@ -230,8 +265,8 @@ def softmax_focal_loss(
     elif reduction == "sum":
         out = loss.sum()
     else:
-        out = loss.sum() / row_weight.sum()
-    return out.to(input.dtype)
+        out = mean_or_nan(loss.sum(), class_weight_total(row_weight, weight, target_b, ignore_index))
+    return out.to(result_dtype(input))
 
 
 def _check_mmdet_reduce(reduction, avg_factor, weight, pred):

@@ -38,8 +38,18 @@ import numbers
 import torch
 
 from lossext import _ext, reference
+from lossext.functional._dtype import result_dtype
+from lossext.functional._mean import mean_or_nan
 from lossext.functional.cross_entropy import cross_entropy
-from lossext._validate import check_class_weight, check_floating, check_reduction, check_same_device, check_tensor
+from lossext._validate import (
+    check_class_weight,
+    check_floating,
+    check_int,
+    check_number,
+    check_reduction,
+    check_same_device,
+    check_tensor,
+)
 from lossext._errors import ArgumentError
 
 MODES = ("binary", "multiclass", "multilabel")
@@ -53,10 +63,7 @@ _CUDA_MAX_CLASSES_DEFAULT = 240
 
 
 def _check_number(value, name, low=None, strict=False):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if low is not None and (value <= low if strict else value < low):
-        raise ArgumentError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
+    check_number(value, name, low, strict)
 
 
 def _check_classes(classes, num_classes, mode):
@@ -106,6 +113,8 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
     if input.dim() < 2:
         raise ArgumentError(f"input must have shape (N, C, d1, ..., dk), got {tuple(input.shape)}")
     n, c = input.shape[:2]
+    if c == 0:
+        raise ArgumentError(f"input must have at least one class (channel), got shape {tuple(input.shape)}")
     spatial = tuple(input.shape[2:])
     if mode == "multiclass":
         if target.is_floating_point() or target.dtype == torch.bool:
@@ -132,8 +141,8 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
     classes = _check_classes(classes, c, mode)
     _check_number(smooth, "smooth", 0)
     _check_number(eps, "eps", 0)
-    if ignore_index is not None and (not isinstance(ignore_index, numbers.Integral) or isinstance(ignore_index, bool)):
-        raise TypeError(f"ignore_index must be an int or None, got {type(ignore_index).__name__}")
+    if ignore_index is not None:
+        check_int(ignore_index, "ignore_index")
     check_class_weight(weight, "weight", c, input)
     if empty_classes not in EMPTY_RULES:
         raise ArgumentError(f"empty_classes must be one of {EMPTY_RULES}, got {empty_classes!r}")
@@ -241,7 +250,7 @@ def _overlap(kind, name, input, target, mode, classes, log_loss, from_logits, sm
     stats, _ = _stats(input, target_k, mode, from_logits, ignore_index, squared_pred)
     loss = _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, reduction,
                             alpha, beta, gamma, class_weights)
-    return loss.to(input.dtype)
+    return loss.to(result_dtype(input))
 
 
 _ARGS_DOC = """
@@ -356,12 +365,12 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
     dice = _loss_from_stats("dice", stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, "mean")
     if shared:
         ce_sum, valid = extras.sum(0).unbind(0)
-        ce = ce_sum / valid
+        ce = mean_or_nan(ce_sum, valid)
     else:
         ce = cross_entropy(input, target, weight.to(input.dtype), ignore_index=-100 if ignore_index is None
                            else ignore_index, label_smoothing=label_smoothing).to(dice.dtype)
     loss = lambda_dice * dice + lambda_ce * ce
-    return loss.to(input.dtype)
+    return loss.to(result_dtype(input))
 
 
 for _f in (dice_loss, jaccard_loss, tversky_loss):

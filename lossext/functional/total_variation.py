@@ -8,6 +8,7 @@ import numbers
 import torch
 
 from lossext import _ext, reference
+from lossext.functional._dtype import result_dtype
 from lossext._validate import check_tensor
 from lossext._errors import ArgumentError
 
@@ -69,4 +70,4 @@ def total_variation_loss(
         _ext.warn_fallback("total_variation_loss", img.device)
         return reference.total_variation_loss(img, reduction, isotropic, beta, eps)
     loss = torch.ops.lossext.total_variation_fwd(img, isotropic, reduction == "mean", float(beta), float(eps))
-    return loss.to(img.dtype)
+    return loss.to(result_dtype(img))

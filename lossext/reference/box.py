@@ -46,8 +46,10 @@ def _aspect_angle(w, h):
     w_safe = torch.where(point, torch.ones_like(w), w)
     h_safe = torch.where(point, torch.ones_like(h), h)
     # atan(w/h) = atan2(w, h) for h >= 0, shifted by pi for h < 0.
-    shift = torch.where(h < 0, torch.where(w < 0, math.pi, -math.pi), 0.0)
-    angle = torch.atan2(w_safe, h_safe) + shift
+    # The +-1 and 0 are exact in any dtype; pi is multiplied in w's dtype (a
+    # Python pi inside torch.where would become a float32 tensor).
+    turns = torch.where(h < 0, torch.where(w < 0, 1.0, -1.0), 0.0).to(w.dtype)
+    angle = torch.atan2(w_safe, h_safe) + turns * math.pi
     return torch.where(point, torch.zeros_like(angle), angle)
 
 

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from lossext._validate import check_values
+from lossext.reference.cross_entropy import cross_entropy
 
 
 def _upcast(x: torch.Tensor) -> torch.Tensor:
@@ -139,6 +140,8 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
                  per_image, squared_pred, empty_classes, "mean")
     logits = _upcast(input)
     ce_weight = None if weight is None else weight.to(logits.dtype)
-    ce = F.cross_entropy(logits, target, ce_weight, ignore_index=-100 if ignore_index is None else ignore_index,
-                         label_smoothing=label_smoothing)
+    # The written-out cross-entropy (F.cross_entropy's formula), which also
+    # differentiates a weight that requires grad.
+    ce = cross_entropy(logits, target, ce_weight, ignore_index=-100 if ignore_index is None else ignore_index,
+                       label_smoothing=label_smoothing)
     return (lambda_dice * dice + lambda_ce * ce).to(input.dtype)
