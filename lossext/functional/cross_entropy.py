@@ -76,6 +76,8 @@ def cross_entropy(
     row nan (checking it would need a device sync); on CPU it raises IndexError.
     """
     _check_args(input, target, weight, reduction, label_smoothing, z_loss, ignore_index)
+    if not target.is_floating_point() and target.dtype != torch.int64:
+        target = target.long()  # uint8 masks, int32 labels: the kernels read int64
     if not _ext.has_kernels(input.device):
         _ext.warn_fallback("cross_entropy", input.device)
         return reference.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, z_loss)
