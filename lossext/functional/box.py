@@ -11,9 +11,9 @@ import torch
 from lossext import _ext, reference
 from lossext._validate import check_number, check_reduction, check_same_device, check_tensor
 from lossext.reference.box import FMTS, LOSS_MODES
+from lossext._cpp import BoxFmt, BoxLossMode, BoxPairKind, code
 from lossext._errors import ArgumentError
 
-_PAIR_KINDS = ("iou", "giou", "diou", "ciou")
 
 
 def _check_boxes(boxes, name, min_dim):
@@ -50,7 +50,8 @@ def _pairwise(boxes1, boxes2, kind, eps, fmt, name):
         return reference.box._pairwise(boxes1, boxes2, kind, eps, fmt)
     boxes1 = boxes1.expand(*batch, *boxes1.shape[-2:])
     boxes2 = boxes2.expand(*batch, *boxes2.shape[-2:])
-    return torch.ops.lossext.box_pairwise(boxes1, boxes2, _PAIR_KINDS.index(kind), FMTS.index(fmt), float(eps))
+    return torch.ops.lossext.box_pairwise(boxes1, boxes2, int(code(BoxPairKind, kind)), int(code(BoxFmt, fmt)),
+                                        float(eps))
 
 
 _PAIRWISE_DOC = """
@@ -144,7 +145,7 @@ def box_iou_loss(
     if not dtype.is_floating_point:
         dtype = torch.float32
     loss = torch.ops.lossext.box_loss_fwd(
-        boxes1.to(dtype), boxes2.to(dtype), LOSS_MODES.index(mode), FMTS.index(fmt), float(eps)
+        boxes1.to(dtype), boxes2.to(dtype), int(code(BoxLossMode, mode)), int(code(BoxFmt, fmt)), float(eps)
     )
     if reduction == "none":
         return loss

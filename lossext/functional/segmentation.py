@@ -50,12 +50,12 @@ from lossext._validate import (
     check_same_device,
     check_tensor,
 )
+from lossext._cpp import SegActivation
 from lossext._errors import ArgumentError
 
 MODES = ("binary", "multiclass", "multilabel")
 EMPTY_RULES = ("mask", "count")
 
-_IDENTITY, _SIGMOID, _SOFTMAX = 0, 1, 2
 # Widest class count the CUDA kernels take (each thread keeps 3C + 2 sums in
 # shared memory); beyond it the reference runs.
 _CUDA_MAX_CLASSES = {torch.float64: 120}
@@ -165,11 +165,11 @@ def _use_kernel(name, input, target):
 
 def _stats(input, target, mode, from_logits, ignore_index, squared_pred, with_ce=False, label_smoothing=0.0):
     if mode == "multiclass":
-        activation = _SOFTMAX if from_logits else _IDENTITY
+        activation = SegActivation.Softmax if from_logits else SegActivation.Identity
     else:
-        activation = _SIGMOID if from_logits else _IDENTITY
+        activation = SegActivation.Sigmoid if from_logits else SegActivation.Identity
     has_ignore = ignore_index is not None
-    return torch.ops.lossext.seg_stats_fwd(input, target, activation, int(ignore_index) if has_ignore else -100,
+    return torch.ops.lossext.seg_stats_fwd(input, target, int(activation), int(ignore_index) if has_ignore else -100,
                                            has_ignore, bool(squared_pred), with_ce, float(label_smoothing))
 
 

@@ -20,10 +20,11 @@ import math
 import torch
 
 from lossext.reference._reduce import reduce
+from lossext._cpp import BoxFmt, BoxLossMode, names
 from lossext._errors import ArgumentError
 
-FMTS = ("xyxy", "xywh", "cxcywh")
-LOSS_MODES = ("iou", "giou", "diou", "ciou", "eiou", "siou")
+FMTS = names(BoxFmt)  # ("xyxy", "xywh", "cxcywh")
+LOSS_MODES = names(BoxLossMode)  # ("iou", "giou", "diou", "ciou", "eiou", "siou")
 
 
 def to_xyxy(boxes: torch.Tensor, fmt: str) -> torch.Tensor:

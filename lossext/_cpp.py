@@ -1,0 +1,70 @@
+"""The codes and constants the C++ kernels and Python share, defined once on
+this side. Each enum mirrors an ``enum class`` of csrc/kernels by name and
+value, and each constant a ``constexpr`` there; tests/test_cpp_seam.py reads
+the C++ headers and fails when the two sides differ.
+
+The public API speaks in lower-case names ('giou', 'cxcywh'); ``code`` turns
+such a name into the integer an op's schema takes."""
+
+from enum import IntEnum
+
+
+class RegressionKind(IntEnum):
+    """kernels/regression.h: the ``kind`` of regression_fwd/bwd."""
+
+    SmoothL1 = 0
+    Huber = 1
+
+
+class BoxFmt(IntEnum):
+    """kernels/box.h: the ``fmt`` of the box ops."""
+
+    XYXY = 0
+    XYWH = 1
+    CXCYWH = 2
+
+
+class BoxPairKind(IntEnum):
+    """kernels/box.h: the ``kind`` of box_pairwise."""
+
+    IoU = 0
+    GIoU = 1
+    DIoU = 2
+    CIoU = 3
+
+
+class BoxLossMode(IntEnum):
+    """kernels/box.h: the ``mode`` of box_loss_fwd/bwd."""
+
+    IoU = 0
+    GIoU = 1
+    DIoU = 2
+    CIoU = 3
+    EIoU = 4
+    SIoU = 5
+
+
+class SegActivation(IntEnum):
+    """kernels/segmentation.h: the ``activation`` of seg_stats_fwd/bwd."""
+
+    Identity = 0
+    Sigmoid = 1
+    Softmax = 2
+
+
+# kDivergenceChunk (kernels/divergence_launch.h): kl_div_fwd and js_div_fwd
+# return one partial sum per chunk of this many flattened elements.
+DIVERGENCE_CHUNK = 16384
+
+
+def names(enum: type[IntEnum]) -> tuple[str, ...]:
+    """The lower-case names of an enum's members in value order ('iou', ...)."""
+    return tuple(member.name.lower() for member in sorted(enum))
+
+
+def code(enum: type[IntEnum], name: str) -> IntEnum:
+    """The member of ``enum`` whose lower-case name is ``name``."""
+    for member in enum:
+        if member.name.lower() == name:
+            return member
+    raise ValueError(f"{name!r} is not one of {names(enum)}")
