@@ -8,6 +8,8 @@ such a name into the integer an op's schema takes."""
 
 from enum import IntEnum
 
+from lossext._errors import ArgumentError
+
 
 class RegressionKind(IntEnum):
     """kernels/regression.h: the ``kind`` of regression_fwd/bwd."""
@@ -67,4 +69,4 @@ def code(enum: type[IntEnum], name: str) -> IntEnum:
     for member in enum:
         if member.name.lower() == name:
             return member
-    raise ValueError(f"{name!r} is not one of {names(enum)}")
+    raise ArgumentError(f"{name!r} is not one of {names(enum)}")
