@@ -2,6 +2,7 @@ import torch
 
 from lossext import reference
 from lossext._ops._common import accumulate_dtype, class_broadcast, row_shape
+from lossext._ops._spec import OpSpec
 from lossext._ops._torch_vjp import building_graph, torch_vjp
 
 
@@ -10,22 +11,18 @@ def _row_outputs(input):
     return out, torch.empty_like(out), torch.empty_like(out)
 
 
-@torch.library.register_fake("lossext::cross_entropy_index_fwd")
 def _index_fwd_fake(input, target, weight, ignore_index, label_smoothing, z_loss):
     return _row_outputs(input)
 
 
-@torch.library.register_fake("lossext::cross_entropy_prob_fwd")
 def _prob_fwd_fake(input, target, weight, label_smoothing, z_loss):
     return _row_outputs(input)
 
 
-@torch.library.register_fake("lossext::cross_entropy_index_bwd")
 def _index_bwd_fake(grad_loss, input, target, weight, lse, ignore_index, label_smoothing, z_loss):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
 
-@torch.library.register_fake("lossext::cross_entropy_prob_bwd")
 def _prob_bwd_fake(grad_loss, input, target, weight, lse, target_mass, label_smoothing, z_loss):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
@@ -102,5 +99,58 @@ def _prob_backward(ctx, grad_loss, _grad_lse, _grad_mass):
     return grad_input, grad_target, None, None, None
 
 
-torch.library.register_autograd("lossext::cross_entropy_index_fwd", _index_backward, setup_context=_index_setup)
-torch.library.register_autograd("lossext::cross_entropy_prob_fwd", _prob_backward, setup_context=_prob_setup)
+def _inputs(device):
+    """Logits (6, 5, 2), index targets with one ignored, probability targets, class weights."""
+    x = torch.randn(6, 5, 2, device=device)
+    y = torch.randint(0, 5, (6, 2), device=device)
+    y[0, 0] = -100
+    t = torch.softmax(torch.randn(6, 5, 2, device=device), 1)
+    return x, y, t, torch.rand(5, device=device)
+
+
+def _index_fwd_samples(device):
+    x, y, _, w = _inputs(device)
+    x.requires_grad_()
+    return [(x, y, weight, -100, 0.1, 1e-3) for weight in (None, w)]
+
+
+def _prob_fwd_samples(device):
+    x, _, t, w = _inputs(device)
+    return [(x.requires_grad_(), t, None, 0.1, 1e-3), (x, t.requires_grad_(), w, 0.0, 0.0)]
+
+
+def _index_bwd_samples(device):
+    x, y, _, w = _inputs(device)
+    samples = []
+    for weight in (None, w):
+        loss, lse, _ = torch.ops.lossext.cross_entropy_index_fwd(x, y, weight, -100, 0.1, 1e-3)
+        samples.append((torch.rand_like(loss), x, y, weight, lse, -100, 0.1, 1e-3))
+    return samples
+
+
+def _prob_bwd_samples(device):
+    x, _, t, w = _inputs(device)
+    samples = []
+    for weight in (None, w):
+        loss, lse, mass = torch.ops.lossext.cross_entropy_prob_fwd(x, t, weight, 0.1, 1e-3)
+        samples.append((torch.rand_like(loss), x, t, weight, lse, mass, 0.1, 1e-3))
+    return samples
+
+
+def _public(device):
+    from lossext import functional
+
+    def step(x, y, t, w):
+        return (functional.cross_entropy(x, y, w, label_smoothing=0.1, z_loss=1e-4)
+                + functional.cross_entropy(x, t, reduction="sum"))
+
+    x, y, t, w = _inputs(device)
+    return step, (x.requires_grad_(), y, t, w)
+
+
+SPECS = (
+    OpSpec("cross_entropy_index_fwd", _index_fwd_fake, _index_fwd_samples, _index_backward, _index_setup, _public),
+    OpSpec("cross_entropy_prob_fwd", _prob_fwd_fake, _prob_fwd_samples, _prob_backward, _prob_setup, _public),
+    OpSpec("cross_entropy_index_bwd", _index_bwd_fake, _index_bwd_samples),
+    OpSpec("cross_entropy_prob_bwd", _prob_bwd_fake, _prob_bwd_samples),
+)

@@ -10,31 +10,27 @@ import torch
 
 from lossext import reference
 from lossext._ops._common import accumulate_dtype
+from lossext._cpp import DIVERGENCE_CHUNK as CHUNK
+from lossext._ops._spec import OpSpec
 from lossext._ops._torch_vjp import building_graph, torch_vjp
-
-CHUNK = 16384  # kDivergenceChunk in csrc/kernels/divergence_launch.h
 
 
 def _partials(input):
     return input.new_empty(((input.numel() + CHUNK - 1) // CHUNK,), dtype=accumulate_dtype(input.dtype))
 
 
-@torch.library.register_fake("lossext::kl_div_fwd")
 def _kl_fwd_fake(input, target, log_target):
     return _partials(input)
 
 
-@torch.library.register_fake("lossext::js_div_fwd")
 def _js_fwd_fake(input, target, beta, log_target):
     return _partials(input)
 
 
-@torch.library.register_fake("lossext::kl_div_bwd")
 def _kl_bwd_fake(grad_partials, input, target, log_target):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
 
-@torch.library.register_fake("lossext::js_div_bwd")
 def _js_bwd_fake(grad_partials, input, target, beta, log_target):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
@@ -114,5 +110,50 @@ def _js_backward(ctx, grad_partials):
     return grad_input, grad_target, None, None
 
 
-torch.library.register_autograd("lossext::kl_div_fwd", _kl_backward, setup_context=_kl_setup)
-torch.library.register_autograd("lossext::js_div_fwd", _js_backward, setup_context=_js_setup)
+def _log_probs(device, requires_grad=False):
+    """Log-probabilities (3, 20000): more than one chunk, the last one ragged."""
+    x = torch.randn(3, 20000, dtype=torch.float64, device=device).log_softmax(-1).float()
+    t = torch.randn(3, 20000, dtype=torch.float64, device=device).log_softmax(-1).float()
+    return x.requires_grad_(requires_grad), t
+
+
+def _kl_fwd_samples(device):
+    x, t = _log_probs(device, requires_grad=True)
+    return [(x, t, True), (x, t.exp(), False)]
+
+
+def _js_fwd_samples(device):
+    x, t = _log_probs(device, requires_grad=True)
+    return [(x, t, 0.4, True), (x, t.exp(), 0.5, False)]
+
+
+def _grad_partials(x):
+    return torch.randn((x.numel() + CHUNK - 1) // CHUNK, device=x.device)
+
+
+def _kl_bwd_samples(device):
+    x, t = _log_probs(device)
+    return [(_grad_partials(x), x, t, True), (_grad_partials(x), x, t.exp(), False)]
+
+
+def _js_bwd_samples(device):
+    x, t = _log_probs(device)
+    return [(_grad_partials(x), x, t, 0.4, True), (_grad_partials(x), x, t.exp(), 0.5, False)]
+
+
+def _public(device):
+    from lossext import functional
+
+    def step(x, t):
+        return functional.kl_div(x, t.exp(), "batchmean") + functional.js_div(x, t, log_target=True)
+
+    x, t = _log_probs(device, requires_grad=True)
+    return step, (x, t)
+
+
+SPECS = (
+    OpSpec("kl_div_fwd", _kl_fwd_fake, _kl_fwd_samples, _kl_backward, _kl_setup, _public),
+    OpSpec("js_div_fwd", _js_fwd_fake, _js_fwd_samples, _js_backward, _js_setup, _public),
+    OpSpec("kl_div_bwd", _kl_bwd_fake, _kl_bwd_samples),
+    OpSpec("js_div_bwd", _js_bwd_fake, _js_bwd_samples),
+)

@@ -27,38 +27,33 @@ import torch
 
 from lossext import reference
 from lossext._ops._common import accumulate_dtype, row_shape
+from lossext._ops._spec import OpSpec
 from lossext._ops._torch_vjp import building_graph, torch_vjp
 
 
-@torch.library.register_fake("lossext::sigmoid_focal_fwd")
 def _sigmoid_fwd_fake(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows):
     shape = input.shape[:1] if reduce_rows else input.shape
     return input.new_empty(shape, dtype=accumulate_dtype(input.dtype))
 
 
-@torch.library.register_fake("lossext::sigmoid_focal_bwd")
 def _sigmoid_bwd_fake(grad_loss, input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
 
-@torch.library.register_fake("lossext::sigmoid_focal_fwd_with_grad")
 def _sigmoid_fwd_with_grad_fake(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows):
     loss = _sigmoid_fwd_fake(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows)
     return loss, torch.empty_like(input, memory_format=torch.contiguous_format)
 
 
-@torch.library.register_fake("lossext::sigmoid_focal_bwd_saved")
 def _sigmoid_bwd_saved_fake(grad_loss, dloss_dinput, reduce_rows):
     return torch.empty_like(dloss_dinput, memory_format=torch.contiguous_format)
 
 
-@torch.library.register_fake("lossext::softmax_focal_fwd")
 def _softmax_fwd_fake(input, target, alpha, weight, gamma, ignore_index):
     out = input.new_empty(row_shape(input), dtype=accumulate_dtype(input.dtype))
     return out, torch.empty_like(out), torch.empty_like(out)
 
 
-@torch.library.register_fake("lossext::softmax_focal_bwd")
 def _softmax_bwd_fake(grad_loss, input, target, alpha, weight, lse, gamma, ignore_index):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
@@ -146,8 +141,91 @@ def _softmax_backward(ctx, grad_loss, _grad_lse, _grad_row_weight):
     return grad_input, None, None, None, None, None
 
 
-torch.library.register_autograd("lossext::sigmoid_focal_fwd", _sigmoid_backward, setup_context=_sigmoid_setup)
-torch.library.register_autograd("lossext::softmax_focal_fwd", _softmax_backward, setup_context=_softmax_setup)
-torch.library.register_autograd(
-    "lossext::sigmoid_focal_fwd_with_grad", _sigmoid_with_grad_backward, setup_context=_sigmoid_with_grad_setup
+def _sigmoid_inputs(device, requires_grad):
+    """Logits (6, 5), index targets (positive, background -1, ignored -100),
+    dense targets, class weights; each target with and without row reduction."""
+    x = torch.randn(6, 5, device=device, requires_grad=requires_grad)
+    y = torch.tensor([0, -1, 4, -100, 2, 1], device=device)
+    t = torch.rand(6, 5, device=device)
+    return x, [(y, True), (y, False), (t, False), (t, True)], torch.rand(5, device=device)
+
+
+def _sigmoid_fwd_samples(device):
+    x, targets, w = _sigmoid_inputs(device, requires_grad=True)
+    return [(x, target, w, 0.25, 2.0, -100, 0.1, reduce_rows) for target, reduce_rows in targets]
+
+
+def _sigmoid_bwd_samples(device):
+    x, targets, w = _sigmoid_inputs(device, requires_grad=False)
+    return [(torch.rand(6 if reduce_rows else (6, 5), device=device), x, target, w, 0.25, 0.5, -100, 0.0, reduce_rows)
+            for target, reduce_rows in targets]
+
+
+def _sigmoid_bwd_saved_samples(device):
+    x, targets, w = _sigmoid_inputs(device, requires_grad=False)
+    samples = []
+    for target, reduce_rows in targets:
+        _, d = torch.ops.lossext.sigmoid_focal_fwd_with_grad(x, target, w, 0.25, 1.5, -100, 0.1, reduce_rows)
+        g = torch.rand(6 if reduce_rows else (6, 5), device=device)
+        samples += [(g, d, reduce_rows), (torch.tensor(0.5, device=device).expand(g.shape), d, reduce_rows)]
+    return samples
+
+
+def _softmax_inputs(device):
+    x = torch.randn(4, 5, 3, device=device)
+    y = torch.randint(0, 5, (4, 3), device=device)
+    y[0, 0] = -100
+    return x, y, torch.rand(5, device=device)
+
+
+def _softmax_fwd_samples(device):
+    x, y, a = _softmax_inputs(device)
+    x.requires_grad_()
+    return [(x, y, a, None, 2.0, -100), (x, y, None, a, 1.5, -100)]
+
+
+def _softmax_bwd_samples(device):
+    x, y, a = _softmax_inputs(device)
+    _, lse, _ = torch.ops.lossext.softmax_focal_fwd(x, y, a, None, 2.0, -100)
+    return [(torch.rand(4, 3, device=device), x, y, a, None, lse, 0.5, -100)]
+
+
+def _public_sigmoid(device, requires_grad):
+    from lossext import functional
+
+    if requires_grad is None:  # the recomputing design: CPU inference, CUDA always
+        requires_grad = device.type != "cpu"
+
+    def step(x, y, n):
+        return functional.sigmoid_focal_loss(x, y, reduction="sum", normalizer=n)
+
+    x = torch.randn(64, 10, device=device, requires_grad=requires_grad)
+    y = torch.randint(-1, 10, (64,), device=device)
+    return step, (x, y, (y >= 0).sum().clamp(min=1))
+
+
+def _public_sigmoid_with_grad(device):
+    """The saved-derivative design: CPU only, when a gradient will be needed."""
+    return _public_sigmoid(device, True) if device.type == "cpu" else None
+
+
+def _public_softmax(device):
+    from lossext import functional
+
+    def step(x, y):
+        return functional.softmax_focal_loss(x, y, 0.25, 1.5)
+
+    return step, (torch.randn(64, 10, device=device, requires_grad=True), torch.randint(0, 10, (64,), device=device))
+
+
+SPECS = (
+    OpSpec("sigmoid_focal_fwd", _sigmoid_fwd_fake, _sigmoid_fwd_samples, _sigmoid_backward, _sigmoid_setup,
+           lambda device: _public_sigmoid(device, None)),
+    OpSpec("sigmoid_focal_bwd", _sigmoid_bwd_fake, _sigmoid_bwd_samples),
+    OpSpec("sigmoid_focal_fwd_with_grad", _sigmoid_fwd_with_grad_fake, _sigmoid_fwd_samples,
+           _sigmoid_with_grad_backward, _sigmoid_with_grad_setup, _public_sigmoid_with_grad, devices=("cpu",)),
+    OpSpec("sigmoid_focal_bwd_saved", _sigmoid_bwd_saved_fake, _sigmoid_bwd_saved_samples, devices=("cpu",)),
+    OpSpec("softmax_focal_fwd", _softmax_fwd_fake, _softmax_fwd_samples, _softmax_backward, _softmax_setup,
+           _public_softmax),
+    OpSpec("softmax_focal_bwd", _softmax_bwd_fake, _softmax_bwd_samples),
 )

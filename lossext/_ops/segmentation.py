@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from lossext.reference import segmentation as reference_segmentation
+from lossext._cpp import SegActivation
 from lossext._ops._common import accumulate_dtype
+from lossext._ops._spec import OpSpec
 from lossext._ops._torch_vjp import building_graph, torch_vjp
-
-_IDENTITY = 0  # SegActivation::Identity: the input holds probabilities
 
 
 def _per_sample_sum(v):
@@ -28,7 +28,7 @@ def _stats_torch(input, target, activation, ignore_index, has_ignore, squared, w
     multiclass = not target.is_floating_point()
     ignore = ignore_index if has_ignore else None
     tp, sp, st = reference_segmentation.overlap_sums(
-        x, target, "multiclass" if multiclass else "multilabel", activation != _IDENTITY, ignore, squared, True
+        x, target, "multiclass" if multiclass else "multilabel", activation != SegActivation.Identity, ignore, squared, True
     )
     n = x.shape[0]
     extras = x.new_zeros((n, 2))
@@ -41,7 +41,6 @@ def _stats_torch(input, target, activation, ignore_index, has_ignore, squared, w
     return torch.cat([torch.stack([tp, sp, st], 1).flatten(1), extras], 1)
 
 
-@torch.library.register_fake("lossext::seg_stats_fwd")
 def _fwd_fake(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing):
     acc = accumulate_dtype(input.dtype)
     stats = input.new_empty((input.shape[0], 3, input.shape[1]), dtype=acc)
@@ -49,7 +48,6 @@ def _fwd_fake(input, target, activation, ignore_index, has_ignore, squared, with
     return stats, extras
 
 
-@torch.library.register_fake("lossext::seg_stats_bwd")
 def _bwd_fake(grad_stats, grad_extras, input, target, activation, ignore_index, has_ignore, squared, with_ce,
               label_smoothing):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
@@ -81,4 +79,43 @@ def _backward(ctx, grad_stats, grad_extras):
     return grad_input, None, None, None, None, None, None, None
 
 
-torch.library.register_autograd("lossext::seg_stats_fwd", _backward, setup_context=_setup)
+def _options(device):
+    """(target, activation, with_ce, squared) over index targets with an
+    ignored pixel and a binary mask, each activation."""
+    y = torch.randint(0, 4, (2, 5, 3), device=device)
+    y[0, 0, 0] = 255
+    mask = (torch.rand(2, 4, 5, 3, device=device) > 0.5).float()
+    return [(y, SegActivation.Softmax, True, False), (y, SegActivation.Softmax, False, True),
+            (y, SegActivation.Identity, False, False), (mask, SegActivation.Sigmoid, False, True),
+            (mask, SegActivation.Identity, False, False)]
+
+
+def _fwd_samples(device):
+    x = torch.randn(2, 4, 5, 3, device=device, requires_grad=True)
+    return [(x, target, int(act), 255, True, squared, ce, 0.1) for target, act, ce, squared in _options(device)]
+
+
+def _bwd_samples(device):
+    x = torch.randn(2, 4, 5, 3, device=device)
+    return [(torch.rand(2, 3, 4, device=device), torch.rand(2, 2, device=device), x, target, int(act), 255, True,
+             squared, ce, 0.1) for target, act, ce, squared in _options(device)]
+
+
+def _public(device):
+    from lossext import functional
+
+    def step(x, y, mask):
+        return (functional.dice_loss(x, y, "multiclass", ignore_index=255, classes=[0, 2, 4])
+                + functional.tversky_loss(x, mask, "multilabel", alpha=0.3, beta=0.7, gamma=2.0, per_image=True)
+                + functional.dice_ce_loss(x, y, ignore_index=255, label_smoothing=0.1))
+
+    x = torch.randn(2, 5, 8, 8, device=device, requires_grad=True)
+    y = torch.randint(0, 5, (2, 8, 8), device=device)
+    y[0, 0, 0] = 255
+    return step, (x, y, (torch.rand(2, 5, 8, 8, device=device) > 0.5).float())
+
+
+SPECS = (
+    OpSpec("seg_stats_fwd", _fwd_fake, _fwd_samples, _backward, _setup, _public),
+    OpSpec("seg_stats_bwd", _bwd_fake, _bwd_samples),
+)

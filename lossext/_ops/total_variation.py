@@ -1,6 +1,7 @@
 import torch
 
 from lossext import reference
+from lossext._ops._spec import OpSpec
 from lossext._ops._torch_vjp import building_graph, torch_vjp
 
 
@@ -8,12 +9,10 @@ def _acc_dtype(img):
     return torch.float64 if img.dtype == torch.float64 else torch.float32
 
 
-@torch.library.register_fake("lossext::total_variation_fwd")
 def _fwd_fake(img, isotropic, mean, beta, eps):
     return img.new_empty(img.shape[:-2], dtype=_acc_dtype(img))
 
 
-@torch.library.register_fake("lossext::total_variation_bwd")
 def _bwd_fake(grad_loss, img, isotropic, mean, beta, eps):
     return torch.empty_like(img, memory_format=torch.contiguous_format)
 
@@ -40,4 +39,32 @@ def _backward(ctx, grad_loss):
     return torch.ops.lossext.total_variation_bwd(grad_loss, img, *ctx.options), None, None, None, None
 
 
-torch.library.register_autograd("lossext::total_variation_fwd", _backward, setup_context=_setup)
+def _options(isotropic):
+    """(isotropic, mean, beta, eps): anisotropic sum, or isotropic mean with a power."""
+    return (True, True, 1.5, 1e-3) if isotropic else (False, False, 1.0, 0.0)
+
+
+def _fwd_samples(device):
+    x = torch.randn(2, 3, 8, 9, device=device, requires_grad=True)
+    return [(x, *_options(iso)) for iso in (False, True)]
+
+
+def _bwd_samples(device):
+    x = torch.randn(2, 3, 8, 9, device=device)
+    return [(torch.randn(2, 3, device=device), x, *_options(iso)) for iso in (False, True)]
+
+
+def _public(device):
+    from lossext import functional
+
+    def step(img):
+        return (functional.total_variation_loss(img, "mean", isotropic=True).sum()
+                + functional.total_variation_loss(img).sum())
+
+    return step, (torch.randn(2, 3, 10, 12, device=device, requires_grad=True),)
+
+
+SPECS = (
+    OpSpec("total_variation_fwd", _fwd_fake, _fwd_samples, _backward, _setup, _public),
+    OpSpec("total_variation_bwd", _bwd_fake, _bwd_samples),
+)
