@@ -343,28 +343,6 @@ def test_modules(device):
 # ---------------------------------------------------------------- ops, compile
 
 
-def test_opcheck(device):
-    if not lossext.build_info()["cpu_kernels"]:
-        pytest.skip("no compiled kernels")
-    x = torch.randn(6, 5, device=device, requires_grad=True)
-    y = torch.tensor([0, -1, 4, -100, 2, 1], device=device)
-    t = torch.rand(6, 5, device=device)
-    w = torch.rand(5, device=device)
-    ops = torch.ops.lossext
-    for target, reduce_rows in [(y, True), (y, False), (t, False), (t, True)]:
-        args = (x, target, w, 0.25, 2.0, -100, 0.1, reduce_rows)
-        torch.library.opcheck(ops.sigmoid_focal_fwd, args)
-        g = torch.rand(6 if reduce_rows else (6, 5), device=device)
-        torch.library.opcheck(ops.sigmoid_focal_bwd, (g, x.detach(), target, w, 0.25, 0.5, -100, 0.0, reduce_rows))
-    xs = torch.randn(4, 5, 3, device=device, requires_grad=True)
-    ys = torch.randint(0, 5, (4, 3), device=device)
-    ys[0, 0] = -100
-    torch.library.opcheck(ops.softmax_focal_fwd, (xs, ys, w, None, 2.0, -100))
-    _, lse, _ = ops.softmax_focal_fwd(xs.detach(), ys, w, None, 2.0, -100)
-    torch.library.opcheck(ops.softmax_focal_bwd, (torch.rand(4, 3, device=device), xs.detach(), ys, w, None, lse, 0.5,
-                                                  -100))
-
-
 def test_compile_aot_eager(device):
     x = torch.randn(64, 10, device=device, requires_grad=True)
     y = torch.randint(-1, 10, (64,), device=device)

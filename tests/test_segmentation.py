@@ -312,22 +312,6 @@ def test_gradcheck(case, device):
     assert torch.autograd.gradcheck(fns[case], (x,))
 
 
-@needs_kernels
-def test_opcheck(device):
-    ops = torch.ops.lossext
-    x = torch.randn(2, 4, 5, 3, device=device, requires_grad=True)
-    y = torch.randint(0, 4, (2, 5, 3), device=device)
-    y[0, 0, 0] = 255
-    tm = (torch.rand(2, 4, 5, 3, device=device) > 0.5).float()
-    cases = [(y, 2, True, False), (y, 2, False, True), (y, 0, False, False), (tm, 1, False, True),
-             (tm, 0, False, False)]
-    for target, act, ce, squared in cases:
-        args = (x, target, act, 255, True, squared, ce, 0.1)
-        torch.library.opcheck(ops.seg_stats_fwd, args)
-        gs, ge = torch.rand(2, 3, 4, device=device), torch.rand(2, 2, device=device)
-        torch.library.opcheck(ops.seg_stats_bwd, (gs, ge, x.detach(), *args[1:]))
-
-
 def test_compile_fullgraph(device):
     x, y = make_inputs("multiclass", 2, 5, (8, 8), torch.float32, device, ignore_index=255)
     tm = (torch.rand(2, 5, 8, 8, device=device) > 0.5).float()
