@@ -1,15 +1,43 @@
-"""`__all__` of the public packages, derived from what they import instead of
-a second hand-kept list of the same names (which drifted)."""
+"""`__all__` of the public packages (functional, reference, nn), derived from
+their modules rather than kept as a second list of the same names by hand.
+
+Every module of such a package whose name has no leading underscore is part
+of it; it exports its ``__all__`` when it defines one, else the functions and
+classes it defines itself (or binds as an alias of one of them) whose names
+have no leading underscore. A new module is picked up without editing the
+package's ``__init__.py``."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
 
 
-def public_names(namespace: dict, package: str) -> list:
-    """The functions and classes a package defines in its own modules, in
-    import order; helpers (leading underscore) and re-exported torch names are
-    left out."""
+def module_exports(module) -> list[str]:
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
     return [
         name
-        for name, obj in namespace.items()
-        if not name.startswith("_")
-        and callable(obj)
-        and getattr(obj, "__module__", "").startswith(package + ".")
+        for name, obj in vars(module).items()
+        if not name.startswith("_") and callable(obj) and getattr(obj, "__module__", None) == module.__name__
     ]
+
+
+def export_modules(package: str, path, namespace: dict) -> list[str]:
+    """Imports the public modules of ``package`` (found on ``path``), binds
+    what each exports in ``namespace`` (the package's globals) and returns
+    the names, module by module in alphabetical order. Two modules exporting
+    different objects under one name is an error."""
+    names: list[str] = []
+    for info in pkgutil.iter_modules(path):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        for name in module_exports(module):
+            obj = getattr(module, name)
+            if name in namespace and name in names and namespace[name] is not obj:
+                raise ImportError(f"{package}: {name} is exported by two modules ({module.__name__} and another)")
+            namespace[name] = obj
+            if name not in names:
+                names.append(name)
+    return names

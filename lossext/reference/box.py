@@ -119,16 +119,16 @@ def box_iou_loss(boxes1, boxes2, mode="giou", reduction="none", eps=1e-7, fmt="x
     return _reduce_boxes(box_pair_loss(boxes1, boxes2, mode, eps, fmt), reduction)
 
 
-def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
-    return box_iou_loss(boxes1, boxes2, "giou", reduction, eps)
+def generalized_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7, fmt="xyxy"):
+    return box_iou_loss(boxes1, boxes2, "giou", reduction, eps, fmt)
 
 
-def distance_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
-    return box_iou_loss(boxes1, boxes2, "diou", reduction, eps)
+def distance_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7, fmt="xyxy"):
+    return box_iou_loss(boxes1, boxes2, "diou", reduction, eps, fmt)
 
 
-def complete_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
-    return box_iou_loss(boxes1, boxes2, "ciou", reduction, eps)
+def complete_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7, fmt="xyxy"):
+    return box_iou_loss(boxes1, boxes2, "ciou", reduction, eps, fmt)
 
 
 def _pairwise(boxes1, boxes2, kind, eps, fmt):

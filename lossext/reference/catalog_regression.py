@@ -21,6 +21,9 @@ def l1_loss(input, target, reduction="mean"):
     return reduce((_acc(input) - _acc(target)).abs(), reduction).to(input.dtype)
 
 
+mae_loss = l1_loss
+
+
 def rmse_loss(input, target, reduction="mean", eps=0.0):
     squared = (_acc(input) - _acc(target)) ** 2
     return (reduce(squared, reduction) + eps).sqrt().to(input.dtype)
