@@ -12,6 +12,7 @@ import torch
 
 import lossext
 from lossext import reference
+from lossext._cpp import DIVERGENCE_CHUNK
 from tests.conftest import tolerances
 
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -171,7 +172,7 @@ def test_softmax_focal_empty(device):
 
 # ---- divergence ------------------------------------------------------------------------
 
-_CHUNKS_AND_TAIL = 2 * 16384 + 5  # two whole kernel chunks, then a ragged one
+_CHUNKS_AND_TAIL = 2 * DIVERGENCE_CHUNK + 5  # two whole kernel chunks, then a ragged one
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
