@@ -3,13 +3,15 @@ against their definitions in the C++ headers, read from the source tree."""
 
 import pathlib
 import re
+from enum import IntEnum
 
 import pytest
 
 from lossext import _cpp
 
 CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
-ENUMS = [_cpp.RegressionKind, _cpp.BoxFmt, _cpp.BoxPairKind, _cpp.BoxLossMode, _cpp.SegActivation]
+# Every IntEnum of lossext/_cpp.py mirrors the C++ enum class of its name.
+ENUMS = [obj for obj in vars(_cpp).values() if isinstance(obj, type) and issubclass(obj, IntEnum) and obj is not IntEnum]
 
 
 def _headers():
@@ -37,6 +39,10 @@ def _cpp_constant(name):
 @pytest.mark.parametrize("enum", ENUMS, ids=lambda e: e.__name__)
 def test_python_enum_matches_cpp(enum):
     assert {m.name: m.value for m in enum} == _cpp_enum(enum.__name__)
+
+
+def test_every_enum_is_compared():
+    assert {e.__name__ for e in ENUMS} >= {"RegressionKind", "BoxFmt", "BoxPairKind", "BoxLossMode", "SegActivation"}
 
 
 def test_divergence_chunk_matches_cpp():
