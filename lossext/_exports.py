@@ -36,7 +36,7 @@ def export_modules(package: str, path, namespace: dict) -> list[str]:
         for name in module_exports(module):
             obj = getattr(module, name)
             if name in namespace and name in names and namespace[name] is not obj:
-                raise ImportError(f"{package}: {name} is exported by two modules ({module.__name__} and another)")
+                raise ImportError(f"{package}: {name} is exported by {module.__name__} and an earlier module")
             namespace[name] = obj
             if name not in names:
                 names.append(name)

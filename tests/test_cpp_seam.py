@@ -11,7 +11,8 @@ from lossext import _cpp
 
 CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
 # Every IntEnum of lossext/_cpp.py mirrors the C++ enum class of its name.
-ENUMS = [obj for obj in vars(_cpp).values() if isinstance(obj, type) and issubclass(obj, IntEnum) and obj is not IntEnum]
+ENUMS = [obj for obj in vars(_cpp).values()
+         if isinstance(obj, type) and issubclass(obj, IntEnum) and obj is not IntEnum]
 
 
 def _headers():
@@ -42,7 +43,8 @@ def test_python_enum_matches_cpp(enum):
 
 
 def test_every_enum_is_compared():
-    assert {e.__name__ for e in ENUMS} >= {"RegressionKind", "BoxFmt", "BoxPairKind", "BoxLossMode", "SegActivation"}
+    seam = {"RegressionKind", "BoxFmt", "BoxPairKind", "BoxLossMode", "SegActivation"}
+    assert {e.__name__ for e in ENUMS} >= seam
 
 
 def test_divergence_chunk_matches_cpp():

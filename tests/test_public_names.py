@@ -42,8 +42,14 @@ def test_nn_exports_exactly_the_module_classes_its_modules_define():
     defined = set()
     for info in pkgutil.iter_modules(nn.__path__):
         module = importlib.import_module(f"lossext.nn.{info.name}")
-        defined |= {name for name, obj in vars(module).items() if not name.startswith("_") and isinstance(obj, type)
-                    and issubclass(obj, torch.nn.Module) and obj.__module__ == module.__name__}
+        defined |= {
+            name
+            for name, obj in vars(module).items()
+            if not name.startswith("_")
+            and isinstance(obj, type)
+            and issubclass(obj, torch.nn.Module)
+            and obj.__module__ == module.__name__
+        }
     assert defined == set(nn.__all__)
 
 

@@ -149,7 +149,9 @@ def _public(device):
 
 
 SPECS = (
-    OpSpec("cross_entropy_index_fwd", _index_fwd_fake, _index_fwd_samples, _index_backward, _index_setup, _public),
+    OpSpec(
+        "cross_entropy_index_fwd", _index_fwd_fake, _index_fwd_samples, _index_backward, _index_setup, _public
+    ),
     OpSpec("cross_entropy_prob_fwd", _prob_fwd_fake, _prob_fwd_samples, _prob_backward, _prob_setup, _public),
     OpSpec("cross_entropy_index_bwd", _index_bwd_fake, _index_bwd_samples),
     OpSpec("cross_entropy_prob_bwd", _prob_bwd_fake, _prob_bwd_samples),

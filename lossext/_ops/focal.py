@@ -157,8 +157,11 @@ def _sigmoid_fwd_samples(device):
 
 def _sigmoid_bwd_samples(device):
     x, targets, w = _sigmoid_inputs(device, requires_grad=False)
-    return [(torch.rand(6 if reduce_rows else (6, 5), device=device), x, target, w, 0.25, 0.5, -100, 0.0, reduce_rows)
-            for target, reduce_rows in targets]
+    samples = []
+    for target, reduce_rows in targets:
+        grad_loss = torch.rand(6 if reduce_rows else (6, 5), device=device)
+        samples.append((grad_loss, x, target, w, 0.25, 0.5, -100, 0.0, reduce_rows))
+    return samples
 
 
 def _sigmoid_bwd_saved_samples(device):
@@ -215,7 +218,8 @@ def _public_softmax(device):
     def step(x, y):
         return functional.softmax_focal_loss(x, y, 0.25, 1.5)
 
-    return step, (torch.randn(64, 10, device=device, requires_grad=True), torch.randint(0, 10, (64,), device=device))
+    x = torch.randn(64, 10, device=device, requires_grad=True)
+    return step, (x, torch.randint(0, 10, (64,), device=device))
 
 
 SPECS = (
@@ -223,7 +227,8 @@ SPECS = (
            lambda device: _public_sigmoid(device, None)),
     OpSpec("sigmoid_focal_bwd", _sigmoid_bwd_fake, _sigmoid_bwd_samples),
     OpSpec("sigmoid_focal_fwd_with_grad", _sigmoid_fwd_with_grad_fake, _sigmoid_fwd_samples,
-           _sigmoid_with_grad_backward, _sigmoid_with_grad_setup, _public_sigmoid_with_grad, devices=("cpu",)),
+           _sigmoid_with_grad_backward, _sigmoid_with_grad_setup, _public_sigmoid_with_grad,
+           devices=("cpu",)),
     OpSpec("sigmoid_focal_bwd_saved", _sigmoid_bwd_saved_fake, _sigmoid_bwd_saved_samples, devices=("cpu",)),
     OpSpec("softmax_focal_fwd", _softmax_fwd_fake, _softmax_fwd_samples, _softmax_backward, _softmax_setup,
            _public_softmax),

@@ -27,7 +27,10 @@ def _backward(ctx, grad_loss):
     kind, param = ctx.options
     if building_graph():
         grad_input, grad_target = torch_vjp(
-            lambda x, t: _REFERENCES[RegressionKind(kind)](x, t, "none", param), (input, target), ctx.needs_input_grad[:2], grad_loss
+            lambda x, t: _REFERENCES[RegressionKind(kind)](x, t, "none", param),
+            (input, target),
+            ctx.needs_input_grad[:2],
+            grad_loss,
         )
         return grad_input, grad_target, None, None
     grad_input = torch.ops.lossext.regression_bwd(grad_loss, input, target, *ctx.options)

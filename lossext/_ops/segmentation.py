@@ -28,7 +28,13 @@ def _stats_torch(input, target, activation, ignore_index, has_ignore, squared, w
     multiclass = not target.is_floating_point()
     ignore = ignore_index if has_ignore else None
     tp, sp, st = reference_segmentation.overlap_sums(
-        x, target, "multiclass" if multiclass else "multilabel", activation != SegActivation.Identity, ignore, squared, True
+        x,
+        target,
+        "multiclass" if multiclass else "multilabel",
+        activation != SegActivation.Identity,
+        ignore,
+        squared,
+        True,
     )
     n = x.shape[0]
     extras = x.new_zeros((n, 2))
@@ -92,13 +98,15 @@ def _options(device):
 
 def _fwd_samples(device):
     x = torch.randn(2, 4, 5, 3, device=device, requires_grad=True)
-    return [(x, target, int(act), 255, True, squared, ce, 0.1) for target, act, ce, squared in _options(device)]
+    return [(x, target, int(act), 255, True, squared, ce, 0.1)
+            for target, act, ce, squared in _options(device)]
 
 
 def _bwd_samples(device):
     x = torch.randn(2, 4, 5, 3, device=device)
-    return [(torch.rand(2, 3, 4, device=device), torch.rand(2, 2, device=device), x, target, int(act), 255, True,
-             squared, ce, 0.1) for target, act, ce, squared in _options(device)]
+    grads = (torch.rand(2, 3, 4, device=device), torch.rand(2, 2, device=device))
+    return [(*grads, x, target, int(act), 255, True, squared, ce, 0.1)
+            for target, act, ce, squared in _options(device)]
 
 
 def _public(device):
@@ -106,7 +114,8 @@ def _public(device):
 
     def step(x, y, mask):
         return (functional.dice_loss(x, y, "multiclass", ignore_index=255, classes=[0, 2, 4])
-                + functional.tversky_loss(x, mask, "multilabel", alpha=0.3, beta=0.7, gamma=2.0, per_image=True)
+                + functional.tversky_loss(x, mask, "multilabel", alpha=0.3, beta=0.7, gamma=2.0,
+                                          per_image=True)
                 + functional.dice_ce_loss(x, y, ignore_index=255, label_smoothing=0.1))
 
     x = torch.randn(2, 5, 8, 8, device=device, requires_grad=True)
