@@ -37,6 +37,25 @@ def workloads(device):
     yield from _regression_divergence_workloads(device)
     yield from _image_workloads(device)
     yield from edge_workloads(device)
+    yield from spec_sample_workloads(device)
+
+
+def spec_sample_workloads(device):
+    """Every op called directly on each sample of its spec (lossext/_ops/_spec.py):
+    the backward ops with their own inputs, and each value of the named codes."""
+    from lossext._ops._spec import all_specs
+
+    for name, spec in all_specs().items():
+        if device.type not in spec.devices:
+            continue
+        for i, args in enumerate(spec.samples(device)):
+            args = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
+            yield f"op {name} sample {i}", lambda op=spec.op, args=args: _flat(op(*args)), []
+
+
+def _flat(outputs):
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    return torch.cat([o.double().flatten() for o in outputs])
 
 
 def _misaligned(shape, device, dtype=torch.float32):
