@@ -108,8 +108,8 @@ def test_the_rule_has_files_to_check():
 @pytest.mark.parametrize("folder", TORCH_FREE_DIRS, ids=lambda p: rel(p))
 def test_torch_free_folders_reach_no_framework_header(folder):
     bad = {rel(p): chains for p in sources(folder) if (chains := framework_includes(p))}
-    assert not bad, "torch-free files that reach a framework header (or an include found nowhere):\n" + "\n".join(
-        chain for chains in bad.values() for chain in chains)
+    report = "\n".join(chain for chains in bad.values() for chain in chains)
+    assert not bad, f"torch-free files that reach a framework header (or an include found nowhere):\n{report}"
 
 
 def test_every_kernel_has_its_cpu_loop_of_the_same_name():
@@ -138,7 +138,8 @@ def test_cpu_adapters_are_the_torch_facing_files():
 def test_the_checker_follows_includes_transitively(tmp_path):
     (tmp_path / "inner.h").write_text('#pragma once\n#include <c10/util/Half.h>\n')
     (tmp_path / "middle.h").write_text('#include "inner.h"  // half\n')
-    (tmp_path / "loop.cpp").write_text('// #include <torch/torch.h> in a comment is fine\n#include "middle.h"\n')
+    (tmp_path / "loop.cpp").write_text('// #include <torch/torch.h> in a comment is fine\n'
+                                       '#include "middle.h"\n')
     (tmp_path / "clean.cpp").write_text('/* #include <ATen/ATen.h> */\n#include <cstdint>\n#include "k.h"\n')
     (tmp_path / "k.h").write_text("#pragma once\n")
     (tmp_path / "typo.cpp").write_text('#include "no_such_header.h"\n')
