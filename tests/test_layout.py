@@ -38,8 +38,8 @@ COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 # csrc/kernels/<x>.cu without a csrc/cpu/loops/<x>.cpp, and why.
 NO_CPU_LOOP = {
-    "regression": "the CPU op (csrc/cpu/regression.cpp) still loops over the kernels/regression.h math "
-                  "inside its AT_DISPATCH; it has no torch-free loop yet",
+    "regression": "the CPU op (csrc/cpu/regression.cpp) runs the kernels/regression.h math in its own "
+                  "element loop; it has no torch-free loop yet",
 }
 # csrc/cpu/loops/<x>.cpp that mirror no kernel, and why.
 SHARED_LOOPS = {
