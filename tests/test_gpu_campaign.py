@@ -1,4 +1,4 @@
-"""benchmarks/gpu_campaign.sh checked without a GPU: its syntax; the plan its dry run prints (every
+"""tools/gpu_campaign.sh checked without a GPU: its syntax; the plan its dry run prints (every
 required stage, budgets that fit one 9-minute run, every output under $OUT, sm_90 only); and real runs
 in which stand-ins for python, nvidia-smi, compute-sanitizer and cuobjdump hang or fail on purpose
 (stages cut at their budget, GPU stages skipped after a failed build, what is left under $OUT)."""
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "benchmarks" / "gpu_campaign.sh"
+SCRIPT = ROOT / "tools" / "gpu_campaign.sh"
 RUN_SECONDS = 540  # one GPU run of at most 9 minutes
 REQUIRED = {"setup", "build", "tests", "memcheck", "determinism", "bench-quick"}
 
@@ -99,9 +99,9 @@ def test_default_is_the_campaign_with_every_required_stage():
     assert "LOSSEXT_REQUIRE_CUDA=1" in tests and " -m pytest -m cuda " in tests
     (memcheck,) = s["memcheck"]["cmds"]
     assert memcheck.startswith("compute-sanitizer --tool memcheck --error-exitcode")
-    assert "benchmarks/cuda_smoke.py" in memcheck
+    assert "tools/cuda_smoke.py" in memcheck
     (determinism,) = s["determinism"]["cmds"]
-    assert "benchmarks/cuda_smoke.py --determinism" in determinism
+    assert "tools/cuda_smoke.py --determinism" in determinism
     families = {p.stem[len("bench_"):] for p in (ROOT / "benchmarks").glob("bench_*.py")}
     benched = {re.search(r"--only (\S+)", c)[1] for c in s["bench-quick"]["cmds"] if "benchmarks/run.py" in c}
     assert benched == families
@@ -159,6 +159,16 @@ def test_plan_over_the_deadline_is_refused():
 def test_unknown_stage_is_refused():
     proc = run_script("--dry-run", "memcheck", "no-such-stage")
     assert proc.returncode == 2 and "unknown stage" in proc.stderr
+
+
+def test_the_old_path_runs_the_same_campaign():
+    # benchmarks/gpu_campaign.sh, the path device-machine instructions name, hands over to tools/.
+    args, out = ["--dry-run", "memcheck", "determinism"], {"OUT": "/tmp/lossext-campaign-out"}
+    old = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_campaign.sh"), *args], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, **out})
+    new = run_script(*args, env=out)
+    assert old.returncode == new.returncode == 0, old.stderr
+    assert "STAGE memcheck" in old.stdout and old.stdout == new.stdout
 
 
 # ---- real runs with stand-ins ---------------------------------------------------------------------------

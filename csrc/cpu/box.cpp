@@ -1,5 +1,5 @@
 // CPU implementation of the box IoU ops: at::parallel_for over pairs (or
-// matrix rows), each range through the vectorized loops of box_kernels.cpp,
+// matrix rows), each range through the vectorized loops of loops/box.cpp,
 // which apply kernels/box.h. Half and bfloat16 boxes are widened to float
 // per range, so they take the same loops.
 #include <ATen/Dispatch.h>
@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/box_kernels.h"
+#include "cpu/loops/box.h"
 #include "cpu/memory.h"
 #include "glue/box.h"
 

@@ -1,6 +1,6 @@
 // CPU implementation of the cross-entropy ops: rows in parallel
 // (at::parallel_for), each row through the vectorized primitives of
-// row_kernels.h, which apply the formulas of kernels/cross_entropy.h.
+// loops/cross_entropy.h, which apply the formulas of kernels/cross_entropy.h.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -9,7 +9,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/memory.h"
-#include "cpu/row_kernels.h"
+#include "cpu/loops/cross_entropy.h"
 #include "glue/cross_entropy.h"
 
 namespace lossext {

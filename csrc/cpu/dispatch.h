@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/convert.h"
+#include "cpu/loops/convert.h"
 #include "kernels/common.h"
 
 // The floating dtypes every CPU kernel is instantiated for; the body sees scalar_t.

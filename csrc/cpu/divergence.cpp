@@ -1,6 +1,6 @@
 // CPU implementation of the KL / JS divergence ops: chunks in parallel
 // (at::parallel_for), each chunk through the vectorized loops of
-// divergence_kernels.h. Half and bfloat16 chunks are widened to float first.
+// loops/divergence.h. Half and bfloat16 chunks are widened to float first.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cpu/dispatch.h"
-#include "cpu/divergence_kernels.h"
+#include "cpu/loops/divergence.h"
 #include "cpu/memory.h"
 #include "glue/divergence.h"
 

@@ -1,6 +1,6 @@
 // CPU implementation of the focal-loss ops: rows in parallel
 // (at::parallel_for); the inner loops are the vectorized ones of
-// focal_rows.cpp (sigmoid) and row_kernels.cpp (softmax), which apply the
+// loops/focal.cpp (sigmoid) and loops/cross_entropy.cpp (softmax), which apply the
 // formulas of kernels/focal.h.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "cpu/dispatch.h"
-#include "cpu/focal_rows.h"
+#include "cpu/loops/focal.h"
 #include "cpu/memory.h"
-#include "cpu/row_kernels.h"
+#include "cpu/loops/cross_entropy.h"
 #include "glue/focal.h"
 
 namespace lossext {

@@ -13,7 +13,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/memory.h"
-#include "cpu/segmentation_kernels.h"
+#include "cpu/loops/segmentation.h"
 #include "glue/segmentation.h"
 
 namespace lossext {

@@ -1,6 +1,6 @@
 // CPU implementation of the fused total variation: image rows in parallel
 // (at::parallel_for), each through the vectorized row loops of
-// total_variation_kernels.h. The forward keeps one partial sum per row and
+// loops/total_variation.h. The forward keeps one partial sum per row and
 // adds a plane's rows in order (in double), so that the result does not
 // depend on the thread count. Half and bfloat16 rows are widened to float.
 #include <ATen/Dispatch.h>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cpu/memory.h"
-#include "cpu/total_variation_kernels.h"
+#include "cpu/loops/total_variation.h"
 #include "glue/total_variation.h"
 
 namespace lossext {

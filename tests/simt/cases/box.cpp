@@ -1,5 +1,5 @@
-// Cases: box IoU family kernels against the CPU loops (cpu/box_kernels.h).
-#include "cpu/box_kernels.h"
+// Cases: box IoU family kernels against the CPU loops (cpu/loops/box.h).
+#include "cpu/loops/box.h"
 #include "common.h"
 #include "kernels/box_launch.h"
 #include "simt/runtime.h"

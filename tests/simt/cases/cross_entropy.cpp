@@ -1,5 +1,5 @@
 // Cases: cross-entropy kernels, index and probability targets, against the CPU
-// row loops (cpu/row_kernels.h) fed the same params.
+// row loops (cpu/loops/cross_entropy.h) fed the same params.
 //
 // The launcher picks, per dtype, a group of G threads a row (1 for strided
 // classes, 32 up to 2048 classes, 256 up to 16384, 512 beyond) and packed
@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "cpu/row_kernels.h"
+#include "cpu/loops/cross_entropy.h"
 #include "common.h"
 #include "kernels/cross_entropy_launch.h"
 #include "walks.h"

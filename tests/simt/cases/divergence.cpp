@@ -1,9 +1,9 @@
 // Cases: KL and JS divergence kernels against the CPU chunk loops
-// (cpu/divergence_kernels.h), walked chunk by chunk as cpu/divergence.cpp does.
+// (cpu/loops/divergence.h), walked chunk by chunk as cpu/divergence.cpp does.
 #include <cstdint>
 
 #include "common.h"
-#include "cpu/divergence_kernels.h"
+#include "cpu/loops/divergence.h"
 #include "kernels/divergence.h"
 #include "kernels/divergence_launch.h"
 #include "simt/runtime.h"

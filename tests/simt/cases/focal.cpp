@@ -1,8 +1,8 @@
 // Cases: sigmoid and softmax focal kernels against the torch-free CPU code:
-// the sigmoid loops of cpu/focal_rows.h, and for softmax focal the row math of
+// the sigmoid loops of cpu/loops/focal.h, and for softmax focal the row math of
 // kernels/focal.h over cpu::log_sum_exp, serially, as cpu/focal.cpp applies it.
-#include "cpu/focal_rows.h"
-#include "cpu/row_kernels.h"
+#include "cpu/loops/focal.h"
+#include "cpu/loops/cross_entropy.h"
 #include "common.h"
 #include "kernels/focal_launch.h"
 #include "walks.h"

@@ -1,5 +1,5 @@
 // Cases: segmentation overlap statistics (seg_stats_kernel, seg_finish_kernel,
-// seg_grad_kernel) against the CPU loops (cpu/segmentation_kernels.h), driven
+// seg_grad_kernel) against the CPU loops (cpu/loops/segmentation.h), driven
 // the way cpu/segmentation.cpp drives them: fixed chunks of pixels, tiles of
 // kSegTile, partial sums in double added in chunk order.
 //
@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "common.h"
-#include "cpu/segmentation_kernels.h"
+#include "cpu/loops/segmentation.h"
 #include "kernels/segmentation_launch.h"
 
 namespace cases {

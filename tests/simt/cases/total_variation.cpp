@@ -1,12 +1,12 @@
 // Cases: total variation (tv_fwd_partial_kernel, tv_fwd_combine_kernel,
-// tv_bwd_kernel) against the CPU row loops (cpu/total_variation_kernels.h),
+// tv_bwd_kernel) against the CPU row loops (cpu/loops/total_variation.h),
 // driven the way cpu/total_variation.cpp drives them: row sums in the
 // accumulate type, a plane's rows added in order in double.
 #include <algorithm>
 #include <cmath>
 
 #include "common.h"
-#include "cpu/total_variation_kernels.h"
+#include "cpu/loops/total_variation.h"
 #include "kernels/total_variation_launch.h"
 
 namespace cases {

@@ -1,9 +1,9 @@
-// Definitions for focal_rows.h. Every variant (gamma kind, dense or index
+// Definitions for focal.h. Every variant (gamma kind, dense or index
 // target, weighted or not) is its own loop so that the vectorizer sees no
 // loop-invariant branch; the runtime choices are made once per block of rows.
-#include "cpu/vectorize.h"
+#include "cpu/loops/vectorize.h"
 
-#include "cpu/focal_rows.h"
+#include "cpu/loops/focal.h"
 
 #include <algorithm>
 #include <cmath>

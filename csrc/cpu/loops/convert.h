@@ -2,7 +2,7 @@
 // vectorize: c10's scalar conversions do not, and float16 hardware conversion
 // (F16C) is not something a baseline x86-64 build may assume. Same results as
 // c10::Half and c10::BFloat16: exact widening, round-to-nearest-even
-// narrowing, NaN kept NaN. Torch-free (convert_kernels.cpp).
+// narrowing, NaN kept NaN. Torch-free (convert.cpp).
 #pragma once
 
 #include <cstdint>

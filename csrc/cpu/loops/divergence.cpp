@@ -1,9 +1,9 @@
-// Definitions for divergence_kernels.h; free of torch headers so it compiles
+// Definitions for divergence.h; free of torch headers so it compiles
 // in seconds. `log_target` is hoisted out of the loops so that each loop body
 // is branch-free and vectorizes.
-#include "cpu/vectorize.h"
+#include "cpu/loops/vectorize.h"
 
-#include "cpu/divergence_kernels.h"
+#include "cpu/loops/divergence.h"
 
 #include "kernels/divergence.h"
 

@@ -1,6 +1,6 @@
 // Sigmoid focal loss over blocks of contiguous rows on the CPU, free of torch
 // headers (the float overloads are compiled per x86 ISA level, see
-// cpu/vectorize.h). Each loop applies the per-element formulas of
+// cpu/loops/vectorize.h). Each loop applies the per-element formulas of
 // kernels/focal.h and nothing else.
 #pragma once
 

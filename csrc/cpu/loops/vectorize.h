@@ -1,5 +1,5 @@
-// Shared by every torch-free CPU loop file (csrc/cpu/*_kernels.cpp,
-// *_rows.cpp). Include it first: the pragma applies to everything after it.
+// Shared by every torch-free CPU loop file (csrc/cpu/loops/*.cpp). Include it
+// first: the pragma applies to everything after it.
 #pragma once
 
 // gcc will not if-convert a select whose arm divides or takes a log while

@@ -1,14 +1,14 @@
-// Definitions for total_variation_kernels.h. Each row loop splits into the
+// Definitions for total_variation.h. Each row loop splits into the
 // interior columns, where every neighbour exists and the body is branch-free
 // (it vectorizes), and the two edge columns, done with explicit flags.
-#include "cpu/vectorize.h"
+#include "cpu/loops/vectorize.h"
 
 // The isotropic loops vectorize except for sqrt/pow: with gcc's default
 // -fmath-errno, sqrt keeps a scalar errno path (a pragma or function
 // attribute does not reach the inlined math; -fno-math-errno in setup.py
 // would, lossext never reads errno).
 
-#include "cpu/total_variation_kernels.h"
+#include "cpu/loops/total_variation.h"
 
 namespace lossext {
 namespace cpu {

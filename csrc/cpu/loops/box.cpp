@@ -1,9 +1,9 @@
-// Definitions for box_kernels.h.
+// Definitions for box.h.
 // vectorize.h's no-trapping-math is what lets the selects of kernels/box.h
 // if-convert; with it, and AVX-512, a pair costs a few nanoseconds.
-#include "cpu/vectorize.h"
+#include "cpu/loops/vectorize.h"
 
-#include "cpu/box_kernels.h"
+#include "cpu/loops/box.h"
 
 
 namespace lossext {

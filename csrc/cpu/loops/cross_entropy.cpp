@@ -1,8 +1,8 @@
-// Definitions for row_kernels.h. Free of torch headers on purpose: this file
+// Definitions for cross_entropy.h. Free of torch headers on purpose: this file
 // compiles in seconds and holds all of the CPU inner loops.
-#include "cpu/vectorize.h"
+#include "cpu/loops/vectorize.h"
 
-#include "cpu/row_kernels.h"
+#include "cpu/loops/cross_entropy.h"
 
 
 namespace lossext {

@@ -4,7 +4,7 @@ reports whether the results are bitwise identical. A workload with no inputs
 to differentiate (the pairwise box matrices, forward-only kernels) checks its
 output alone. Runs on the CPU too (--device cpu).
 
-    python benchmarks/cuda_smoke.py [--device cpu] [--determinism]
+    python tools/cuda_smoke.py [--device cpu] [--determinism]
 """
 
 import argparse

@@ -1,9 +1,9 @@
-// Definitions for segmentation_kernels.h. Runtime options become template
+// Definitions for segmentation.h. Runtime options become template
 // arguments inside each entry point so that every loop is free of invariant
 // branches and inlined into (vectorized for) the clone's ISA.
-#include "cpu/vectorize.h"
+#include "cpu/loops/vectorize.h"
 
-#include "cpu/segmentation_kernels.h"
+#include "cpu/loops/segmentation.h"
 
 #include <cmath>
 #include <cstring>
