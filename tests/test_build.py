@@ -3,7 +3,6 @@ framework-free, and (slow) that the wheel installs into a fresh environment."""
 
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import venv
