@@ -99,7 +99,9 @@ def extension():
     srcs = ["csrc/ops.cpp", "csrc/module.cpp"] + sources("csrc/cpu/*.cpp") + sources("csrc/cpu/loops/*.cpp")
     kwargs = dict(include_dirs=[os.path.join(ROOT, "csrc")], extra_link_args=link)
     if not with_cuda:
-        return CppExtension("lossext._C", srcs, define_macros=define, extra_compile_args={"cxx": cxx}, **kwargs)
+        return CppExtension(
+            "lossext._C", srcs, define_macros=define, extra_compile_args={"cxx": cxx}, **kwargs
+        )
 
     archs = os.environ.get("TORCH_CUDA_ARCH_LIST") or DEFAULT_CUDA_ARCHS
     os.environ["TORCH_CUDA_ARCH_LIST"] = archs

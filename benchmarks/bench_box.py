@@ -39,8 +39,16 @@ def _pairwise_case(device, n, op="box_iou"):
         harness.Impl("reference+compile", harness.forward(harness.compiled(ref), b1, b2), ""),
         _peer(op, tv_ops and harness.forward(getattr(tv_ops, op), b1, b2)),
     ]
-    return harness.Case(family="box", op=op, shape=f"{n}x{n}", dtype="float32", mode="fwd",
-                        bytes_floor=floor, impls=impls, baseline="reference")
+    return harness.Case(
+        family="box",
+        op=op,
+        shape=f"{n}x{n}",
+        dtype="float32",
+        mode="fwd",
+        bytes_floor=floor,
+        impls=impls,
+        baseline="reference",
+    )
 
 
 def _loss_case(device, pairs, mode, tv_name):
@@ -69,10 +77,21 @@ def _loss_case(device, pairs, mode, tv_name):
         _peer(tv_name, tv and harness.forward_backward(tv, [b1], b1, b2)),
     ]
     if tv_ops is not None:
-        impls.append(harness.Impl("torchvision+compile",
-                                  harness.forward_backward(harness.compiled(tv), [b1], b1, b2), ""))
-    return harness.Case(family="box", op=f"{tv_name}", shape=str(pairs), dtype="float32", mode="fwd+bwd",
-                        bytes_floor=floor, impls=impls, baseline="reference")
+        impls.append(
+            harness.Impl(
+                "torchvision+compile", harness.forward_backward(harness.compiled(tv), [b1], b1, b2), ""
+            )
+        )
+    return harness.Case(
+        family="box",
+        op=f"{tv_name}",
+        shape=str(pairs),
+        dtype="float32",
+        mode="fwd+bwd",
+        bytes_floor=floor,
+        impls=impls,
+        baseline="reference",
+    )
 
 
 def cases(device: torch.device, full: bool) -> Iterable[harness.Case]:

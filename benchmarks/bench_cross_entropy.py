@@ -20,10 +20,16 @@ def _liger():
 def sizes(device, full):
     if device.type == "cuda":
         big = (8192, 128256)
-        return [(big, torch.bfloat16), ((8192, 32000), torch.float32), (big, torch.float32)] if full else \
-            [(big, torch.bfloat16), ((4096, 32000), torch.float32)]
-    return [((4096, 32000), torch.float32), ((4096, 32000), torch.bfloat16)] if full else \
-        [((4096, 32000), torch.float32)]
+        return (
+            [(big, torch.bfloat16), ((8192, 32000), torch.float32), (big, torch.float32)]
+            if full
+            else [(big, torch.bfloat16), ((4096, 32000), torch.float32)]
+        )
+    return (
+        [((4096, 32000), torch.float32), ((4096, 32000), torch.bfloat16)]
+        if full
+        else [((4096, 32000), torch.float32)]
+    )
 
 
 def cases(device, full):
@@ -50,5 +56,13 @@ def cases(device, full):
             ]
             if device.type == "cuda":
                 impls.append(harness.Impl("liger", wrap(liger)) if liger else harness.missing("liger"))
-            yield harness.Case("cross_entropy", "cross_entropy", f"{n}x{c}", str(dtype).replace("torch.", ""),
-                               mode, floor, impls, baseline="torch")
+            yield harness.Case(
+                "cross_entropy",
+                "cross_entropy",
+                f"{n}x{c}",
+                str(dtype).replace("torch.", ""),
+                mode,
+                floor,
+                impls,
+                baseline="torch",
+            )

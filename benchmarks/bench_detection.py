@@ -78,7 +78,9 @@ def make_inputs(images: int, anchors: int, classes: int, device, dtype=torch.flo
 def lossext_step(logits, boxes, labels, matched):
     positive = labels >= 0
     normalizer = global_normalizer(positive.sum())
-    cls = lossext.sigmoid_focal_loss(logits, labels, ALPHA, GAMMA, "sum", ignore_index=-100, normalizer=normalizer)
+    cls = lossext.sigmoid_focal_loss(
+        logits, labels, ALPHA, GAMMA, "sum", ignore_index=-100, normalizer=normalizer
+    )
     box = lossext.generalized_box_iou_loss(boxes[positive], matched[positive], reduction="sum") / normalizer
     return cls + box
 
@@ -136,7 +138,20 @@ def cases(device: torch.device, full: bool):
                 impls.append(harness.missing(name))
                 continue
             note = "index targets" if name == "lossext" else "one-hot built in the step"
-            impls.append(harness.Impl(name, harness.forward_backward(step, [logits, boxes], logits, boxes, labels,
-                                                                    matched), note))
-        yield harness.Case("detection", "retinanet_focal+giou", f"{images}x{anchors}x{classes}", "float32",
-                           "fwd+bwd", floor, impls, baseline="reference")
+            impls.append(
+                harness.Impl(
+                    name,
+                    harness.forward_backward(step, [logits, boxes], logits, boxes, labels, matched),
+                    note,
+                )
+            )
+        yield harness.Case(
+            "detection",
+            "retinanet_focal+giou",
+            f"{images}x{anchors}x{classes}",
+            "float32",
+            "fwd+bwd",
+            floor,
+            impls,
+            baseline="reference",
+        )

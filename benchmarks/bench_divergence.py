@@ -57,17 +57,38 @@ def cases(device: torch.device, full: bool) -> Iterable[harness.Case]:
         return harness.Impl(name, harness.forward_backward(fn, [student], student, teacher), "")
 
     yield harness.Case(
-        family="divergence", op="kl_div", shape=shape, dtype=dtype_name, mode="fwd+bwd", bytes_floor=floor,
-        impls=[impl("lossext", _lossext_kl), impl("torch", _torch_kl),
-               harness.Impl("torch+compile",
-                            harness.forward_backward(harness.compiled(_torch_kl), [student], student, teacher), "")],
+        family="divergence",
+        op="kl_div",
+        shape=shape,
+        dtype=dtype_name,
+        mode="fwd+bwd",
+        bytes_floor=floor,
+        impls=[
+            impl("lossext", _lossext_kl),
+            impl("torch", _torch_kl),
+            harness.Impl(
+                "torch+compile",
+                harness.forward_backward(harness.compiled(_torch_kl), [student], student, teacher),
+                "",
+            ),
+        ],
         baseline="torch",
     )
     yield harness.Case(
-        family="divergence", op="js_div", shape=shape, dtype=dtype_name, mode="fwd+bwd", bytes_floor=floor,
-        impls=[impl("lossext", _lossext_js), impl("reference", _reference_js),
-               harness.Impl("reference+compile",
-                            harness.forward_backward(harness.compiled(_reference_js), [student], student, teacher),
-                            "")],
+        family="divergence",
+        op="js_div",
+        shape=shape,
+        dtype=dtype_name,
+        mode="fwd+bwd",
+        bytes_floor=floor,
+        impls=[
+            impl("lossext", _lossext_js),
+            impl("reference", _reference_js),
+            harness.Impl(
+                "reference+compile",
+                harness.forward_backward(harness.compiled(_reference_js), [student], student, teacher),
+                "",
+            ),
+        ],
         baseline="reference",
     )

@@ -66,7 +66,12 @@ def _sigmoid_cases(device, full):
             impls = [
                 harness.Impl(
                     "lossext",
-                    wrap(lambda i, t, a, g, r: lossext.sigmoid_focal_loss(i, t, a, g, r, normalizer=normalizer), y),
+                    wrap(
+                        lambda i, t, a, g, r: lossext.sigmoid_focal_loss(
+                            i, t, a, g, r, normalizer=normalizer
+                        ),
+                        y,
+                    ),
                     "index targets",
                 ),
                 harness.Impl("reference", wrap(ref, dense), "dense one-hot targets"),
@@ -78,8 +83,9 @@ def _sigmoid_cases(device, full):
                 if torchvision_focal
                 else harness.missing("torchvision+compile"),
             ]
-            yield harness.Case("focal", "sigmoid_focal_loss", f"{n}x{c}", "float32", mode, floor, impls,
-                               baseline="reference")
+            yield harness.Case(
+                "focal", "sigmoid_focal_loss", f"{n}x{c}", "float32", mode, floor, impls, baseline="reference"
+            )
 
 
 def _softmax_cases(device, full):
@@ -104,8 +110,9 @@ def _softmax_cases(device, full):
                 if kornia_focal
                 else harness.missing("kornia"),
             ]
-            yield harness.Case("focal", "softmax_focal_loss", f"{n}x{c}", "float32", mode, floor, impls,
-                               baseline="reference")
+            yield harness.Case(
+                "focal", "softmax_focal_loss", f"{n}x{c}", "float32", mode, floor, impls, baseline="reference"
+            )
 
 
 def cases(device: torch.device, full: bool):

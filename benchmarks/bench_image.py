@@ -41,8 +41,19 @@ def cases(device: torch.device, full: bool):
                 harness.Impl("reference+compile", wrap(ref_compiled)),
             ]
             if not iso:
-                impls.append(harness.Impl("kornia", harness.forward_backward(kornia_tv, [x], x, "sum"))
-                             if kornia_tv else harness.missing("kornia"))
+                impls.append(
+                    harness.Impl("kornia", harness.forward_backward(kornia_tv, [x], x, "sum"))
+                    if kornia_tv
+                    else harness.missing("kornia")
+                )
             op = "total_variation_isotropic" if iso else "total_variation"
-            yield harness.Case("image", op, "x".join(map(str, shape)), "float32", "fwd+bwd", floor, impls,
-                               baseline="reference")
+            yield harness.Case(
+                "image",
+                op,
+                "x".join(map(str, shape)),
+                "float32",
+                "fwd+bwd",
+                floor,
+                impls,
+                baseline="reference",
+            )

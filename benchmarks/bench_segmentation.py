@@ -65,39 +65,65 @@ def _cases_for(device, n, c, h, w, dtype):
                 return harness.forward_backward(f, [x], x, *args, **kw)
 
         impls = [
-            harness.Impl("lossext", wrap(lossext.dice_loss, y, "multiclass", ignore_index=255), "index targets"),
-            harness.Impl("lossext+compile", wrap(ours_compiled, y, "multiclass", ignore_index=255), "index targets"),
+            harness.Impl(
+                "lossext", wrap(lossext.dice_loss, y, "multiclass", ignore_index=255), "index targets"
+            ),
+            harness.Impl(
+                "lossext+compile", wrap(ours_compiled, y, "multiclass", ignore_index=255), "index targets"
+            ),
             harness.Impl("reference", wrap(ref, y, "multiclass", ignore_index=255), "smp-style one-hot"),
-            harness.Impl("reference+compile", wrap(ref_compiled, y, "multiclass", ignore_index=255),
-                         "smp-style one-hot"),
+            harness.Impl(
+                "reference+compile",
+                wrap(ref_compiled, y, "multiclass", ignore_index=255),
+                "smp-style one-hot",
+            ),
         ]
-        impls.append(harness.Impl("smp", wrap(lambda i, t: smp(i, t), y_plain), "no ignore_index")
-                     if smp else harness.missing("smp"))
+        impls.append(
+            harness.Impl("smp", wrap(lambda i, t: smp(i, t), y_plain), "no ignore_index")
+            if smp
+            else harness.missing("smp")
+        )
         if monai:
             dice = monai.DiceLoss(softmax=True, to_onehot_y=True, batch=True)
-            impls.append(harness.Impl("monai", wrap(lambda i, t: dice(i, t), y_plain.unsqueeze(1)),
-                                      "to_onehot_y, no ignore"))
+            impls.append(
+                harness.Impl(
+                    "monai", wrap(lambda i, t: dice(i, t), y_plain.unsqueeze(1)), "to_onehot_y, no ignore"
+                )
+            )
         else:
             impls.append(harness.missing("monai"))
-        yield harness.Case("segmentation", "dice_loss (multiclass)", shape, name, mode, floor, impls,
-                           baseline="reference")
+        yield harness.Case(
+            "segmentation", "dice_loss (multiclass)", shape, name, mode, floor, impls, baseline="reference"
+        )
 
     # Dice + cross-entropy from one softmax pass, forward+backward.
     floor = 3 * x.nbytes + 2 * y.nbytes
     impls = [
         harness.Impl("lossext", harness.forward_backward(lossext.dice_ce_loss, [x], x, y, ignore_index=255)),
-        harness.Impl("reference", harness.forward_backward(lossext.reference.dice_ce_loss, [x], x, y,
-                                                           ignore_index=255)),
-        harness.Impl("reference+compile", harness.forward_backward(harness.compiled(lossext.reference.dice_ce_loss),
-                                                                   [x], x, y, ignore_index=255)),
+        harness.Impl(
+            "reference", harness.forward_backward(lossext.reference.dice_ce_loss, [x], x, y, ignore_index=255)
+        ),
+        harness.Impl(
+            "reference+compile",
+            harness.forward_backward(
+                harness.compiled(lossext.reference.dice_ce_loss), [x], x, y, ignore_index=255
+            ),
+        ),
     ]
     if monai:
         dice_ce = monai.DiceCELoss(softmax=True, to_onehot_y=True, batch=True)
-        impls.append(harness.Impl("monai", harness.forward_backward(lambda i, t: dice_ce(i, t), [x], x,
-                                                                    y_plain.unsqueeze(1)), "no ignore"))
+        impls.append(
+            harness.Impl(
+                "monai",
+                harness.forward_backward(lambda i, t: dice_ce(i, t), [x], x, y_plain.unsqueeze(1)),
+                "no ignore",
+            )
+        )
     else:
         impls.append(harness.missing("monai"))
-    yield harness.Case("segmentation", "dice_ce_loss", shape, name, "fwd+bwd", floor, impls, baseline="reference")
+    yield harness.Case(
+        "segmentation", "dice_ce_loss", shape, name, "fwd+bwd", floor, impls, baseline="reference"
+    )
 
 
 def _multilabel_cases(device, full):
@@ -106,15 +132,33 @@ def _multilabel_cases(device, full):
     t = (torch.rand(n, c, h, w, device=device) > 0.7).float()
     floor = 3 * x.nbytes + 2 * t.nbytes
     impls = [
-        harness.Impl("lossext", harness.forward_backward(lossext.tversky_loss, [x], x, t, "multilabel", alpha=0.3,
-                                                         beta=0.7)),
-        harness.Impl("reference", harness.forward_backward(lossext.reference.tversky_loss, [x], x, t, "multilabel",
-                                                           alpha=0.3, beta=0.7)),
-        harness.Impl("reference+compile", harness.forward_backward(harness.compiled(lossext.reference.tversky_loss),
-                                                                   [x], x, t, "multilabel", alpha=0.3, beta=0.7)),
+        harness.Impl(
+            "lossext",
+            harness.forward_backward(lossext.tversky_loss, [x], x, t, "multilabel", alpha=0.3, beta=0.7),
+        ),
+        harness.Impl(
+            "reference",
+            harness.forward_backward(
+                lossext.reference.tversky_loss, [x], x, t, "multilabel", alpha=0.3, beta=0.7
+            ),
+        ),
+        harness.Impl(
+            "reference+compile",
+            harness.forward_backward(
+                harness.compiled(lossext.reference.tversky_loss), [x], x, t, "multilabel", alpha=0.3, beta=0.7
+            ),
+        ),
     ]
-    yield harness.Case("segmentation", "tversky_loss (multilabel)", f"{n}x{c}x{h}x{w}", "float32", "fwd+bwd", floor,
-                       impls, baseline="reference")
+    yield harness.Case(
+        "segmentation",
+        "tversky_loss (multilabel)",
+        f"{n}x{c}x{h}x{w}",
+        "float32",
+        "fwd+bwd",
+        floor,
+        impls,
+        baseline="reference",
+    )
 
 
 def cases(device: torch.device, full: bool):

@@ -83,7 +83,9 @@ def time_ms(fn, device: torch.device, min_run_time: float = 1.0) -> dict:
         try:
             import triton.testing
 
-            ms = triton.testing.do_bench(fn, warmup=100, rep=max(200, int(min_run_time * 1000)), return_mode="median")
+            ms = triton.testing.do_bench(
+                fn, warmup=100, rep=max(200, int(min_run_time * 1000)), return_mode="median"
+            )
             return {"median_ms": float(ms), "runs": None, "timer": "triton.do_bench"}
         except ImportError:
             times = []
@@ -98,7 +100,11 @@ def time_ms(fn, device: torch.device, min_run_time: float = 1.0) -> dict:
     from torch.utils import benchmark
 
     m = benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time)
-    return {"median_ms": m.median * 1e3, "runs": len(m.times) * m.number_per_run, "timer": "torch.utils.benchmark"}
+    return {
+        "median_ms": m.median * 1e3,
+        "runs": len(m.times) * m.number_per_run,
+        "timer": "torch.utils.benchmark",
+    }
 
 
 def peak_memory_mb(fn, device: torch.device) -> float | None:

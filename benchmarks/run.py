@@ -14,7 +14,6 @@ import argparse
 import datetime
 import importlib
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from benchmarks import harness  # noqa: E402
 
 def families(only):
     for path in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        name = path.stem[len("bench_"):]
+        name = path.stem[len("bench_") :]
         if only and not any(o in name for o in only):
             continue
         yield name, importlib.import_module(f"benchmarks.{path.stem}")
@@ -48,8 +47,9 @@ def progress(done, total, label):
 
 def commit():
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except Exception:  # noqa: BLE001
         return None
 
@@ -106,8 +106,13 @@ def summary(results):
 
 def _merged_note(results):
     """Families that come from an earlier run (run.py --merge), with that run's commit and date."""
-    earlier = sorted({(c["family"], c["commit"], c["date"]) for c in results["cases"]
-                      if c.get("commit", results["commit"]) != results["commit"]})
+    earlier = sorted(
+        {
+            (c["family"], c["commit"], c["date"])
+            for c in results["cases"]
+            if c.get("commit", results["commit"]) != results["commit"]
+        }
+    )
     if not earlier:
         return []
     return ["Merged from earlier runs: " + "; ".join(f"{f} (commit {c}, {d})" for f, c, d in earlier), ""]
@@ -140,11 +145,15 @@ def markdown(results):
             else:
                 cells = [r["status"] + (f" ({r['note']})" if r["note"] else ""), "", "", "", ""]
             impl = f"**{r['impl']}**" if r["impl"] == case["baseline"] else r["impl"]
-            lines.append(f"| {case['family']} | {case['op']} | {case['shape']} | {case['dtype']} | {case['mode']} "
-                         f"| {impl} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {case['family']} | {case['op']} | {case['shape']} | {case['dtype']} | {case['mode']} "
+                f"| {impl} | " + " | ".join(cells) + " |"
+            )
     lines.append("")
-    lines.append("Baseline (bold) per case; GB/s counts the fewest bytes the op must move, so "
-                 "'% of copy bw' is how close an implementation gets to the memory floor.")
+    lines.append(
+        "Baseline (bold) per case; GB/s counts the fewest bytes the op must move, so "
+        "'% of copy bw' is how close an implementation gets to the memory floor."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -201,13 +210,23 @@ def parse_args(argv=None):
     ap.add_argument("--only", nargs="*", help="families whose name contains one of these")
     ap.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per implementation")
     where = ap.add_mutually_exclusive_group()
-    where.add_argument("--out", help=f"folder for the results (default {SCRATCH_DIR.relative_to(ROOT)}, untracked)")
-    where.add_argument("--save", action="store_true",
-                       help=f"write into {PUBLISHED_DIR.relative_to(ROOT)}, replacing the published results")
-    ap.add_argument("--merge", action="store_true",
-                    help="keep the other families' cases of an existing results file (a suite split over "
-                         "several runs, e.g. where one command may run only a few minutes)")
-    ap.add_argument("--render", metavar="JSON", help="only rewrite the .md and .png of an existing results file")
+    where.add_argument(
+        "--out", help=f"folder for the results (default {SCRATCH_DIR.relative_to(ROOT)}, untracked)"
+    )
+    where.add_argument(
+        "--save",
+        action="store_true",
+        help=f"write into {PUBLISHED_DIR.relative_to(ROOT)}, replacing the published results",
+    )
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other families' cases of an existing results file (a suite split over "
+        "several runs, e.g. where one command may run only a few minutes)",
+    )
+    ap.add_argument(
+        "--render", metavar="JSON", help="only rewrite the .md and .png of an existing results file"
+    )
     return ap.parse_args(argv)
 
 
@@ -228,18 +247,35 @@ def main(argv=None):
 
     all_cases = [(fam, case) for fam, mod in families(args.only) for case in mod.cases(device, args.full)]
     results = {
-        "device": name, "device_type": device.type, "torch": torch.__version__, "lossext": lossext.__version__,
-        "build": lossext.build_info(), "commit": commit(), "full": args.full,
+        "device": name,
+        "device_type": device.type,
+        "torch": torch.__version__,
+        "lossext": lossext.__version__,
+        "build": lossext.build_info(),
+        "commit": commit(),
+        "full": args.full,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "copy_bandwidth_gbs": copy_bw, "cases": [],
+        "copy_bandwidth_gbs": copy_bw,
+        "cases": [],
     }
     start = time.time()
     for i, (fam, case) in enumerate(all_cases):
         progress(i, len(all_cases), f"{case.op} {case.shape} {case.dtype} {case.mode}")
         rows = run_case(case, device, args.min_run_time)
-        results["cases"].append({"family": fam, "op": case.op, "shape": case.shape, "dtype": case.dtype,
-                                 "mode": case.mode, "bytes_floor": case.bytes_floor, "baseline": case.baseline,
-                                 "commit": results["commit"], "date": results["date"], "rows": rows})
+        results["cases"].append(
+            {
+                "family": fam,
+                "op": case.op,
+                "shape": case.shape,
+                "dtype": case.dtype,
+                "mode": case.mode,
+                "bytes_floor": case.bytes_floor,
+                "baseline": case.baseline,
+                "commit": results["commit"],
+                "date": results["date"],
+                "rows": rows,
+            }
+        )
     progress(len(all_cases), len(all_cases), f"done in {time.time() - start:.0f} s")
     sys.stderr.write("\n")
 
@@ -249,15 +285,21 @@ def main(argv=None):
     if args.merge and (out / f"{stem}.json").exists():
         ran = {case["family"] for case in results["cases"]}
         earlier = json.loads((out / f"{stem}.json").read_text())
-        kept = [{"commit": earlier["commit"], "date": earlier["date"], **c}
-                for c in earlier["cases"] if c["family"] not in ran]
+        kept = [
+            {"commit": earlier["commit"], "date": earlier["date"], **c}
+            for c in earlier["cases"]
+            if c["family"] not in ran
+        ]
         results["cases"] = sorted(kept + results["cases"], key=lambda c: c["family"])
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     table = markdown(results)
     (out / f"{stem}.md").write_text(table)
     plotted = plot(results, out / f"{stem}.png")
     print(table)
-    print(f"wrote {out / stem}.json, .md" + (", .png" if plotted else " (no plot: matplotlib missing or no case ran)"))
+    print(
+        f"wrote {out / stem}.json, .md"
+        + (", .png" if plotted else " (no plot: matplotlib missing or no case ran)")
+    )
     return 0
 
 

@@ -32,7 +32,9 @@ else:
         _BUILD = dict(_C.build_info)
     except ImportError as err:  # built against another torch, or a missing library
         _C = None
-        _IMPORT_ERROR = f"lossext._C is built but does not load (rebuild it against torch {torch.__version__}): {err}"
+        _IMPORT_ERROR = (
+            f"lossext._C is built but does not load (rebuild it against torch {torch.__version__}): {err}"
+        )
 
 # Plain constants, so that torch.compile folds the kernel-or-reference choice.
 CPU_KERNELS: bool = bool(_BUILD["cpu"])

@@ -20,7 +20,9 @@ REDUCTIONS = ("none", "mean", "sum")
 def check_reduction(reduction: str, extra: tuple[str, ...] = ()) -> None:
     allowed = REDUCTIONS + extra
     if reduction not in allowed:
-        raise ArgumentError(f"Invalid reduction {reduction!r}: expected one of {', '.join(map(repr, allowed))}")
+        raise ArgumentError(
+            f"Invalid reduction {reduction!r}: expected one of {', '.join(map(repr, allowed))}"
+        )
 
 
 def check_tensor(x, name: str) -> None:
@@ -36,7 +38,9 @@ def check_floating(x: torch.Tensor, name: str) -> None:
 
 def check_same_device(x: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
     if x.device != ref.device:
-        raise ArgumentError(f"{name} is on {x.device} but {ref_name} is on {ref.device}; they must be on the same device")
+        raise ArgumentError(
+            f"{name} is on {x.device} but {ref_name} is on {ref.device}; they must be on the same device"
+        )
 
 
 def check_range(value: float, name: str, low: float, high: float) -> None:
@@ -49,7 +53,9 @@ def check_class_weight(weight, name: str, classes: int, ref: torch.Tensor) -> No
         return
     check_floating(weight, name)
     if weight.dim() != 1 or weight.shape[0] != classes:
-        raise ArgumentError(f"{name} must be a 1-D tensor of length C = {classes}, got shape {tuple(weight.shape)}")
+        raise ArgumentError(
+            f"{name} must be a 1-D tensor of length C = {classes}, got shape {tuple(weight.shape)}"
+        )
     check_same_device(weight, name, ref, "input")
 
 
@@ -78,8 +84,12 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 def check_int(value, name: str) -> int:
     """An integer option (ignore_index, ...): an int (not a bool, not a float,
     which the kernels would truncate) that fits the kernels' int64."""
-    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point() \
-            and value.dtype != torch.bool:
+    if (
+        isinstance(value, torch.Tensor)
+        and value.dim() == 0
+        and not value.is_floating_point()
+        and value.dtype != torch.bool
+    ):
         value = int(value)
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
@@ -88,7 +98,9 @@ def check_int(value, name: str) -> int:
     return int(value)
 
 
-def check_number(value, name: str, low: float | None = None, strict: bool = False, finite: bool = True) -> float:
+def check_number(
+    value, name: str, low: float | None = None, strict: bool = False, finite: bool = True
+) -> float:
     """A real scalar option: a Python number (not a bool, not a string), not
     nan, finite unless `finite` is False, and >= low (> low when strict)."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):

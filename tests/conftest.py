@@ -12,8 +12,9 @@ CUDA = torch.cuda.is_available() and lossext.build_info()["cuda_kernels"]
 # On the GPU machine the campaign sets LOSSEXT_REQUIRE_CUDA=1: a CUDA test that
 # would skip there is a failure, not a silent skip.
 if os.environ.get("LOSSEXT_REQUIRE_CUDA") == "1" and not CUDA:
-    raise RuntimeError("LOSSEXT_REQUIRE_CUDA=1 but CUDA kernels or a CUDA device are missing: "
-                       f"{lossext.build_info()}")
+    raise RuntimeError(
+        f"LOSSEXT_REQUIRE_CUDA=1 but CUDA kernels or a CUDA device are missing: {lossext.build_info()}"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -55,42 +55,89 @@ def cases():
     logits = _uniform((5, 4), -2, 2)
     seg = _uniform(SEG_SHAPE, -2, 2)
 
-    yield "cross_entropy", lambda x: lossext.cross_entropy(x, y_ignored, w, label_smoothing=0.1, z_loss=0.01), logits
+    yield (
+        "cross_entropy",
+        lambda x: lossext.cross_entropy(x, y_ignored, w, label_smoothing=0.1, z_loss=0.01),
+        logits,
+    )
     yield "cross_entropy_none", lambda x: lossext.cross_entropy(x, y, reduction="none"), logits
     yield "cross_entropy_prob", lambda x: lossext.cross_entropy(x, prob, w, label_smoothing=0.2), logits
     yield "cross_entropy_spatial", lambda x: lossext.cross_entropy(x, y_spatial), _uniform((2, 4, 3), -2, 2)
     for gamma in (0.0, 1.0, 2.0, 1.5):
-        yield f"sigmoid_focal_dense_g{gamma}", lambda x, gm=gamma: lossext.sigmoid_focal_loss(
-            x, dense, gamma=gm, reduction="sum"), _uniform((6, 3), -3, 3)
-    yield "sigmoid_focal_index", lambda x: lossext.sigmoid_focal_loss(
-        x, fg, reduction="mean", weight=w[:3], label_smoothing=0.1), _uniform((6, 3), -3, 3)
-    yield "sigmoid_focal_none", lambda x: lossext.sigmoid_focal_loss(x, dense, reduction="none"), _uniform(
-        (6, 3), -3, 3)
+        yield (
+            f"sigmoid_focal_dense_g{gamma}",
+            lambda x, gm=gamma: lossext.sigmoid_focal_loss(x, dense, gamma=gm, reduction="sum"),
+            _uniform((6, 3), -3, 3),
+        )
+    yield (
+        "sigmoid_focal_index",
+        lambda x: lossext.sigmoid_focal_loss(x, fg, reduction="mean", weight=w[:3], label_smoothing=0.1),
+        _uniform((6, 3), -3, 3),
+    )
+    yield (
+        "sigmoid_focal_none",
+        lambda x: lossext.sigmoid_focal_loss(x, dense, reduction="none"),
+        _uniform((6, 3), -3, 3),
+    )
     yield "softmax_focal", lambda x: lossext.softmax_focal_loss(x, y_ignored, alpha=w / 2, weight=w), logits
     yield "softmax_focal_g1.5", lambda x: lossext.softmax_focal_loss(x, y, alpha=0.3, gamma=1.5), logits
     yield "smooth_l1", lambda x: lossext.smooth_l1_loss(x, target, beta=0.7), _uniform((4, 5), -2, 2)
-    yield "smooth_l1_none", lambda x: lossext.smooth_l1_loss(x, target, "none", beta=0.7), _uniform((4, 5), -2, 2)
+    yield (
+        "smooth_l1_none",
+        lambda x: lossext.smooth_l1_loss(x, target, "none", beta=0.7),
+        _uniform((4, 5), -2, 2),
+    )
     yield "huber", lambda x: lossext.huber_loss(x, target, delta=0.6), _uniform((4, 5), -2, 2)
-    yield "kl_div", lambda x: lossext.kl_div(torch.log_softmax(x, 1), log_p.exp(), "batchmean"), _uniform(
-        (3, 5), -2, 2)
-    yield "kl_div_log_target", lambda x: lossext.kl_div(torch.log_softmax(x, 1), log_p, "sum", log_target=True), \
-        _uniform((3, 5), -2, 2)
-    yield "js_div", lambda x: lossext.js_div(torch.log_softmax(x, 1), log_p, beta=0.3), _uniform((3, 5), -2, 2)
+    yield (
+        "kl_div",
+        lambda x: lossext.kl_div(torch.log_softmax(x, 1), log_p.exp(), "batchmean"),
+        _uniform((3, 5), -2, 2),
+    )
+    yield (
+        "kl_div_log_target",
+        lambda x: lossext.kl_div(torch.log_softmax(x, 1), log_p, "sum", log_target=True),
+        _uniform((3, 5), -2, 2),
+    )
+    yield (
+        "js_div",
+        lambda x: lossext.js_div(torch.log_softmax(x, 1), log_p, beta=0.3),
+        _uniform((3, 5), -2, 2),
+    )
     b2 = _boxes(4)().detach() + 0.3
     for mode in ("iou", "giou", "diou", "ciou", "eiou", "siou"):
         yield f"box_{mode}", lambda b, m=mode: lossext.box_iou_loss(b, b2, m, "sum"), _boxes(4)
     yield "total_variation", lambda x: lossext.total_variation_loss(x, "mean"), _uniform((2, 4, 5), -2, 2)
-    yield "total_variation_isotropic", lambda x: lossext.total_variation_loss(
-        x, isotropic=True, beta=1.5, eps=0.1), _uniform((2, 4, 5), -2, 2)
-    yield "dice_multiclass", lambda x: lossext.dice_loss(x, seg_y_ignored, "multiclass", ignore_index=255,
-                                                         smooth=0.5), seg
-    yield "dice_multilabel_squared", lambda x: lossext.dice_loss(
-        x, mask, "multilabel", squared_pred=True, per_image=True), seg
+    yield (
+        "total_variation_isotropic",
+        lambda x: lossext.total_variation_loss(x, isotropic=True, beta=1.5, eps=0.1),
+        _uniform((2, 4, 5), -2, 2),
+    )
+    yield (
+        "dice_multiclass",
+        lambda x: lossext.dice_loss(x, seg_y_ignored, "multiclass", ignore_index=255, smooth=0.5),
+        seg,
+    )
+    yield (
+        "dice_multilabel_squared",
+        lambda x: lossext.dice_loss(x, mask, "multilabel", squared_pred=True, per_image=True),
+        seg,
+    )
     yield "jaccard_log", lambda x: lossext.jaccard_loss(x, mask, "multilabel", log_loss=True), seg
-    yield "tversky", lambda x: lossext.tversky_loss(x, seg_y, "multiclass", alpha=0.3, beta=0.7, gamma=1.5), seg
-    yield "dice_probabilities", lambda x: lossext.dice_loss(torch.softmax(x, 1), seg_y, "multiclass",
-                                                            from_logits=False), seg
-    yield "dice_ce", lambda x: lossext.dice_ce_loss(x, seg_y_ignored, ignore_index=255, label_smoothing=0.1), seg
+    yield (
+        "tversky",
+        lambda x: lossext.tversky_loss(x, seg_y, "multiclass", alpha=0.3, beta=0.7, gamma=1.5),
+        seg,
+    )
+    yield (
+        "dice_probabilities",
+        lambda x: lossext.dice_loss(torch.softmax(x, 1), seg_y, "multiclass", from_logits=False),
+        seg,
+    )
+    yield (
+        "dice_ce",
+        lambda x: lossext.dice_ce_loss(x, seg_y_ignored, ignore_index=255, label_smoothing=0.1),
+        seg,
+    )
     yield "dice_ce_weight", lambda x: lossext.dice_ce_loss(x, seg_y, weight=w[:3]), seg
 
 

@@ -21,7 +21,9 @@ def _loss_and_grads(step, inputs):
 
 @pytest.mark.parametrize("images,anchors,classes", [(2, 600, 7), (1, 50, 3)])
 def test_detection_steps_agree(images, anchors, classes):
-    inputs = bench_detection.make_inputs(images, anchors, classes, "cpu", torch.float64, seed=images + anchors)
+    inputs = bench_detection.make_inputs(
+        images, anchors, classes, "cpu", torch.float64, seed=images + anchors
+    )
     labels = inputs[2]
     assert (labels >= 0).any() or anchors < 100  # the larger case has positives
     expected = _loss_and_grads(bench_detection.reference_step, inputs)
@@ -54,8 +56,9 @@ def test_detection_step_matches_formula():
     enclose = (torch.max(b1[:, 2:], b2[:, 2:]) - torch.min(b1[:, :2], b2[:, :2])).prod(-1)
     giou = inter / union - (enclose - union) / enclose
     expected = focal[valid].sum() / n + (1 - giou).sum() / n
-    torch.testing.assert_close(bench_detection.lossext_step(logits, boxes, labels, matched), expected,
-                               rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(
+        bench_detection.lossext_step(logits, boxes, labels, matched), expected, rtol=1e-7, atol=1e-9
+    )
 
 
 def test_a_run_writes_the_published_results_only_when_asked():
@@ -63,7 +66,9 @@ def test_a_run_writes_the_published_results_only_when_asked():
 
     scratch = run.output_dir(run.parse_args([]))
     assert scratch == run.SCRATCH_DIR and scratch != run.PUBLISHED_DIR
-    assert subprocess.run(["git", "check-ignore", "-q", str(scratch / "cpu.json")], cwd=run.ROOT).returncode == 0
+    assert (
+        subprocess.run(["git", "check-ignore", "-q", str(scratch / "cpu.json")], cwd=run.ROOT).returncode == 0
+    )
     assert run.output_dir(run.parse_args(["--full"])) == run.SCRATCH_DIR
     assert run.output_dir(run.parse_args(["--save"])) == run.PUBLISHED_DIR
     assert run.output_dir(run.parse_args(["--out", "/tmp/x"])) == pathlib.Path("/tmp/x")

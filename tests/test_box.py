@@ -78,15 +78,23 @@ def test_loss_reductions_and_batch_dims(device, reduction):
 
 def test_torchvision_named_losses(device):
     boxes1, boxes2 = random_xyxy((40,), device), random_xyxy((40,), device)
-    for name, mode in [("generalized_box_iou_loss", "giou"), ("distance_box_iou_loss", "diou"),
-                       ("complete_box_iou_loss", "ciou")]:
+    for name, mode in [
+        ("generalized_box_iou_loss", "giou"),
+        ("distance_box_iou_loss", "diou"),
+        ("complete_box_iou_loss", "ciou"),
+    ]:
         out = getattr(lossext, name)(boxes1, boxes2, reduction="sum", eps=1e-6)
         torch.testing.assert_close(out, reference.box_iou_loss(boxes1, boxes2, mode, "sum", 1e-6))
-        module = {"giou": lossext.nn.GeneralizedBoxIoULoss, "diou": lossext.nn.DistanceBoxIoULoss,
-                  "ciou": lossext.nn.CompleteBoxIoULoss}[mode](reduction="sum", eps=1e-6)
+        module = {
+            "giou": lossext.nn.GeneralizedBoxIoULoss,
+            "diou": lossext.nn.DistanceBoxIoULoss,
+            "ciou": lossext.nn.CompleteBoxIoULoss,
+        }[mode](reduction="sum", eps=1e-6)
         torch.testing.assert_close(module(boxes1, boxes2), out)
-    torch.testing.assert_close(lossext.nn.BoxIoULoss("siou", "mean")(boxes1, boxes2),
-                               reference.box_iou_loss(boxes1, boxes2, "siou", "mean"))
+    torch.testing.assert_close(
+        lossext.nn.BoxIoULoss("siou", "mean")(boxes1, boxes2),
+        reference.box_iou_loss(boxes1, boxes2, "siou", "mean"),
+    )
 
 
 # --- hand-computed cases (values from the formulas; eps tiny but not 0: CIoU of identical boxes is 0/0 at eps 0) ---
@@ -107,14 +115,23 @@ def _hand(p, q, mode, device):
         # identical boxes: IoU = 1, every loss 0
         (SQUARE, SQUARE, dict(iou=0, giou=0, diou=0, ciou=0, eiou=0, siou=0)),
         # disjoint, side by side with a gap of 1: union 2, enclosing 3x1, rho^2 4, c^2 10
-        ([0, 0, 1, 1], [2, 0, 3, 1],
-         dict(iou=1, giou=1 + 1 / 3, diou=1.4, ciou=1.4, eiou=1.4, siou=1 + (1 - E(-2 * 4 / 9)) / 2)),
+        (
+            [0, 0, 1, 1],
+            [2, 0, 3, 1],
+            dict(iou=1, giou=1 + 1 / 3, diou=1.4, ciou=1.4, eiou=1.4, siou=1 + (1 - E(-2 * 4 / 9)) / 2),
+        ),
         # one inside the other: IoU 4/16, same centre, dw = dh = 2 over c = 4
-        ([0, 0, 4, 4], [1, 1, 3, 3],
-         dict(iou=0.75, giou=0.75, diou=0.75, ciou=0.75, eiou=1.25, siou=0.75 + (1 - E(-0.5)) ** 4)),
+        (
+            [0, 0, 4, 4],
+            [1, 1, 3, 3],
+            dict(iou=0.75, giou=0.75, diou=0.75, ciou=0.75, eiou=1.25, siou=0.75 + (1 - E(-0.5)) ** 4),
+        ),
         # touching at an edge: no overlap, enclosing 2x1, rho^2 1, c^2 5
-        ([0, 0, 1, 1], [1, 0, 2, 1],
-         dict(iou=1, giou=1, diou=1.2, ciou=1.2, eiou=1.2, siou=1 + (1 - E(-2 * 1 / 4)) / 2)),
+        (
+            [0, 0, 1, 1],
+            [1, 0, 2, 1],
+            dict(iou=1, giou=1, diou=1.2, ciou=1.2, eiou=1.2, siou=1 + (1 - E(-2 * 1 / 4)) / 2),
+        ),
     ],
     ids=["identical", "disjoint", "inside", "touching"],
 )
@@ -185,10 +202,13 @@ def test_degenerate_boxes_finite(device, mode, case, dtype):
 def test_gradcheck(mode, fmt):
     boxes1 = from_xyxy(random_xyxy((6,), "cpu"), fmt).requires_grad_()
     boxes2 = from_xyxy(random_xyxy((6,), "cpu"), fmt).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b: lossext.box_iou_loss(a, b, mode=mode, fmt=fmt), (boxes1, boxes2))
+    assert torch.autograd.gradcheck(
+        lambda a, b: lossext.box_iou_loss(a, b, mode=mode, fmt=fmt), (boxes1, boxes2)
+    )
 
 
 # --- pairwise ---
+
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.int64], ids=str)
 @pytest.mark.parametrize("fmt", FMTS)
@@ -231,6 +251,7 @@ def test_pairwise_differentiable_through_reference(device):
 
 # --- dtypes, empty, nan ---
 
+
 def test_half_in_float32_out(device):
     boxes = random_xyxy((8,), device, torch.float16)
     assert lossext.generalized_box_iou_loss(boxes, boxes.flip(0)).dtype == torch.float32
@@ -263,6 +284,7 @@ def test_nan_and_inf_propagate(device, mode):
 
 
 # --- errors ---
+
 
 def test_bad_inputs():
     good = random_xyxy((4,), "cpu")
@@ -298,6 +320,7 @@ def test_bad_inputs():
 
 
 # --- op contracts and compile ---
+
 
 @pytest.mark.parametrize("mode", ["giou", "ciou", "siou"])
 def test_compile_matches_eager(mode):
@@ -342,6 +365,9 @@ def test_named_losses_take_fmt(name, fmt):
         given = [torch.cat([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1) for b in xyxy]
     fn = getattr(lossext, f"{name}_box_iou_loss")
     torch.testing.assert_close(fn(*given, fmt=fmt), fn(*xyxy))
-    module = {"generalized": lossext.nn.GeneralizedBoxIoULoss, "distance": lossext.nn.DistanceBoxIoULoss,
-              "complete": lossext.nn.CompleteBoxIoULoss}[name](fmt=fmt)
+    module = {
+        "generalized": lossext.nn.GeneralizedBoxIoULoss,
+        "distance": lossext.nn.DistanceBoxIoULoss,
+        "complete": lossext.nn.CompleteBoxIoULoss,
+    }[name](fmt=fmt)
     torch.testing.assert_close(module(*given), fn(*xyxy))

@@ -36,15 +36,30 @@ def test_wheel_installs_into_fresh_venv(tmp_path):
     """pip wheel --no-build-isolation, then a new venv with only torch and the
     wheel: import, build_info, one loss forward and backward."""
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", "-w", str(dist),
-                    str(ROOT)], check=True, env={**os.environ, "MAX_JOBS": os.environ.get("MAX_JOBS", "2")})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        env={**os.environ, "MAX_JOBS": os.environ.get("MAX_JOBS", "2")},
+    )
     (wheel,) = dist.glob("lossext-*.whl")
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = str(env_dir / "bin" / "python")
     # The same torch the wheel was built against (a local file on this machine's kind).
-    subprocess.run([py, "-m", "pip", "install", "-q", f"torch=={torch.__version__.split('+')[0]}", "numpy"],
-                   check=True)
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", f"torch=={torch.__version__.split('+')[0]}", "numpy"], check=True
+    )
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
     smoke = (
         "import torch, lossext; info = lossext.build_info(); assert info['cpu_kernels'], info; "
@@ -61,13 +76,16 @@ def _unbuilt_copy(tmp_path):
     """lossext's Python sources without the compiled extension, as in a fresh clone."""
     import shutil
 
-    shutil.copytree(ROOT / "lossext", tmp_path / "lossext", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    shutil.copytree(
+        ROOT / "lossext", tmp_path / "lossext", ignore=shutil.ignore_patterns("*.so", "__pycache__")
+    )
     return tmp_path
 
 
 def test_python_dash_m_says_how_to_build_when_nothing_is_compiled(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "lossext"], cwd=_unbuilt_copy(tmp_path), capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "lossext"], cwd=_unbuilt_copy(tmp_path), capture_output=True, text=True
+    )
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert "not built" in text and "make build" in text and "--no-build-isolation" in text, text
@@ -91,8 +109,9 @@ def _setup_py_without_torch(tmp_path, folder_name):
     (fake / "torch").mkdir(parents=True)
     (fake / "torch" / "__init__.py").write_text("raise ImportError('No module named torch')\n")
     env = {**os.environ, "PYTHONPATH": str(fake)}
-    return subprocess.run([sys.executable, "setup.py", "--version"], cwd=ROOT, env=env, capture_output=True,
-                          text=True)
+    return subprocess.run(
+        [sys.executable, "setup.py", "--version"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
 
 
 def test_setup_py_without_torch_says_to_install_it(tmp_path):
@@ -111,8 +130,12 @@ def test_setup_py_in_an_isolated_build_says_no_build_isolation(tmp_path):
 def test_wheel_metadata_requires_the_torch_it_was_built_against(tmp_path):
     """The extension loads only into the torch it was compiled against, so the
     distribution requires that version (any local build: +cpu or +cuXXX)."""
-    subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)], cwd=ROOT,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     (requires,) = tmp_path.glob("*.egg-info/requires.txt")
     lines = requires.read_text().split()
     assert f"torch=={torch.__version__.split('+')[0]}" in lines, lines

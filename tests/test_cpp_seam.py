@@ -11,8 +11,11 @@ from lossext import _cpp
 
 CSRC = pathlib.Path(__file__).resolve().parent.parent / "csrc"
 # Every IntEnum of lossext/_cpp.py mirrors the C++ enum class of its name.
-ENUMS = [obj for obj in vars(_cpp).values()
-         if isinstance(obj, type) and issubclass(obj, IntEnum) and obj is not IntEnum]
+ENUMS = [
+    obj
+    for obj in vars(_cpp).values()
+    if isinstance(obj, type) and issubclass(obj, IntEnum) and obj is not IntEnum
+]
 
 
 def _headers():
@@ -54,8 +57,10 @@ def test_divergence_chunk_matches_cpp():
 def test_the_parser_sees_a_changed_value(tmp_path, monkeypatch):
     """The comparison can fail: a header with another value is caught."""
     monkeypatch.setitem(globals(), "CSRC", tmp_path)
-    (tmp_path / "x.h").write_text("enum class BoxFmt : int { XYXY = 0, XYWH = 2, CXCYWH = 1 };\n"
-                                  "constexpr int64_t kDivergenceChunk = 8192;\n")
+    (tmp_path / "x.h").write_text(
+        "enum class BoxFmt : int { XYXY = 0, XYWH = 2, CXCYWH = 1 };\n"
+        "constexpr int64_t kDivergenceChunk = 8192;\n"
+    )
     assert _cpp_enum("BoxFmt") != {m.name: m.value for m in _cpp.BoxFmt}
     assert _cpp_constant("kDivergenceChunk") != _cpp.DIVERGENCE_CHUNK
 

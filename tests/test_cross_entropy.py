@@ -38,8 +38,13 @@ def check_against_oracle(x, y, weight=None, z_loss=0.0, **kw):
     ref, x64 = oracle(x, y, weight=weight, **kw)
     if z_loss:
         ref = None  # torch has no z-loss: compare with our reference in float64 instead
-        ref = reference.cross_entropy(x64, y.double() if y.is_floating_point() else y,
-                                      None if weight is None else weight.double(), z_loss=z_loss, **kw)
+        ref = reference.cross_entropy(
+            x64,
+            y.double() if y.is_floating_point() else y,
+            None if weight is None else weight.double(),
+            z_loss=z_loss,
+            **kw,
+        )
     tol = tolerances(x.dtype)
     torch.testing.assert_close(out.double(), ref.detach(), **tol)
     g = torch.randn_like(ref)  # a non-trivial upstream gradient
@@ -64,8 +69,9 @@ def test_index_targets_match_torch(device, dtype, shape, reduction):
 def test_index_options_match_torch(device, dtype, reduction, label_smoothing, weighted, ignore_index):
     x, y = make_case((6, 9, 4), dtype, device, ignore_index=ignore_index)
     w = torch.rand(9, device=device) + 0.1 if weighted else None
-    check_against_oracle(x, y, weight=w, reduction=reduction, label_smoothing=label_smoothing,
-                         ignore_index=ignore_index)
+    check_against_oracle(
+        x, y, weight=w, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -109,11 +115,14 @@ def test_reference_matches_torch():
     for kw in [dict(), dict(weight=w, label_smoothing=0.3)]:
         torch.testing.assert_close(reference.cross_entropy(x, y, **kw), F.cross_entropy(x, y, **kw))
     y1 = y.clamp(min=0)
-    torch.testing.assert_close(reference.cross_entropy(x, y1, reduction="none", ignore_index=1),
-                               F.cross_entropy(x, y1, reduction="none", ignore_index=1))
+    torch.testing.assert_close(
+        reference.cross_entropy(x, y1, reduction="none", ignore_index=1),
+        F.cross_entropy(x, y1, reduction="none", ignore_index=1),
+    )
     t = torch.softmax(torch.randn(10, 6, 3, dtype=torch.float64), 1)
-    torch.testing.assert_close(reference.cross_entropy(x, t, w, label_smoothing=0.2),
-                               F.cross_entropy(x, t, w, label_smoothing=0.2))
+    torch.testing.assert_close(
+        reference.cross_entropy(x, t, w, label_smoothing=0.2), F.cross_entropy(x, t, w, label_smoothing=0.2)
+    )
 
 
 def test_hand_value():
@@ -187,13 +196,17 @@ def test_huge_logits(device, dtype):
     out = lossext.cross_entropy(x, y, reduction="none", label_smoothing=0.1)
     ref, _ = oracle(x, y, reduction="none", label_smoothing=0.1)
     assert torch.isfinite(out).all()
-    torch.testing.assert_close(out.double(), ref.detach(), rtol=1e-2, atol=1e-2 * 1e4 if dtype != torch.float32 else 1e-3)
+    torch.testing.assert_close(
+        out.double(), ref.detach(), rtol=1e-2, atol=1e-2 * 1e4 if dtype != torch.float32 else 1e-3
+    )
     (g,) = torch.autograd.grad(out.sum(), x)
     assert torch.isfinite(g).all()
 
 
 def test_nan_and_inf_logits(device):
-    x = torch.tensor([[float("nan"), 0.0, 1.0], [float("-inf"), 0.0, 1.0], [float("-inf")] * 3], device=device)
+    x = torch.tensor(
+        [[float("nan"), 0.0, 1.0], [float("-inf"), 0.0, 1.0], [float("-inf")] * 3], device=device
+    )
     y = torch.tensor([1, 1, 0], device=device)
     out = lossext.cross_entropy(x, y, reduction="none")
     ref = F.cross_entropy(x, y, reduction="none")
@@ -210,16 +223,20 @@ def test_gradcheck_float64():
     t = torch.softmax(torch.randn(4, 5, 3, dtype=torch.float64), 1).requires_grad_()
     for red in REDUCTIONS:
         assert torch.autograd.gradcheck(
-            lambda x: lossext.cross_entropy(x, y, w, reduction=red, label_smoothing=0.2, z_loss=0.1), (x,))
+            lambda x: lossext.cross_entropy(x, y, w, reduction=red, label_smoothing=0.2, z_loss=0.1), (x,)
+        )
         assert torch.autograd.gradcheck(
-            lambda x, t: lossext.cross_entropy(x, t, w, reduction=red, label_smoothing=0.2, z_loss=0.1), (x, t))
+            lambda x, t: lossext.cross_entropy(x, t, w, reduction=red, label_smoothing=0.2, z_loss=0.1),
+            (x, t),
+        )
 
 
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
 def test_torch_compile_fullgraph(device, backend):
     def step(x, y, t, w):
-        return (lossext.cross_entropy(x, y, w, label_smoothing=0.1, z_loss=1e-4)
-                + lossext.cross_entropy(x, t, reduction="sum"))
+        return lossext.cross_entropy(x, y, w, label_smoothing=0.1, z_loss=1e-4) + lossext.cross_entropy(
+            x, t, reduction="sum"
+        )
 
     compiled = torch.compile(step, fullgraph=True, backend=backend)
     x = torch.randn(8, 11, device=device, requires_grad=True)
@@ -234,7 +251,9 @@ def test_torch_compile_fullgraph(device, backend):
 
 def test_module_matches_function():
     w = torch.rand(7)
-    m = lossext.nn.CrossEntropyLoss(weight=w, label_smoothing=0.1, ignore_index=3, reduction="sum", z_loss=0.01)
+    m = lossext.nn.CrossEntropyLoss(
+        weight=w, label_smoothing=0.1, ignore_index=3, reduction="sum", z_loss=0.01
+    )
     x, y = make_case((9, 7), torch.float32, "cpu", ignore_index=3)
     torch.testing.assert_close(m(x, y), lossext.cross_entropy(x, y, w, 3, "sum", 0.1, 0.01))
     assert "weight" in dict(m.named_buffers())
@@ -258,6 +277,7 @@ def test_fallback_warns_once_and_matches(monkeypatch):
 
 
 # ---- bad input -------------------------------------------------------------------------------------------
+
 
 def test_out_of_range_index_raises_on_cpu():
     x = torch.randn(4, 5)
@@ -321,11 +341,15 @@ def test_integer_target_dtypes(dtype, device):
         torch.testing.assert_close(got, want)
         torch.testing.assert_close(torch.autograd.grad(got, b)[0], torch.autograd.grad(want, a)[0])
         if dtype == torch.uint8 and len(shape) == 2:  # torch itself takes Byte targets here
-            torch.testing.assert_close(got, torch.nn.functional.cross_entropy(x, y.to(dtype), label_smoothing=0.1))
+            torch.testing.assert_close(
+                got, torch.nn.functional.cross_entropy(x, y.to(dtype), label_smoothing=0.1)
+            )
     y = torch.tensor([0, 255, 3], dtype=torch.uint8)  # a uint8 mask's ignore value
     x = torch.randn(3, 5, dtype=torch.float64)
-    torch.testing.assert_close(lossext.cross_entropy(x, y, ignore_index=255),
-                               torch.nn.functional.cross_entropy(x, y.long(), ignore_index=255))
+    torch.testing.assert_close(
+        lossext.cross_entropy(x, y, ignore_index=255),
+        torch.nn.functional.cross_entropy(x, y.long(), ignore_index=255),
+    )
 
 
 def test_op_level_checks():

@@ -59,7 +59,9 @@ def test_kl_hand_value(device):
     q = torch.tensor([[0.6, 0.4]], device=device)
     want = 0.9 * math.log(1.5) + 0.1 * math.log(0.25)
     assert lossext.kl_div(q.log(), p, reduction="batchmean").item() == pytest.approx(want, rel=1e-6)
-    assert lossext.kl_div(q.log(), p.log(), reduction="sum", log_target=True).item() == pytest.approx(want, rel=1e-6)
+    assert lossext.kl_div(q.log(), p.log(), reduction="sum", log_target=True).item() == pytest.approx(
+        want, rel=1e-6
+    )
 
 
 def test_js_hand_value_and_symmetry(device):
@@ -72,7 +74,9 @@ def test_js_hand_value_and_symmetry(device):
     # beta weighs the target P: M = 0.3 P + 0.7 Q
     m = 0.3 * p + 0.7 * q
     want = 0.3 * (p * (p / m).log()).sum() + 0.7 * (q * (q / m).log()).sum()
-    assert lossext.js_div(q.log(), p, beta=0.3, log_target=False).item() == pytest.approx(want.item(), rel=1e-12)
+    assert lossext.js_div(q.log(), p, beta=0.3, log_target=False).item() == pytest.approx(
+        want.item(), rel=1e-12
+    )
     # identical distributions: 0; disjoint: log 2
     assert lossext.js_div(p.log(), p.log()).item() == pytest.approx(0.0, abs=1e-15)
     a = torch.tensor([[1.0, 0.0]], dtype=torch.float64, device=device)
@@ -123,14 +127,18 @@ def test_compile_inductor():
 
 def test_module_matches_function():
     x, t = _pair((3, 8), torch.float32, "cpu", True)
-    torch.testing.assert_close(lossext.nn.KLDivLoss("batchmean", True)(x, t), lossext.kl_div(x, t, "batchmean", True))
+    torch.testing.assert_close(
+        lossext.nn.KLDivLoss("batchmean", True)(x, t), lossext.kl_div(x, t, "batchmean", True)
+    )
     torch.testing.assert_close(lossext.nn.JSDivLoss(0.2)(x, t), lossext.js_div(x, t, 0.2))
 
 
 def test_broadcast_noncontiguous_and_empty():
     x, t = _pair((6, 10), torch.float32, "cpu", False)
     torch.testing.assert_close(lossext.kl_div(x.T, t.T, "sum"), TF.kl_div(x.T, t.T, reduction="sum"))
-    torch.testing.assert_close(lossext.kl_div(x, t[:1], "sum"), TF.kl_div(x, t[:1].expand_as(x), reduction="sum"))
+    torch.testing.assert_close(
+        lossext.kl_div(x, t[:1], "sum"), TF.kl_div(x, t[:1].expand_as(x), reduction="sum")
+    )
     e = torch.empty(0, 5)
     assert lossext.kl_div(e, e, "sum").item() == 0
     assert math.isnan(lossext.kl_div(e, e, "mean").item())

@@ -58,12 +58,17 @@ def test_cross_entropy_gradient_penalty_matches_torch():
     torch.testing.assert_close(x.grad, expected.grad)
 
 
-@pytest.mark.parametrize("fn,ref", [
-    (lossext.smooth_l1_loss, F.smooth_l1_loss),
-    (lossext.huber_loss, F.huber_loss),
-    (lambda a, b: lossext.kl_div(a.log_softmax(1), b, "batchmean"),
-     lambda a, b: F.kl_div(a.log_softmax(1), b, reduction="batchmean")),
-])
+@pytest.mark.parametrize(
+    "fn,ref",
+    [
+        (lossext.smooth_l1_loss, F.smooth_l1_loss),
+        (lossext.huber_loss, F.huber_loss),
+        (
+            lambda a, b: lossext.kl_div(a.log_softmax(1), b, "batchmean"),
+            lambda a, b: F.kl_div(a.log_softmax(1), b, reduction="batchmean"),
+        ),
+    ],
+)
 def test_hessian_vector_product_matches_torch(fn, ref):
     x = _rand(3, 4)
     t = torch.rand(3, 4, generator=gen, dtype=torch.float64)

@@ -21,25 +21,52 @@ def test_argument_error_is_both():
 
 # (lossext call, torch call with the same mistake or None, a word the message must contain)
 CASES = {
-    "mse_shape": (lambda: lossext.mse_loss(torch.randn(3), torch.randn(4)),
-                  lambda: F.mse_loss(torch.randn(3), torch.randn(4)), "target"),
-    "huber_delta0": (lambda: lossext.huber_loss(torch.randn(3), torch.randn(3), delta=0.0),
-                     lambda: F.huber_loss(torch.randn(3), torch.randn(3), delta=0.0), "delta"),
-    "smooth_l1_beta": (lambda: lossext.smooth_l1_loss(torch.randn(3), torch.randn(3), beta=-1.0),
-                       lambda: F.smooth_l1_loss(torch.randn(3), torch.randn(3), beta=-1.0), "beta"),
-    "ce_target_shape": (lambda: lossext.cross_entropy(torch.randn(3, 4), torch.randint(0, 4, (5,))),
-                        None, "target"),
-    "ce_weight_shape": (lambda: lossext.cross_entropy(torch.randn(3, 4), torch.randint(0, 4, (3,)),
-                                                      weight=torch.ones(5)),
-                        lambda: F.cross_entropy(torch.randn(3, 4), torch.randint(0, 4, (3,)), weight=torch.ones(5)),
-                        "weight"),
+    "mse_shape": (
+        lambda: lossext.mse_loss(torch.randn(3), torch.randn(4)),
+        lambda: F.mse_loss(torch.randn(3), torch.randn(4)),
+        "target",
+    ),
+    "huber_delta0": (
+        lambda: lossext.huber_loss(torch.randn(3), torch.randn(3), delta=0.0),
+        lambda: F.huber_loss(torch.randn(3), torch.randn(3), delta=0.0),
+        "delta",
+    ),
+    "smooth_l1_beta": (
+        lambda: lossext.smooth_l1_loss(torch.randn(3), torch.randn(3), beta=-1.0),
+        lambda: F.smooth_l1_loss(torch.randn(3), torch.randn(3), beta=-1.0),
+        "beta",
+    ),
+    "ce_target_shape": (
+        lambda: lossext.cross_entropy(torch.randn(3, 4), torch.randint(0, 4, (5,))),
+        None,
+        "target",
+    ),
+    "ce_weight_shape": (
+        lambda: lossext.cross_entropy(torch.randn(3, 4), torch.randint(0, 4, (3,)), weight=torch.ones(5)),
+        lambda: F.cross_entropy(torch.randn(3, 4), torch.randint(0, 4, (3,)), weight=torch.ones(5)),
+        "weight",
+    ),
     "focal_shape": (lambda: lossext.sigmoid_focal_loss(torch.randn(3, 4), torch.rand(3, 5)), None, "target"),
-    "box_shape": (lambda: lossext.generalized_box_iou_loss(torch.rand(3, 4), torch.rand(3, 5)), None, "boxes"),
-    "dice_mode": (lambda: lossext.dice_loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "nope"),
-                  None, "mode"),
-    "reduction": (lambda: lossext.l1_loss(torch.randn(3), torch.randn(3), reduction="avg"), None, "reduction"),
-    "bce_range": (lambda: lossext.binary_cross_entropy(torch.full((3,), 2.0), torch.rand(3)),
-                  lambda: F.binary_cross_entropy(torch.full((3,), 2.0), torch.rand(3)), "input"),
+    "box_shape": (
+        lambda: lossext.generalized_box_iou_loss(torch.rand(3, 4), torch.rand(3, 5)),
+        None,
+        "boxes",
+    ),
+    "dice_mode": (
+        lambda: lossext.dice_loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "nope"),
+        None,
+        "mode",
+    ),
+    "reduction": (
+        lambda: lossext.l1_loss(torch.randn(3), torch.randn(3), reduction="avg"),
+        None,
+        "reduction",
+    ),
+    "bce_range": (
+        lambda: lossext.binary_cross_entropy(torch.full((3,), 2.0), torch.rand(3)),
+        lambda: F.binary_cross_entropy(torch.full((3,), 2.0), torch.rand(3)),
+        "input",
+    ),
 }
 
 
@@ -61,6 +88,10 @@ def test_no_plain_value_error_is_raised():
     """Every argument error goes through ArgumentError (a plain ValueError
     would miss `except RuntimeError`)."""
     pattern = re.compile(r"raise ValueError\b|check_values\([^\n]*\bValueError\b")
-    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "lossext").rglob("*.py")
-                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in (ROOT / "lossext").rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not offenders, offenders

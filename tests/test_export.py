@@ -28,34 +28,81 @@ def _boxes(n):
 
 r = torch.randn
 CASES = {
-    "cross_entropy_index": ("cross_entropy_index_fwd", lambda y, t: lossext.cross_entropy(y, t, label_smoothing=0.1),
-                            5, lambda: (r(8, 5), torch.randint(0, 5, (8,)))),
-    "cross_entropy_prob": ("cross_entropy_prob_fwd", lambda y, t: lossext.cross_entropy(y, t), 5,
-                           lambda: (r(8, 5), r(8, 5).softmax(1))),
-    "sigmoid_focal": ("sigmoid_focal_fwd", lambda y, t: lossext.sigmoid_focal_loss(y, t, reduction="sum"), 5,
-                      lambda: (r(8, 5), torch.randint(-1, 5, (8,)))),
-    "softmax_focal": ("softmax_focal_fwd", lambda y, t: lossext.softmax_focal_loss(y, t, 0.25), 5,
-                      lambda: (r(8, 5), torch.randint(0, 5, (8,)))),
-    "box_pairwise": ("box_pairwise", lambda y, t: lossext.generalized_box_iou(y, t).mean(), 4,
-                     lambda: (_boxes(6), _boxes(7))),
-    "box_loss": ("box_loss_fwd", lambda y, t: lossext.complete_box_iou_loss(y, t, reduction="mean"), 4,
-                 lambda: (_boxes(6), _boxes(6))),
-    "regression": ("regression_fwd", lambda y, t: lossext.smooth_l1_loss(y, t, beta=0.5), 5,
-                   lambda: (r(8, 5), r(8, 5))),
-    "kl_div": ("kl_div_fwd", lambda y, t: lossext.kl_div(y.log_softmax(1), t, reduction="batchmean"), 5,
-               lambda: (r(8, 5), r(8, 5).softmax(1))),
-    "js_div": ("js_div_fwd", lambda y, t: lossext.js_div(y.log_softmax(1), t), 5,
-               lambda: (r(8, 5), r(8, 5).log_softmax(1))),
-    "seg_stats": ("seg_stats_fwd", lambda y, t: lossext.dice_ce_loss(y, t), 3,
-                  lambda: (r(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)))),
-    "total_variation": ("total_variation_fwd", lambda y, t: lossext.total_variation_loss(y).mean() + t.sum(), 6,
-                        lambda: (r(2, 3, 6, 6), torch.zeros(()))),
+    "cross_entropy_index": (
+        "cross_entropy_index_fwd",
+        lambda y, t: lossext.cross_entropy(y, t, label_smoothing=0.1),
+        5,
+        lambda: (r(8, 5), torch.randint(0, 5, (8,))),
+    ),
+    "cross_entropy_prob": (
+        "cross_entropy_prob_fwd",
+        lambda y, t: lossext.cross_entropy(y, t),
+        5,
+        lambda: (r(8, 5), r(8, 5).softmax(1)),
+    ),
+    "sigmoid_focal": (
+        "sigmoid_focal_fwd",
+        lambda y, t: lossext.sigmoid_focal_loss(y, t, reduction="sum"),
+        5,
+        lambda: (r(8, 5), torch.randint(-1, 5, (8,))),
+    ),
+    "softmax_focal": (
+        "softmax_focal_fwd",
+        lambda y, t: lossext.softmax_focal_loss(y, t, 0.25),
+        5,
+        lambda: (r(8, 5), torch.randint(0, 5, (8,))),
+    ),
+    "box_pairwise": (
+        "box_pairwise",
+        lambda y, t: lossext.generalized_box_iou(y, t).mean(),
+        4,
+        lambda: (_boxes(6), _boxes(7)),
+    ),
+    "box_loss": (
+        "box_loss_fwd",
+        lambda y, t: lossext.complete_box_iou_loss(y, t, reduction="mean"),
+        4,
+        lambda: (_boxes(6), _boxes(6)),
+    ),
+    "regression": (
+        "regression_fwd",
+        lambda y, t: lossext.smooth_l1_loss(y, t, beta=0.5),
+        5,
+        lambda: (r(8, 5), r(8, 5)),
+    ),
+    "kl_div": (
+        "kl_div_fwd",
+        lambda y, t: lossext.kl_div(y.log_softmax(1), t, reduction="batchmean"),
+        5,
+        lambda: (r(8, 5), r(8, 5).softmax(1)),
+    ),
+    "js_div": (
+        "js_div_fwd",
+        lambda y, t: lossext.js_div(y.log_softmax(1), t),
+        5,
+        lambda: (r(8, 5), r(8, 5).log_softmax(1)),
+    ),
+    "seg_stats": (
+        "seg_stats_fwd",
+        lambda y, t: lossext.dice_ce_loss(y, t),
+        3,
+        lambda: (r(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))),
+    ),
+    "total_variation": (
+        "total_variation_fwd",
+        lambda y, t: lossext.total_variation_loss(y).mean() + t.sum(),
+        6,
+        lambda: (r(2, 3, 6, 6), torch.zeros(())),
+    ),
 }
 
 
 def test_every_fused_forward_op_is_exported():
-    forward_ops = {n.split("::")[1] for n in torch._C._dispatch_get_all_op_names()
-                   if n.startswith("lossext::") and "_bwd" not in n and not n.endswith("_with_grad")}
+    forward_ops = {
+        n.split("::")[1]
+        for n in torch._C._dispatch_get_all_op_names()
+        if n.startswith("lossext::") and "_bwd" not in n and not n.endswith("_with_grad")
+    }
     assert forward_ops == {op for op, *_ in CASES.values()}
 
 

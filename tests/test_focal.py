@@ -28,7 +28,9 @@ def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reducti
     elif reduction == "sum":
         loss = loss.sum()
     else:
-        raise ValueError(f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: 'none', 'mean', 'sum'")
+        raise ValueError(
+            f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: 'none', 'mean', 'sum'"
+        )
     return loss
 
 
@@ -152,8 +154,11 @@ def test_saturated_logits_finite(device, gamma, target_kind):
     # p at exactly 0 or 1 in float32: no (1-p)^(gamma-1) blow-up.
     x = torch.tensor([[1e4, -1e4, 1e4, -1e4, 0.0, 30.0, -30.0, 100.0]], device=device)
     y = torch.tensor([0], device=device)
-    t = dense_from_index(y, 8, x.dtype) if target_kind == "index" else torch.tensor(
-        [[1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.5]], device=device)
+    t = (
+        dense_from_index(y, 8, x.dtype)
+        if target_kind == "index"
+        else torch.tensor([[1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.5]], device=device)
+    )
     tt = y if target_kind == "index" else t
     loss, grad = value_and_grad(lossext.sigmoid_focal_loss, x, tt, 0.25, gamma, "none")
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
@@ -166,8 +171,14 @@ def test_saturated_logits_finite(device, gamma, target_kind):
         torch.testing.assert_close(loss[0, 3], torch.tensor(0.0, device=device))
         torch.testing.assert_close(loss[0, 2], a_t[0, 2] * 1e4)
     # against a float64 evaluation where it is well defined
-    want, _ = value_and_grad(reference.sigmoid_focal_loss, x.double(), tt if target_kind == "index" else t.double(),
-                             0.25, gamma, "none")
+    want, _ = value_and_grad(
+        reference.sigmoid_focal_loss,
+        x.double(),
+        tt if target_kind == "index" else t.double(),
+        0.25,
+        gamma,
+        "none",
+    )
     torch.testing.assert_close(loss.double(), want, rtol=1e-5, atol=1e-6)
 
 
@@ -179,10 +190,17 @@ def test_gradient_against_float64_finite_difference(device, gamma):
     w = torch.rand(5, dtype=torch.float64, device=device)
     for tt in (t, y):
         for smoothing in (0.0, 0.1):
-            fn = lambda x: lossext.sigmoid_focal_loss(x, tt, 0.25, gamma, "none", weight=w, label_smoothing=smoothing)
-            assert torch.autograd.gradcheck(fn, (x.requires_grad_(),))
-            fn = lambda x: lossext.sigmoid_focal_loss(x, tt, 0.25, gamma, "sum", normalizer=3.0)
-            assert torch.autograd.gradcheck(fn, (x,))
+
+            def per_element(x, tt=tt, smoothing=smoothing):
+                return lossext.sigmoid_focal_loss(
+                    x, tt, 0.25, gamma, "none", weight=w, label_smoothing=smoothing
+                )
+
+            def normalized(x, tt=tt):
+                return lossext.sigmoid_focal_loss(x, tt, 0.25, gamma, "sum", normalizer=3.0)
+
+            assert torch.autograd.gradcheck(per_element, (x.requires_grad_(),))
+            assert torch.autograd.gradcheck(normalized, (x,))
 
 
 def test_label_smoothing_apex_formula(device):
@@ -195,8 +213,9 @@ def test_label_smoothing_apex_formula(device):
     bce = F.binary_cross_entropy_with_logits(x, t * (1 - s) + s / 2, reduction="none")
     focal = torch.where(t > 0, alpha * (1 - p) ** gamma, (1 - alpha) * p**gamma)
     want = (focal * bce).sum() / 4.0
-    got = lossext.sigmoid_focal_loss(x, y, alpha, gamma, "sum", normalizer=torch.tensor(4.0, device=device),
-                                     label_smoothing=s)
+    got = lossext.sigmoid_focal_loss(
+        x, y, alpha, gamma, "sum", normalizer=torch.tensor(4.0, device=device), label_smoothing=s
+    )
     torch.testing.assert_close(got, want)
 
 
@@ -207,7 +226,9 @@ def test_nan_and_empty(device):
     assert out[1, 2].isnan() and torch.isfinite(out[0]).all()
     empty = torch.randn(0, 5, device=device, requires_grad=True)
     for red in ["none", "sum"]:
-        out = lossext.sigmoid_focal_loss(empty, torch.zeros(0, dtype=torch.long, device=device), reduction=red)
+        out = lossext.sigmoid_focal_loss(
+            empty, torch.zeros(0, dtype=torch.long, device=device), reduction=red
+        )
         out.sum().backward()
     assert lossext.sigmoid_focal_loss(empty, torch.zeros(0, 5, device=device), reduction="sum") == 0
 
@@ -245,7 +266,9 @@ def test_softmax_against_reference(device, dtype, shape):
         got, g_got = value_and_grad(lossext.softmax_focal_loss, x, y, alpha, gamma, w, -100, reduction)
         a64 = alpha.double() if isinstance(alpha, torch.Tensor) else alpha
         w64 = None if w is None else w.double()
-        want, g_want = value_and_grad(reference.softmax_focal_loss, x.double(), y, a64, gamma, w64, -100, reduction)
+        want, g_want = value_and_grad(
+            reference.softmax_focal_loss, x.double(), y, a64, gamma, w64, -100, reduction
+        )
         torch.testing.assert_close(got.double(), want, **tolerances(dtype))
         torch.testing.assert_close(g_got.double(), g_want, **tolerances(dtype))
 
@@ -278,7 +301,8 @@ def test_softmax_gradcheck(device):
     alpha = torch.rand(4, dtype=torch.float64, device=device)
     for gamma in (0.5, 2.0):
         assert torch.autograd.gradcheck(
-            lambda x: lossext.softmax_focal_loss(x, y, alpha, gamma, reduction="none"), (x,))
+            lambda x: lossext.softmax_focal_loss(x, y, alpha, gamma, reduction="none"), (x,)
+        )
 
 
 # ---------------------------------------------------------------- quality focal, varifocal
@@ -292,7 +316,8 @@ def mmdet_quality_focal_loss(pred, label, score, beta=2.0):
     pos_label = label[pos].long()
     scale = score[pos] - sig[pos, pos_label]
     loss[pos, pos_label] = F.binary_cross_entropy_with_logits(
-        pred[pos, pos_label], score[pos], reduction="none") * scale.abs().pow(beta)
+        pred[pos, pos_label], score[pos], reduction="none"
+    ) * scale.abs().pow(beta)
     return loss.sum(dim=1)
 
 
@@ -300,7 +325,9 @@ def test_quality_focal_loss(device):
     pred = torch.randn(30, 5, dtype=torch.float64, device=device)
     label = torch.randint(0, 6, (30,), device=device)  # 5 = background
     score = torch.rand(30, dtype=torch.float64, device=device)
-    got, g_got = value_and_grad(lambda p: lossext.quality_focal_loss(p, (label, score), reduction="none"), pred)
+    got, g_got = value_and_grad(
+        lambda p: lossext.quality_focal_loss(p, (label, score), reduction="none"), pred
+    )
     want, g_want = value_and_grad(lambda p: mmdet_quality_focal_loss(p, label, score), pred)
     torch.testing.assert_close(got, want)
     torch.testing.assert_close(g_got, g_want)
@@ -332,8 +359,10 @@ def test_modules(device):
     x = torch.randn(8, 5, device=device)
     y = torch.randint(-1, 5, (8,), device=device)
     m = lossext.nn.SigmoidFocalLoss(reduction="sum", weight=torch.rand(5, device=device))
-    torch.testing.assert_close(m(x, y, normalizer=2.0),
-                               lossext.sigmoid_focal_loss(x, y, reduction="sum", weight=m.weight, normalizer=2.0))
+    torch.testing.assert_close(
+        m(x, y, normalizer=2.0),
+        lossext.sigmoid_focal_loss(x, y, reduction="sum", weight=m.weight, normalizer=2.0),
+    )
     alpha = torch.rand(5, device=device)
     sm = lossext.nn.SoftmaxFocalLoss(alpha=alpha, gamma=1.0)
     yy = y.clamp(min=0)
@@ -463,8 +492,10 @@ def test_cpu_training_uses_forward_with_grad():
     x = torch.randn(16, 7, requires_grad=True)
     y = torch.randint(-1, 7, (16,))
     for reduction in ["none", "sum", "mean"]:
-        assert _sigmoid_ops_called(x, y, reduction=reduction) == ["sigmoid_focal_fwd_with_grad",
-                                                                  "sigmoid_focal_bwd_saved"]
+        assert _sigmoid_ops_called(x, y, reduction=reduction) == [
+            "sigmoid_focal_fwd_with_grad",
+            "sigmoid_focal_bwd_saved",
+        ]
     # Inference keeps the one-output forward: no gradient buffer is written.
     with torch.no_grad():
         assert _sigmoid_ops_called(x, y, reduction="sum") == ["sigmoid_focal_fwd"]
@@ -480,8 +511,11 @@ def test_retain_graph_repeated_backward(device, target_kind, reduction):
     x = torch.randn(20, classes, device=device, dtype=torch.float64, requires_grad=True)
     y = index_targets((20,), classes, device)
     t = y if target_kind == "index" else torch.rand(20, classes, device=device, dtype=torch.float64)
-    kw = dict(weight=torch.rand(classes, device=device, dtype=torch.float64) + 0.5, label_smoothing=0.1,
-              normalizer=torch.tensor(3.0, device=device, dtype=torch.float64))
+    kw = dict(
+        weight=torch.rand(classes, device=device, dtype=torch.float64) + 0.5,
+        label_smoothing=0.1,
+        normalizer=torch.tensor(3.0, device=device, dtype=torch.float64),
+    )
     out = lossext.sigmoid_focal_loss(x, t, 0.25, 1.5, reduction, **kw)
     want = reference.sigmoid_focal_loss(x, t, 0.25, 1.5, reduction, **kw)
     for scale in [1.0, -2.5, 0.0, 4.0]:
@@ -525,9 +559,14 @@ def test_opcheck_forward_with_grad():
         t = torch.rand(6, 5, dtype=dtype)
         w = torch.rand(5)
         for target, reduce_rows in [(y, True), (y, False), (t, False), (t, True)]:
-            torch.library.opcheck(ops.sigmoid_focal_fwd_with_grad, (x, target, w, 0.25, 1.5, -100, 0.1, reduce_rows))
+            torch.library.opcheck(
+                ops.sigmoid_focal_fwd_with_grad, (x, target, w, 0.25, 1.5, -100, 0.1, reduce_rows)
+            )
             _, d = ops.sigmoid_focal_fwd_with_grad(x.detach(), target, w, 0.25, 1.5, -100, 0.1, reduce_rows)
-            for g in [torch.rand(6 if reduce_rows else (6, 5)), torch.tensor(0.5).expand(6 if reduce_rows else (6, 5))]:
+            for g in [
+                torch.rand(6 if reduce_rows else (6, 5)),
+                torch.tensor(0.5).expand(6 if reduce_rows else (6, 5)),
+            ]:
                 torch.library.opcheck(ops.sigmoid_focal_bwd_saved, (g, d, reduce_rows))
                 want = ops.sigmoid_focal_bwd(g, x.detach(), target, w, 0.25, 1.5, -100, 0.1, reduce_rows)
                 got = ops.sigmoid_focal_bwd_saved(g, d, reduce_rows)
@@ -576,7 +615,9 @@ def test_softmax_focal_matches_monai(alpha, gamma):
     y = torch.randint(0, 4, (2, 5, 3))
     c = x.shape[1]
     a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    peer = monai_losses.FocalLoss(use_softmax=True, to_onehot_y=True, gamma=gamma, alpha=alpha, reduction="none")
+    peer = monai_losses.FocalLoss(
+        use_softmax=True, to_onehot_y=True, gamma=gamma, alpha=alpha, reduction="none"
+    )
     want = peer(a, y.unsqueeze(1))
     torch.testing.assert_close(lossext.softmax_focal_loss(b, y, alpha, gamma, reduction="none"), want.sum(1))
     peer.reduction = "mean"

@@ -18,13 +18,20 @@ SCRIPT = ROOT / "tools" / "gpu_campaign.sh"
 RUN_SECONDS = 540  # one GPU run of at most 9 minutes
 REQUIRED = {"setup", "build", "tests", "memcheck", "determinism", "bench-quick"}
 
-pytestmark = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None,
-                                reason="needs bash and coreutils' timeout")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("timeout") is None,
+    reason="needs bash and coreutils' timeout",
+)
 
 
 def run_script(*args, env=None, timeout=120):
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def dry_run(*args, out="/tmp/lossext-campaign-out", env=None):
@@ -33,8 +40,9 @@ def dry_run(*args, out="/tmp/lossext-campaign-out", env=None):
     stages, total, finalize, group = [], None, None, None
     for line in proc.stdout.splitlines():
         if m := re.match(r"STAGE (\S+) start=(\d+) budget=(\d+)(?: lane=(\d+))?", line):
-            stages.append(dict(name=m[1], start=int(m[2]), budget=int(m[3]), lane=m[4], cmds=[],
-                               parallel_group=None))
+            stages.append(
+                dict(name=m[1], start=int(m[2]), budget=int(m[3]), lane=m[4], cmds=[], parallel_group=None)
+            )
         elif line.startswith("PARALLEL"):
             group = line
         elif line.startswith("  $ "):
@@ -102,7 +110,7 @@ def test_default_is_the_campaign_with_every_required_stage():
     assert "tools/cuda_smoke.py" in memcheck
     (determinism,) = s["determinism"]["cmds"]
     assert "tools/cuda_smoke.py --determinism" in determinism
-    families = {p.stem[len("bench_"):] for p in (ROOT / "benchmarks").glob("bench_*.py")}
+    families = {p.stem[len("bench_") :] for p in (ROOT / "benchmarks").glob("bench_*.py")}
     benched = {re.search(r"--only (\S+)", c)[1] for c in s["bench-quick"]["cmds"] if "benchmarks/run.py" in c}
     assert benched == families
     assert not any("--full" in c for c in s["bench-quick"]["cmds"])
@@ -145,8 +153,9 @@ def test_campaign_builds_for_sm90_only():
     assert "check_sm90_only" in " ".join(by_name(stages)["build"]["cmds"])
     # Only the wheel of the second run ships sm_80 as well.
     _, rest, _, _ = dry_run("rest")
-    arch_stages = {s["name"]: re.findall(r"TORCH_CUDA_ARCH_LIST='?([^' ]+)", " ".join(s["cmds"]))
-                   for s in rest}
+    arch_stages = {
+        s["name"]: re.findall(r"TORCH_CUDA_ARCH_LIST='?([^' ]+)", " ".join(s["cmds"])) for s in rest
+    }
     assert arch_stages["build"] == ["9.0"] and arch_stages["wheel"] == ["8.0;9.0"]
 
 
@@ -164,8 +173,13 @@ def test_unknown_stage_is_refused():
 def test_the_old_path_runs_the_same_campaign():
     # benchmarks/gpu_campaign.sh, the path device-machine instructions name, hands over to tools/.
     args, out = ["--dry-run", "memcheck", "determinism"], {"OUT": "/tmp/lossext-campaign-out"}
-    old = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_campaign.sh"), *args], capture_output=True,
-                         text=True, timeout=60, env={**os.environ, **out})
+    old = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_campaign.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **out},
+    )
     new = run_script(*args, env=out)
     assert old.returncode == new.returncode == 0, old.stderr
     assert "STAGE memcheck" in old.stdout and old.stdout == new.stdout
@@ -205,11 +219,15 @@ esac
 """
 STUBS = {
     "nvidia-smi": 'echo "580.159.04"',
-    "compute-sanitizer": ('[ "$1" = --version ] && { echo "Version 2099.1.0"; exit; }\n'
-                          'while [[ $1 == --* ]]; do shift 2; done\n"$@"; rc=$?\n'
-                          'echo "========= ERROR SUMMARY: 0 errors"; exit $rc'),
-    "cuobjdump": ('echo "ELF file    1: _C.1.sm_90.cubin"\n'
-                  '[ "${STUB_ARCHS:-}" = mixed ] && echo "ELF file    2: _C.2.sm_80.cubin"; exit 0'),
+    "compute-sanitizer": (
+        '[ "$1" = --version ] && { echo "Version 2099.1.0"; exit; }\n'
+        'while [[ $1 == --* ]]; do shift 2; done\n"$@"; rc=$?\n'
+        'echo "========= ERROR SUMMARY: 0 errors"; exit $rc'
+    ),
+    "cuobjdump": (
+        'echo "ELF file    1: _C.1.sm_90.cubin"\n'
+        '[ "${STUB_ARCHS:-}" = mixed ] && echo "ELF file    2: _C.2.sm_80.cubin"; exit 0'
+    ),
 }
 
 
@@ -220,8 +238,13 @@ def stub_run(tmp_path, *args, **stub_env):
         (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body + "\n")
         (bin_dir / name).chmod(0o755)
     out = tmp_path / "out"
-    env = {"OUT": str(out), "WORK": str(tmp_path / "work"), "PYTHON": str(bin_dir / "python"),
-           "PATH": f"{bin_dir}:{os.environ['PATH']}", **stub_env}
+    env = {
+        "OUT": str(out),
+        "WORK": str(tmp_path / "work"),
+        "PYTHON": str(bin_dir / "python"),
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        **stub_env,
+    }
     start = time.monotonic()
     proc = run_script(*args, env=env)
     summary = (out / "SUMMARY.md").read_text()
@@ -241,11 +264,18 @@ def returned_files(out):
 
 def test_hung_stages_are_cut_at_their_budget(tmp_path):
     proc, out, summary, rows, seconds = stub_run(
-        tmp_path, STUB_TESTS="hang", BUDGET_tests="3", STUB_BENCH_HANG="focal", BENCH_FAMILY_CAP="3")
+        tmp_path, STUB_TESTS="hang", BUDGET_tests="3", STUB_BENCH_HANG="focal", BENCH_FAMILY_CAP="3"
+    )
     assert seconds < 60, proc.stdout
     assert proc.returncode == 1  # not everything passed
-    assert rows == {"setup": "ok", "build": "ok", "tests": "TIMEOUT", "memcheck": "ok",
-                    "determinism": "ok", "bench-quick": "TIMEOUT"}, summary
+    assert rows == {
+        "setup": "ok",
+        "build": "ok",
+        "tests": "TIMEOUT",
+        "memcheck": "ok",
+        "determinism": "ok",
+        "bench-quick": "TIMEOUT",
+    }, summary
     assert "**tests**: 2 passed, 0 failed, 0 errors so far" in summary  # where pytest was cut
     assert "device: Stub GPU" in summary and "torch: 2.11.0+stub" in summary
     assert "device code: sm_90 only" in summary
@@ -254,8 +284,13 @@ def test_hung_stages_are_cut_at_their_budget(tmp_path):
     # The hung family cost itself only: the families after it ran.
     assert "focal exit 124" in summary and "detection ok" in summary
     assert "| detection | 0.1 |" in summary
-    assert returned_files(out) == {"SUMMARY.md", "logs.tar.gz", "bench/stub-gpu-quick.json",
-                                   "bench/stub-gpu-quick.md", "bench/stub-gpu-quick.png"}
+    assert returned_files(out) == {
+        "SUMMARY.md",
+        "logs.tar.gz",
+        "bench/stub-gpu-quick.json",
+        "bench/stub-gpu-quick.md",
+        "bench/stub-gpu-quick.png",
+    }
     with tarfile.open(out / "logs.tar.gz") as tar:
         names = set(tar.getnames())
         logs = {"setup", "build", "tests", "memcheck", "determinism", "bench-quick"}
@@ -287,7 +322,13 @@ def test_second_run_racecheck_wheel_full_benchmarks(tmp_path):
     assert "cuda wheel ok" in summary
     # The wheel was built from a clean copy (no build/ folder, no compiled extension) and comes back.
     wheel = "lossext-0.1.0-cp312-cp312-linux_x86_64.whl"
-    assert returned_files(out) == {"SUMMARY.md", "logs.tar.gz", wheel,
-                                   "bench/stub-gpu.json", "bench/stub-gpu.md", "bench/stub-gpu.png"}
+    assert returned_files(out) == {
+        "SUMMARY.md",
+        "logs.tar.gz",
+        wheel,
+        "bench/stub-gpu.json",
+        "bench/stub-gpu.md",
+        "bench/stub-gpu.png",
+    }
     src = tmp_path / "work" / "src"
     assert (src / "setup.py").exists() and not list(src.glob("lossext/*.so"))

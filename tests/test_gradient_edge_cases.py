@@ -61,8 +61,11 @@ def _all_ignored_cases():
     yield "softmax_focal", lambda x: lossext.softmax_focal_loss(x, none, reduction="mean"), x2
     yield "softmax_focal_weight", lambda x: lossext.softmax_focal_loss(x, none, weight=torch.rand(3)), x2
     yield "dice_ce", lambda x: lossext.dice_ce_loss(x, seg_none, ignore_index=255), (2, 3, 3, 2)
-    yield "dice_ce_weight", lambda x: lossext.dice_ce_loss(x, seg_none, ignore_index=255, weight=torch.rand(3)), (
-        2, 3, 3, 2)
+    yield (
+        "dice_ce_weight",
+        lambda x: lossext.dice_ce_loss(x, seg_none, ignore_index=255, weight=torch.rand(3)),
+        (2, 3, 3, 2),
+    )
 
 
 ALL_IGNORED = list(_all_ignored_cases())

@@ -52,8 +52,9 @@ def misaligned(shape, dtype, device, scale=3.0):
 def padded_rows(shape, dtype, device, scale=3.0):
     """Aligned start, but samples one class longer than C: stride(0) is not a
     whole number of 16-byte packets (odd for 2-D input)."""
-    wide = (torch.randn(shape[0], shape[1] + 1, *shape[2:], dtype=torch.float64) * scale).to(dtype=dtype,
-                                                                                             device=device)
+    wide = (torch.randn(shape[0], shape[1] + 1, *shape[2:], dtype=torch.float64) * scale).to(
+        dtype=dtype, device=device
+    )
     x = wide[:, : shape[1]]
     assert not x.is_contiguous() and (x.dim() > 2 or x.stride(0) % 2 == 1)
     return x
@@ -245,8 +246,9 @@ def test_segmentation_empty(device, shape):
 # ---- total variation ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 1, 5), (2, 3, 5, 1), (1, 1, 1, 1), (0, 3, 4, 4), (2, 0, 4, 4),
-                                   (3, 4, 0, 5)])
+@pytest.mark.parametrize(
+    "shape", [(2, 3, 1, 5), (2, 3, 5, 1), (1, 1, 1, 1), (0, 3, 4, 4), (2, 0, 4, 4), (3, 4, 0, 5)]
+)
 @pytest.mark.parametrize("isotropic", [False, True])
 def test_total_variation_degenerate_planes(device, shape, isotropic):
     x = leaf(torch.randn(shape, device=device))

@@ -39,7 +39,7 @@ COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 # csrc/kernels/<x>.cu without a csrc/cpu/loops/<x>.cpp, and why.
 NO_CPU_LOOP = {
     "regression": "the CPU op (csrc/cpu/regression.cpp) runs the kernels/regression.h math in its own "
-                  "element loop; it has no torch-free loop yet",
+    "element loop; it has no torch-free loop yet",
 }
 # csrc/cpu/loops/<x>.cpp that mirror no kernel, and why.
 SHARED_LOOPS = {
@@ -136,10 +136,11 @@ def test_cpu_adapters_are_the_torch_facing_files():
 
 
 def test_the_checker_follows_includes_transitively(tmp_path):
-    (tmp_path / "inner.h").write_text('#pragma once\n#include <c10/util/Half.h>\n')
+    (tmp_path / "inner.h").write_text("#pragma once\n#include <c10/util/Half.h>\n")
     (tmp_path / "middle.h").write_text('#include "inner.h"  // half\n')
-    (tmp_path / "loop.cpp").write_text('// #include <torch/torch.h> in a comment is fine\n'
-                                       '#include "middle.h"\n')
+    (tmp_path / "loop.cpp").write_text(
+        '// #include <torch/torch.h> in a comment is fine\n#include "middle.h"\n'
+    )
     (tmp_path / "clean.cpp").write_text('/* #include <ATen/ATen.h> */\n#include <cstdint>\n#include "k.h"\n')
     (tmp_path / "k.h").write_text("#pragma once\n")
     (tmp_path / "typo.cpp").write_text('#include "no_such_header.h"\n')

@@ -45,27 +45,63 @@ def _cases():
     # RetinaNet-like logits: most anchors are confident negatives.
     retina = dict(low=-9.0, high=-1.0)
     logits = dict(low=-4.0, high=4.0)
-    yield "cross_entropy", lambda x: lossext.cross_entropy(x, on(idx, x), label_smoothing=0.1), (32, 6), logits
+    yield (
+        "cross_entropy",
+        lambda x: lossext.cross_entropy(x, on(idx, x), label_smoothing=0.1),
+        (32, 6),
+        logits,
+    )
     yield "cross_entropy_prob", lambda x: lossext.cross_entropy(x, same(prob, x)), (32, 6), logits
-    yield "sigmoid_focal_index", lambda x: lossext.sigmoid_focal_loss(x, on(fg, x), reduction="mean"), (32, 6), retina
-    yield "sigmoid_focal_dense", lambda x: lossext.sigmoid_focal_loss(x, same(dense, x), reduction="sum"), (32, 6), \
-        retina
+    yield (
+        "sigmoid_focal_index",
+        lambda x: lossext.sigmoid_focal_loss(x, on(fg, x), reduction="mean"),
+        (32, 6),
+        retina,
+    )
+    yield (
+        "sigmoid_focal_dense",
+        lambda x: lossext.sigmoid_focal_loss(x, same(dense, x), reduction="sum"),
+        (32, 6),
+        retina,
+    )
     yield "softmax_focal", lambda x: lossext.softmax_focal_loss(x, on(idx, x)), (32, 6), logits
     yield "smooth_l1", lambda x: lossext.smooth_l1_loss(x, same(reg_t, x), beta=0.5), (32, 6), logits
     yield "huber", lambda x: lossext.huber_loss(x, same(reg_t, x), delta=0.5), (32, 6), logits
-    yield "kl_div", lambda x: lossext.kl_div(x, same(log_p.exp(), x), "batchmean"), (32, 6), dict(low=-4.0, high=-0.1)
+    yield (
+        "kl_div",
+        lambda x: lossext.kl_div(x, same(log_p.exp(), x), "batchmean"),
+        (32, 6),
+        dict(low=-4.0, high=-0.1),
+    )
     yield "js_div", lambda x: lossext.js_div(x, same(log_p, x)), (32, 6), dict(low=-4.0, high=-0.1)
     for mode in ("giou", "ciou", "siou"):
-        yield f"box_{mode}", lambda b, m=mode: lossext.box_iou_loss(b, same(boxes2, b), m, "mean"), "boxes", None
+        yield (
+            f"box_{mode}",
+            lambda b, m=mode: lossext.box_iou_loss(b, same(boxes2, b), m, "mean"),
+            "boxes",
+            None,
+        )
     yield "total_variation", lambda x: lossext.total_variation_loss(x, "mean").sum(), (2, 8, 8), logits
-    yield "total_variation_isotropic", lambda x: lossext.total_variation_loss(
-        x, "mean", isotropic=True, beta=1.5, eps=0.01).sum(), (2, 8, 8), logits
-    yield "jaccard_log", lambda x: lossext.jaccard_loss(x, same(mask, x), "multilabel", log_loss=True), \
-        (2, 6, 4, 4), logits
+    yield (
+        "total_variation_isotropic",
+        lambda x: lossext.total_variation_loss(x, "mean", isotropic=True, beta=1.5, eps=0.01).sum(),
+        (2, 8, 8),
+        logits,
+    )
+    yield (
+        "jaccard_log",
+        lambda x: lossext.jaccard_loss(x, same(mask, x), "multilabel", log_loss=True),
+        (2, 6, 4, 4),
+        logits,
+    )
     yield "dice_multiclass", lambda x: lossext.dice_loss(x, on(seg, x), "multiclass"), (2, 6, 4, 4), logits
     yield "dice_multilabel", lambda x: lossext.dice_loss(x, same(mask, x), "multilabel"), (2, 6, 4, 4), logits
-    yield "tversky", lambda x: lossext.tversky_loss(x, on(seg, x), "multiclass", alpha=0.3, beta=0.7), \
-        (2, 6, 4, 4), logits
+    yield (
+        "tversky",
+        lambda x: lossext.tversky_loss(x, on(seg, x), "multiclass", alpha=0.3, beta=0.7),
+        (2, 6, 4, 4),
+        logits,
+    )
     yield "dice_ce", lambda x: lossext.dice_ce_loss(x, on(seg, x)), (2, 6, 4, 4), logits
 
 
@@ -79,7 +115,10 @@ def _input(shape, bounds, dtype):
         xy = torch.rand(32, 2, generator=g, dtype=torch.float64) * 8
         x = torch.cat([xy, xy + torch.rand(32, 2, generator=g, dtype=torch.float64) * 4 + 1], 1)
     else:
-        x = torch.rand(*shape, generator=g, dtype=torch.float64) * (bounds["high"] - bounds["low"]) + bounds["low"]
+        x = (
+            torch.rand(*shape, generator=g, dtype=torch.float64) * (bounds["high"] - bounds["low"])
+            + bounds["low"]
+        )
     return x.to(dtype).double()
 
 
@@ -96,8 +135,11 @@ def _scaled_grad(fn, x64, dtype, scale, autocast, device):
 
 @pytest.mark.parametrize("name,fn,shape,bounds", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("dtype", HALF, ids=["float16", "bfloat16"])
-@pytest.mark.parametrize("scale,autocast", [(1.0, False), (2.0**10, False), (2.0**15, False), (2.0**16, True)],
-                         ids=["1", "2^10", "2^15", "2^16-autocast"])
+@pytest.mark.parametrize(
+    "scale,autocast",
+    [(1.0, False), (2.0**10, False), (2.0**15, False), (2.0**16, True)],
+    ids=["1", "2^10", "2^15", "2^16-autocast"],
+)
 @pytest.mark.parametrize("device", DEVICES)
 def test_loss_scaled_gradient_matches_float64(name, fn, shape, bounds, dtype, scale, autocast, device):
     x64 = _input(shape, bounds, dtype).requires_grad_()

@@ -34,7 +34,9 @@ def test_ignore_index_must_be_an_int(name, call):
     for bad in (1.5, 1.0, True, "1"):
         with pytest.raises(TypeError, match="ignore_index must be an int"):
             call(bad)
-    with pytest.raises(ValueError, match="ignore_index must fit in a 64-bit integer, got 1180591620717411303424"):
+    with pytest.raises(
+        ValueError, match="ignore_index must fit in a 64-bit integer, got 1180591620717411303424"
+    ):
         call(2**70)
     call(1)  # a real int works
     call(torch.tensor(1))  # and so does an integer 0-d tensor
@@ -50,16 +52,50 @@ SCALAR_OPTIONS = [
     ("sigmoid_focal gamma", "gamma", lambda v: lossext.sigmoid_focal_loss(x2, y2, gamma=v), (INF, NAN, -1.0)),
     ("softmax_focal gamma", "gamma", lambda v: lossext.softmax_focal_loss(x2, y2, gamma=v), (INF, NAN, -1.0)),
     ("cross_entropy z_loss", "z_loss", lambda v: lossext.cross_entropy(x2, y2, z_loss=v), (INF, NAN, -1.0)),
-    ("box_iou_loss eps", "eps", lambda v: lossext.box_iou_loss(boxes, boxes.flip(0), "diou", eps=v),
-     (-1.0, NAN, INF)),
+    (
+        "box_iou_loss eps",
+        "eps",
+        lambda v: lossext.box_iou_loss(boxes, boxes.flip(0), "diou", eps=v),
+        (-1.0, NAN, INF),
+    ),
     ("distance_box_iou eps", "eps", lambda v: lossext.distance_box_iou(boxes, boxes, eps=v), (-1.0, NAN)),
-    ("complete_box_iou_loss eps", "eps", lambda v: lossext.complete_box_iou_loss(boxes, boxes, eps=v), (-1e-3, NAN)),
-    ("dice smooth", "smooth", lambda v: lossext.dice_loss(seg_x, seg_y, "multiclass", smooth=v), (NAN, INF, -1.0)),
+    (
+        "complete_box_iou_loss eps",
+        "eps",
+        lambda v: lossext.complete_box_iou_loss(boxes, boxes, eps=v),
+        (-1e-3, NAN),
+    ),
+    (
+        "dice smooth",
+        "smooth",
+        lambda v: lossext.dice_loss(seg_x, seg_y, "multiclass", smooth=v),
+        (NAN, INF, -1.0),
+    ),
     ("dice eps", "eps", lambda v: lossext.dice_loss(seg_x, seg_y, "multiclass", eps=v), (NAN, INF, -1.0)),
-    ("jaccard smooth", "smooth", lambda v: lossext.jaccard_loss(seg_x, seg_y, "multiclass", smooth=v), (NAN,)),
-    ("tversky gamma", "gamma", lambda v: lossext.tversky_loss(seg_x, seg_y, "multiclass", gamma=v), (NAN, INF, 0.0)),
-    ("tversky alpha", "alpha", lambda v: lossext.tversky_loss(seg_x, seg_y, "multiclass", alpha=v), (NAN, -0.5)),
-    ("dice_ce lambda_ce", "lambda_ce", lambda v: lossext.dice_ce_loss(seg_x, seg_y, lambda_ce=v), (NAN, -1.0)),
+    (
+        "jaccard smooth",
+        "smooth",
+        lambda v: lossext.jaccard_loss(seg_x, seg_y, "multiclass", smooth=v),
+        (NAN,),
+    ),
+    (
+        "tversky gamma",
+        "gamma",
+        lambda v: lossext.tversky_loss(seg_x, seg_y, "multiclass", gamma=v),
+        (NAN, INF, 0.0),
+    ),
+    (
+        "tversky alpha",
+        "alpha",
+        lambda v: lossext.tversky_loss(seg_x, seg_y, "multiclass", alpha=v),
+        (NAN, -0.5),
+    ),
+    (
+        "dice_ce lambda_ce",
+        "lambda_ce",
+        lambda v: lossext.dice_ce_loss(seg_x, seg_y, lambda_ce=v),
+        (NAN, -1.0),
+    ),
     ("smooth_l1 beta", "beta", lambda v: lossext.smooth_l1_loss(x2, x2, beta=v), (NAN, -1.0)),
     ("huber delta", "delta", lambda v: lossext.huber_loss(x2, x2, delta=v), (NAN, 0.0)),
     ("global_normalizer", "num_positives", global_normalizer, (NAN, INF, -INF)),
@@ -89,7 +125,10 @@ def test_sigmoid_focal_gamma_inf_was_silently_zero():
 
 def test_multiclass_dice_without_classes():
     x = torch.randn(2, 0, 4)
-    for mode, target in (("multiclass", torch.zeros(2, 4, dtype=torch.long)), ("multilabel", torch.zeros(2, 0, 4))):
+    for mode, target in (
+        ("multiclass", torch.zeros(2, 4, dtype=torch.long)),
+        ("multilabel", torch.zeros(2, 0, 4)),
+    ):
         with pytest.raises(ValueError, match="at least one class"):
             lossext.dice_loss(x, target, mode)
     with pytest.raises(ValueError, match="at least one class"):
@@ -98,7 +137,9 @@ def test_multiclass_dice_without_classes():
 
 @pytest.mark.parametrize("fn", [lossext.smooth_l1_loss, lossext.huber_loss])
 def test_non_broadcastable_regression_arguments_name_both(fn):
-    with pytest.raises(ValueError, match=r"target of shape \(2, 5\) does not broadcast with input of shape \(4, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"target of shape \(2, 5\) does not broadcast with input of shape \(4, 3\)"
+    ):
         fn(x2, torch.randn(2, 5))
 
 
@@ -148,9 +189,12 @@ def test_focal_kernels_make_out_of_range_dense_targets_nan(bad):
     t = torch.tensor([[bad, 0.3, 1.0]])
     for reduce_rows in (False, True):
         loss = torch.ops.lossext.sigmoid_focal_fwd(x, t, None, 0.25, 2.0, -100, 0.0, reduce_rows)
-        grad = torch.ops.lossext.sigmoid_focal_bwd(torch.ones_like(loss), x, t, None, 0.25, 2.0, -100, 0.0,
-                                                   reduce_rows)
+        grad = torch.ops.lossext.sigmoid_focal_bwd(
+            torch.ones_like(loss), x, t, None, 0.25, 2.0, -100, 0.0, reduce_rows
+        )
         assert loss.view(-1)[0].isnan()
         assert grad[0, 0].isnan() and not grad[0, 1:].isnan().any()
-        fused, saved = torch.ops.lossext.sigmoid_focal_fwd_with_grad(x, t, None, 0.25, 1.5, -100, 0.0, reduce_rows)
+        fused, saved = torch.ops.lossext.sigmoid_focal_fwd_with_grad(
+            x, t, None, 0.25, 1.5, -100, 0.0, reduce_rows
+        )
         assert fused.view(-1)[0].isnan() and saved[0, 0].isnan() and not saved[0, 1:].isnan().any()

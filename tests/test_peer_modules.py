@@ -20,9 +20,25 @@ W = torch.tensor([0.5, 1.0, 2.0, 1.5], dtype=torch.float64)
 MONAI_DICE_CE = [
     ("defaults", {}, "onehot"),
     ("softmax_onehot_y", dict(softmax=True, to_onehot_y=True), "index"),
-    ("no_background_batch_weight", dict(softmax=True, to_onehot_y=True, include_background=False, batch=True,
-                                        weight=W, lambda_dice=0.7, lambda_ce=1.3, label_smoothing=0.1), "index"),
-    ("squared", dict(softmax=True, to_onehot_y=True, squared_pred=True, smooth_nr=1e-3, smooth_dr=1e-3), "index"),
+    (
+        "no_background_batch_weight",
+        dict(
+            softmax=True,
+            to_onehot_y=True,
+            include_background=False,
+            batch=True,
+            weight=W,
+            lambda_dice=0.7,
+            lambda_ce=1.3,
+            label_smoothing=0.1,
+        ),
+        "index",
+    ),
+    (
+        "squared",
+        dict(softmax=True, to_onehot_y=True, squared_pred=True, smooth_nr=1e-3, smooth_dr=1e-3),
+        "index",
+    ),
     ("sigmoid_jaccard_sum", dict(sigmoid=True, jaccard=True, squared_pred=True, reduction="sum"), "onehot"),
     ("uneven_smoothing", dict(softmax=True, smooth_nr=0.0, smooth_dr=1e-3), "onehot"),
     ("other_act", dict(other_act=torch.tanh, to_onehot_y=True), "index"),
@@ -47,8 +63,14 @@ def test_dice_ce_loss_single_channel_is_monais():
     monai_losses = _monai()
     x = torch.randn(3, 1, 5, 5, dtype=torch.float64)
     t = (torch.rand(3, 1, 5, 5) > 0.5).double()
-    for kwargs in ({}, dict(sigmoid=True), dict(sigmoid=True, weight=torch.tensor([2.0], dtype=torch.float64))):
-        torch.testing.assert_close(lossext.nn.DiceCELoss(**kwargs)(x, t), monai_losses.DiceCELoss(**kwargs)(x, t))
+    for kwargs in (
+        {},
+        dict(sigmoid=True),
+        dict(sigmoid=True, weight=torch.tensor([2.0], dtype=torch.float64)),
+    ):
+        torch.testing.assert_close(
+            lossext.nn.DiceCELoss(**kwargs)(x, t), monai_losses.DiceCELoss(**kwargs)(x, t)
+        )
 
 
 def test_lossext_dice_ce_module_keeps_its_own_name():
@@ -74,5 +96,7 @@ def test_soft_cross_entropy_module_is_not_named_after_smps():
     (smooth_factor); lossext's module for probability targets has another name."""
     x = torch.randn(4, 5)
     p = torch.randn(4, 5).softmax(1)
-    torch.testing.assert_close(lossext.nn.SoftTargetCrossEntropyLoss()(x, p), torch.nn.functional.cross_entropy(x, p))
+    torch.testing.assert_close(
+        lossext.nn.SoftTargetCrossEntropyLoss()(x, p), torch.nn.functional.cross_entropy(x, p)
+    )
     assert not hasattr(lossext.nn, "SoftCrossEntropyLoss")

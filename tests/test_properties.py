@@ -21,10 +21,19 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 EXAMPLES = int(os.environ.get("LOSSEXT_PROPERTY_EXAMPLES", "200"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-TOL = {torch.float64: dict(rtol=1e-7, atol=1e-9), torch.float32: dict(rtol=2e-4, atol=2e-5),
-       torch.bfloat16: dict(rtol=2e-2, atol=2e-2), torch.float16: dict(rtol=4e-3, atol=4e-3)}
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+TOL = {
+    torch.float64: dict(rtol=1e-7, atol=1e-9),
+    torch.float32: dict(rtol=2e-4, atol=2e-5),
+    torch.bfloat16: dict(rtol=2e-2, atol=2e-2),
+    torch.float16: dict(rtol=4e-3, atol=4e-3),
+}
 
 
 def _tensor(draw, shape, dtype, low=-3.0, high=3.0):
@@ -33,7 +42,9 @@ def _tensor(draw, shape, dtype, low=-3.0, high=3.0):
     layout = draw(st.sampled_from(["contiguous", "transposed", "strided"]))
     g = torch.Generator().manual_seed(seed)
     if layout == "transposed" and len(shape) >= 2:
-        base = torch.rand(*shape[::-1], generator=g, dtype=torch.float64).permute(*range(len(shape) - 1, -1, -1))
+        base = torch.rand(*shape[::-1], generator=g, dtype=torch.float64).permute(
+            *range(len(shape) - 1, -1, -1)
+        )
     elif layout == "strided" and len(shape) >= 1:
         base = torch.rand(*shape[:-1], 2 * shape[-1], generator=g, dtype=torch.float64)[..., ::2]
     else:
@@ -68,8 +79,11 @@ def cross_entropy_calls(draw):
     dtype = draw(dtypes)
     x = _tensor(draw, (n, c, *spatial), dtype)
     w = _weight(draw, c)
-    kw = dict(reduction=draw(reductions), label_smoothing=draw(st.sampled_from([0.0, 0.1, 0.7])),
-              z_loss=draw(st.sampled_from([0.0, 1e-3])))
+    kw = dict(
+        reduction=draw(reductions),
+        label_smoothing=draw(st.sampled_from([0.0, 0.1, 0.7])),
+        z_loss=draw(st.sampled_from([0.0, 1e-3])),
+    )
     if draw(st.booleans()):
         y = _index(draw, (n, *spatial), c, ignore=-100)
         kw["weight"] = None if w is None else w.to(dtype)
@@ -93,8 +107,13 @@ def focal_calls(draw):
             t = _index(draw, (n,), c + 1) - 1  # -1: background
             if draw(st.booleans()):
                 t[0] = -100
-        kw = dict(alpha=alpha, gamma=gamma, reduction=draw(reductions), weight=w,
-                  label_smoothing=draw(st.sampled_from([0.0, 0.1])))
+        kw = dict(
+            alpha=alpha,
+            gamma=gamma,
+            reduction=draw(reductions),
+            weight=w,
+            label_smoothing=draw(st.sampled_from([0.0, 0.1])),
+        )
         return lambda z: lossext.sigmoid_focal_loss(z, t, **kw), x
     y = _index(draw, (n,), c, ignore=-100)
     alpha = draw(st.sampled_from([None, 0.25, "tensor"]))
@@ -113,7 +132,11 @@ def elementwise_calls(draw):
     reduction = draw(reductions)
     if kind in ("smooth_l1", "huber"):
         t = _tensor(draw, shape, dtype)
-        param = draw(st.sampled_from([0.0, 0.3, 1.0])) if kind == "smooth_l1" else draw(st.sampled_from([0.3, 1.0]))
+        param = (
+            draw(st.sampled_from([0.0, 0.3, 1.0]))
+            if kind == "smooth_l1"
+            else draw(st.sampled_from([0.3, 1.0]))
+        )
         fn = lossext.smooth_l1_loss if kind == "smooth_l1" else lossext.huber_loss
         return lambda z: fn(z, t, reduction, param), x
     log_target = draw(st.booleans())
@@ -164,8 +187,12 @@ def segmentation_calls(draw):
     x = _tensor(draw, (n, c, *spatial), dtype)
     kind = draw(st.sampled_from(["dice", "jaccard", "tversky", "dice_ce"]))
     ignore = draw(st.sampled_from([None, 255]))
-    kw = dict(smooth=draw(st.sampled_from([0.0, 1.0])), ignore_index=ignore, per_image=draw(st.booleans()),
-              empty_classes=draw(st.sampled_from(["mask", "count"])))
+    kw = dict(
+        smooth=draw(st.sampled_from([0.0, 1.0])),
+        ignore_index=ignore,
+        per_image=draw(st.booleans()),
+        empty_classes=draw(st.sampled_from(["mask", "count"])),
+    )
     if kind == "dice_ce":
         y = _index(draw, (n, *spatial), c, ignore=ignore)
         w = _weight(draw, c)

@@ -20,8 +20,11 @@ def _parameters(fn):
 def test_every_public_function_has_a_reference_of_the_same_name_and_parameters():
     missing = [name for name in functional.__all__ if name not in reference.__all__]
     assert not missing, f"functions without a reference: {missing}"
-    differ = [name for name in functional.__all__
-              if _parameters(getattr(functional, name)) != _parameters(getattr(reference, name))]
+    differ = [
+        name
+        for name in functional.__all__
+        if _parameters(getattr(functional, name)) != _parameters(getattr(reference, name))
+    ]
     assert not differ, f"reference parameters differ from the public function's: {differ}"
 
 

@@ -23,11 +23,18 @@ def test_readme_example_runs(index):
 
 
 ROOT = README.parent
-USER_DOCS = [README, ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md")),
-             ROOT / "benchmarks" / "results" / "README.md"]
+USER_DOCS = [
+    README,
+    ROOT / "CONTRIBUTING.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "benchmarks" / "results" / "README.md",
+]
 # Words about how the project was organised rather than about lossext.
-NOT_FOR_USERS = re.compile(r"\bissues?\b|\bsessions?\b|DESIGN\.md|\bthe lead\b|\bhelpers? (?:did|had|wrote)\b"
-                           r"|\bprovided by the [\w ]+ work\b", re.IGNORECASE)
+NOT_FOR_USERS = re.compile(
+    r"\bissues?\b|\bsessions?\b|DESIGN\.md|\bthe lead\b|\bhelpers? (?:did|had|wrote)\b"
+    r"|\bprovided by the [\w ]+ work\b",
+    re.IGNORECASE,
+)
 
 
 @pytest.mark.parametrize("doc", USER_DOCS, ids=lambda p: str(p.relative_to(ROOT)))

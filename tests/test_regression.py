@@ -6,8 +6,14 @@ import lossext
 from tests.conftest import tolerances
 
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
-CASES = [("smooth_l1_loss", "beta", 0.0), ("smooth_l1_loss", "beta", 0.5), ("smooth_l1_loss", "beta", 1.0),
-         ("huber_loss", "delta", 0.5), ("huber_loss", "delta", 1.0), ("huber_loss", "delta", 2.5)]
+CASES = [
+    ("smooth_l1_loss", "beta", 0.0),
+    ("smooth_l1_loss", "beta", 0.5),
+    ("smooth_l1_loss", "beta", 1.0),
+    ("huber_loss", "delta", 0.5),
+    ("huber_loss", "delta", 1.0),
+    ("huber_loss", "delta", 2.5),
+]
 IDS = [f"{n}-{k}={v}" for n, k, v in CASES]
 
 
@@ -45,8 +51,9 @@ def test_broadcast_and_modules(device):
         expected = F.smooth_l1_loss(x, t, beta=0.3)
     torch.testing.assert_close(lossext.smooth_l1_loss(x, t, beta=0.3), expected)
     torch.testing.assert_close(lossext.nn.SmoothL1Loss(beta=0.3)(x, t.expand(5, 4)), expected)
-    torch.testing.assert_close(lossext.nn.HuberLoss("sum", 0.7)(x, t.expand(5, 4)),
-                               F.huber_loss(x, t.expand(5, 4), "sum", 0.7))
+    torch.testing.assert_close(
+        lossext.nn.HuberLoss("sum", 0.7)(x, t.expand(5, 4)), F.huber_loss(x, t.expand(5, 4), "sum", 0.7)
+    )
 
 
 def test_empty(device):
@@ -60,8 +67,11 @@ def test_nan_inf(device):
     x = torch.tensor([float("nan"), float("inf"), 1.0], device=device)
     t = torch.zeros(3, device=device)
     for name in ("smooth_l1_loss", "huber_loss"):
-        torch.testing.assert_close(getattr(lossext, name)(x, t, reduction="none"),
-                                   getattr(F, name)(x, t, reduction="none"), equal_nan=True)
+        torch.testing.assert_close(
+            getattr(lossext, name)(x, t, reduction="none"),
+            getattr(F, name)(x, t, reduction="none"),
+            equal_nan=True,
+        )
 
 
 def test_gradcheck():
@@ -83,7 +93,9 @@ def test_bad_inputs():
         lossext.smooth_l1_loss(x.long(), x)
     with pytest.raises(TypeError, match="target"):
         lossext.smooth_l1_loss(x, x.long())
-    with pytest.raises(ValueError, match=r"target of shape \(4,\) does not broadcast with input of shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"target of shape \(4,\) does not broadcast with input of shape \(3,\)"
+    ):
         lossext.smooth_l1_loss(x, torch.randn(4))
     with pytest.raises(ValueError, match="target .* input"):
         lossext.huber_loss(x, torch.randn(2, 4))

@@ -46,7 +46,9 @@ def value_and_grad(fn, x, *args, **kwargs):
 
 def check_against_reference(fn, ref, x, t, *args, **kwargs):
     got, g_got = value_and_grad(fn, x, t, *args, **kwargs)
-    want, g_want = value_and_grad(ref, x.double(), t if not t.is_floating_point() else t.double(), *args, **kwargs)
+    want, g_want = value_and_grad(
+        ref, x.double(), t if not t.is_floating_point() else t.double(), *args, **kwargs
+    )
     tol = tolerances(x.dtype)
     torch.testing.assert_close(got.double(), want, **tol)
     # Gradients are O(1 / pixels); compare relative to their scale.
@@ -101,7 +103,9 @@ def _resolve(opts, c, device, kind):
     return opts
 
 
-@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()) or "default")
+@pytest.mark.parametrize(
+    "opts", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()) or "default"
+)
 @pytest.mark.parametrize("mode", ["multiclass", "multilabel"])
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_options(kind, mode, opts, device):
@@ -123,9 +127,15 @@ def test_options(kind, mode, opts, device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("opts", [dict(), dict(label_smoothing=0.2, ignore_index=255), dict(per_image=True,
-                                   lambda_dice=0.5, lambda_ce=2.0, squared_pred=True, classes=[0, 1]),
-                                   dict(weight=[0.5, 2.0, 1.0, 0.25], ignore_index=255, label_smoothing=0.1)])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        dict(),
+        dict(label_smoothing=0.2, ignore_index=255),
+        dict(per_image=True, lambda_dice=0.5, lambda_ce=2.0, squared_pred=True, classes=[0, 1]),
+        dict(weight=[0.5, 2.0, 1.0, 0.25], ignore_index=255, label_smoothing=0.1),
+    ],
+)
 def test_dice_ce_matches_reference(opts, dtype, device):
     x, t = make_inputs("multiclass", 2, 4, (6, 7), dtype, device, ignore_index=opts.get("ignore_index"))
     if "weight" in opts:
@@ -138,13 +148,17 @@ def test_large_image_multichunk(device):
     x, t = make_inputs("multiclass", 2, 19, (73, 131), torch.float32, device, ignore_index=255)
     check_against_reference(lossext.dice_loss, reference.dice_loss, x, t, "multiclass", ignore_index=255)
     xm, tm = make_inputs("multilabel", 2, 3, (73, 131), torch.float32, device)
-    check_against_reference(lossext.tversky_loss, reference.tversky_loss, xm, tm, "multilabel", alpha=0.2, beta=0.8)
+    check_against_reference(
+        lossext.tversky_loss, reference.tversky_loss, xm, tm, "multilabel", alpha=0.2, beta=0.8
+    )
 
 
 def test_binary_target_without_channel(device):
     x = torch.randn(3, 1, 8, 8, device=device)
     t = (torch.rand(3, 8, 8, device=device) > 0.5).float()
-    torch.testing.assert_close(lossext.dice_loss(x, t, "binary"), lossext.dice_loss(x, t.unsqueeze(1), "binary"))
+    torch.testing.assert_close(
+        lossext.dice_loss(x, t, "binary"), lossext.dice_loss(x, t.unsqueeze(1), "binary")
+    )
     torch.testing.assert_close(lossext.dice_loss(x, t.bool(), "binary"), lossext.dice_loss(x, t, "binary"))
 
 
@@ -172,17 +186,25 @@ def test_hand_values_binary():
     t = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64).view(1, 1, 4)
     logits = torch.logit(p)
     for fn in (lossext, reference):
-        assert math.isclose(float(fn.dice_loss(p, t, "binary", from_logits=False)), 1 - 3.2 / 4.8, rel_tol=1e-12)
+        assert math.isclose(
+            float(fn.dice_loss(p, t, "binary", from_logits=False)), 1 - 3.2 / 4.8, rel_tol=1e-12
+        )
         assert math.isclose(float(fn.dice_loss(logits, t, "binary")), 1 - 3.2 / 4.8, rel_tol=1e-9)
-        assert math.isclose(float(fn.jaccard_loss(p, t, "binary", from_logits=False)), 1 - 1.6 / 3.2, rel_tol=1e-12)
-        assert math.isclose(float(fn.dice_loss(p, t, "binary", from_logits=False, log_loss=True)),
-                            -math.log(3.2 / 4.8), rel_tol=1e-12)
+        assert math.isclose(
+            float(fn.jaccard_loss(p, t, "binary", from_logits=False)), 1 - 1.6 / 3.2, rel_tol=1e-12
+        )
+        assert math.isclose(
+            float(fn.dice_loss(p, t, "binary", from_logits=False, log_loss=True)),
+            -math.log(3.2 / 4.8),
+            rel_tol=1e-12,
+        )
         tv = fn.tversky_loss(p, t, "binary", from_logits=False, alpha=0.3, beta=0.7, gamma=2.0)
         assert math.isclose(float(tv), (1 - 1.6 / (1.6 + 0.3 * 0.2 + 0.7 * 1.4)) ** 2, rel_tol=1e-12)
         # Dice is Tversky at alpha = beta = 1/2, smoothing included (the catalogue,
         # smp 0.6): (TP + s) / (TP + FP/2 + FN/2 + s) = (1.6 + 1) / (1.6 + 0.1 + 0.7 + 1).
-        assert math.isclose(float(fn.dice_loss(p, t, "binary", from_logits=False, smooth=1.0)), 1 - 2.6 / 3.4,
-                            rel_tol=1e-12)
+        assert math.isclose(
+            float(fn.dice_loss(p, t, "binary", from_logits=False, smooth=1.0)), 1 - 2.6 / 3.4, rel_tol=1e-12
+        )
 
 
 def test_hand_values_multiclass_masked_mean():
@@ -194,7 +216,9 @@ def test_hand_values_multiclass_masked_mean():
     d2_count = 0.0  # TP 0, P 0.5, T 0 -> score 0, loss 1
     for fn in (lossext, reference):
         got = fn.dice_loss(p, y, "multiclass", from_logits=False)
-        assert math.isclose(float(got), ((1 - d0) + (1 - d1) + 0.0) / 3, rel_tol=1e-12)  # masked, still counted
+        assert math.isclose(
+            float(got), ((1 - d0) + (1 - d1) + 0.0) / 3, rel_tol=1e-12
+        )  # masked, still counted
         got = fn.dice_loss(p, y, "multiclass", from_logits=False, empty_classes="count")
         assert math.isclose(float(got), ((1 - d0) + (1 - d1) + (1 - d2_count)) / 3, rel_tol=1e-12)
         got = fn.dice_loss(p, y, "multiclass", from_logits=False, classes=[1, 2])
@@ -208,8 +232,9 @@ def test_multiclass_softmax_is_log_softmax_exp():
     x = torch.randn(2, 4, 10, dtype=torch.float64)
     y = torch.randint(0, 4, (2, 10))
     p = x.log_softmax(1).exp()
-    torch.testing.assert_close(lossext.dice_loss(x, y, "multiclass"),
-                               lossext.dice_loss(p, y, "multiclass", from_logits=False))
+    torch.testing.assert_close(
+        lossext.dice_loss(x, y, "multiclass"), lossext.dice_loss(p, y, "multiclass", from_logits=False)
+    )
 
 
 # ---------------------------------------------------------------- hand cases
@@ -292,8 +317,9 @@ def test_empty_inputs(device):
 # ---------------------------------------------------------------- gradcheck, ops, compile, determinism
 
 
-@pytest.mark.parametrize("case", ["dice-mc", "jaccard-ml-sq", "tversky-bin", "dice-mc-perimage-log", "dice_ce",
-                                  "dice-mc-identity"])
+@pytest.mark.parametrize(
+    "case", ["dice-mc", "jaccard-ml-sq", "tversky-bin", "dice-mc-perimage-log", "dice_ce", "dice-mc-identity"]
+)
 def test_gradcheck(case, device):
     x = torch.randn(2, 3, 4, 3, dtype=torch.float64, device=device, requires_grad=True)
     y = torch.randint(0, 3, (2, 4, 3), device=device)
@@ -302,12 +328,16 @@ def test_gradcheck(case, device):
     fns = {
         "dice-mc": lambda x: lossext.dice_loss(x, y, "multiclass", ignore_index=9, smooth=0.1),
         "jaccard-ml-sq": lambda x: lossext.jaccard_loss(x, tm, "multilabel", squared_pred=True, smooth=0.1),
-        "tversky-bin": lambda x: lossext.tversky_loss(x[:, :1], tm[:, :1], "binary", alpha=0.2, beta=0.8, gamma=1.3),
-        "dice-mc-perimage-log": lambda x: lossext.dice_loss(x, y, "multiclass", ignore_index=9, log_loss=True,
-                                                            per_image=True, reduction="none"),
+        "tversky-bin": lambda x: lossext.tversky_loss(
+            x[:, :1], tm[:, :1], "binary", alpha=0.2, beta=0.8, gamma=1.3
+        ),
+        "dice-mc-perimage-log": lambda x: lossext.dice_loss(
+            x, y, "multiclass", ignore_index=9, log_loss=True, per_image=True, reduction="none"
+        ),
         "dice_ce": lambda x: lossext.dice_ce_loss(x, y, ignore_index=9, label_smoothing=0.1, smooth=0.1),
-        "dice-mc-identity": lambda x: lossext.dice_loss(x.sigmoid(), y, "multiclass", ignore_index=9,
-                                                        from_logits=False, squared_pred=True),
+        "dice-mc-identity": lambda x: lossext.dice_loss(
+            x.sigmoid(), y, "multiclass", ignore_index=9, from_logits=False, squared_pred=True
+        ),
     }
     assert torch.autograd.gradcheck(fns[case], (x,))
 
@@ -351,14 +381,22 @@ def test_modules(device):
     x, y = make_inputs("multiclass", 2, 4, (6, 6), torch.float32, device, ignore_index=255)
     w = torch.rand(4, device=device)
     cases = [
-        (lossext.nn.DiceLoss("multiclass", [0, 1], True, True, 0.5, 255, 1e-6, weight=w),
-         lossext.dice_loss(x, y, "multiclass", [0, 1], True, True, 0.5, 255, 1e-6, weight=w)),
-        (lossext.nn.JaccardLoss("multiclass", None, False, True, 0.0, 255, 1e-7),
-         lossext.jaccard_loss(x, y, "multiclass", ignore_index=255)),
-        (lossext.nn.TverskyLoss("multiclass", None, False, True, 0.0, 255, 1e-7, 0.3, 0.7, 2.0),
-         lossext.tversky_loss(x, y, "multiclass", ignore_index=255, alpha=0.3, beta=0.7, gamma=2.0)),
-        (lossext.nn.DiceCrossEntropyLoss(ignore_index=255, lambda_ce=0.5, label_smoothing=0.1),
-         lossext.dice_ce_loss(x, y, ignore_index=255, lambda_ce=0.5, label_smoothing=0.1)),
+        (
+            lossext.nn.DiceLoss("multiclass", [0, 1], True, True, 0.5, 255, 1e-6, weight=w),
+            lossext.dice_loss(x, y, "multiclass", [0, 1], True, True, 0.5, 255, 1e-6, weight=w),
+        ),
+        (
+            lossext.nn.JaccardLoss("multiclass", None, False, True, 0.0, 255, 1e-7),
+            lossext.jaccard_loss(x, y, "multiclass", ignore_index=255),
+        ),
+        (
+            lossext.nn.TverskyLoss("multiclass", None, False, True, 0.0, 255, 1e-7, 0.3, 0.7, 2.0),
+            lossext.tversky_loss(x, y, "multiclass", ignore_index=255, alpha=0.3, beta=0.7, gamma=2.0),
+        ),
+        (
+            lossext.nn.DiceCrossEntropyLoss(ignore_index=255, lambda_ce=0.5, label_smoothing=0.1),
+            lossext.dice_ce_loss(x, y, ignore_index=255, lambda_ce=0.5, label_smoothing=0.1),
+        ),
     ]
     for module, want in cases:
         torch.testing.assert_close(module(x, y), want)
@@ -440,20 +478,52 @@ def test_count_rule_matches_monai(batch, squared_pred):
     x = torch.randn(3, 4, 6, 5, dtype=torch.float64)
     y = torch.randint(0, 3, (3, 6, 5))  # class 3 absent everywhere
     w = torch.tensor([0.5, 1.0, 2.0, 1.5], dtype=torch.float64)
-    want = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, batch=batch, squared_pred=squared_pred,
-                                 smooth_nr=1e-5, smooth_dr=1e-5, weight=w)(x, y.unsqueeze(1))
+    want = monai_losses.DiceLoss(
+        softmax=True,
+        to_onehot_y=True,
+        batch=batch,
+        squared_pred=squared_pred,
+        smooth_nr=1e-5,
+        smooth_dr=1e-5,
+        weight=w,
+    )(x, y.unsqueeze(1))
     # MONAI's (2 TP + s) / (P + T + s) with s = 1e-5 is lossext's (TP + s') / ((P + T) / 2 + s') at s' = s / 2.
-    got = lossext.dice_loss(x, y, "multiclass", smooth=0.5e-5, empty_classes="count", per_image=not batch,
-                            squared_pred=squared_pred, weight=w)
+    got = lossext.dice_loss(
+        x,
+        y,
+        "multiclass",
+        smooth=0.5e-5,
+        empty_classes="count",
+        per_image=not batch,
+        squared_pred=squared_pred,
+        weight=w,
+    )
     torch.testing.assert_close(got, want.to(got.dtype))
-    want = monai_losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=batch, lambda_dice=0.7, lambda_ce=1.3,
-                                   smooth_nr=1e-5, smooth_dr=1e-5, label_smoothing=0.1)(x, y.unsqueeze(1))
-    got = lossext.dice_ce_loss(x, y, smooth=0.5e-5, empty_classes="count", per_image=not batch, lambda_dice=0.7,
-                               lambda_ce=1.3, label_smoothing=0.1)
+    want = monai_losses.DiceCELoss(
+        softmax=True,
+        to_onehot_y=True,
+        batch=batch,
+        lambda_dice=0.7,
+        lambda_ce=1.3,
+        smooth_nr=1e-5,
+        smooth_dr=1e-5,
+        label_smoothing=0.1,
+    )(x, y.unsqueeze(1))
+    got = lossext.dice_ce_loss(
+        x,
+        y,
+        smooth=0.5e-5,
+        empty_classes="count",
+        per_image=not batch,
+        lambda_dice=0.7,
+        lambda_ce=1.3,
+        label_smoothing=0.1,
+    )
     torch.testing.assert_close(got, want.to(got.dtype))
     # MONAI passes weight to both terms.
-    want = monai_losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=batch, smooth_nr=1e-5, smooth_dr=1e-5,
-                                   weight=w)(x, y.unsqueeze(1))
+    want = monai_losses.DiceCELoss(
+        softmax=True, to_onehot_y=True, batch=batch, smooth_nr=1e-5, smooth_dr=1e-5, weight=w
+    )(x, y.unsqueeze(1))
     got = lossext.dice_ce_loss(x, y, smooth=0.5e-5, empty_classes="count", per_image=not batch, weight=w)
     torch.testing.assert_close(got, want.to(got.dtype))
 
@@ -504,8 +574,11 @@ def test_matches_smp(kind, mode, opts, device):
     if opts.get("from_logits") is False:
         x = x.sigmoid()
     peer = {"dice": smp.DiceLoss, "jaccard": smp.JaccardLoss, "tversky": smp.TverskyLoss}[kind](mode, **opts)
-    mine = {"dice": lossext.nn.DiceLoss, "jaccard": lossext.nn.JaccardLoss,
-            "tversky": lossext.nn.TverskyLoss}[kind](mode, **opts)
+    mine = {
+        "dice": lossext.nn.DiceLoss,
+        "jaccard": lossext.nn.JaccardLoss,
+        "tversky": lossext.nn.TverskyLoss,
+    }[kind](mode, **opts)
     a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
     want, got = peer(a, t), mine(b, t)
     torch.testing.assert_close(got, want.to(got.dtype))
@@ -522,8 +595,10 @@ def test_integer_class_index_targets_of_every_dtype(dtype, device):
     y[:, 0] = 255 if dtype == torch.uint8 else 100
     ignore = int(y[0, 0, 0])
     for layout in (y, y.unsqueeze(1), y.flatten(1)):
-        for fn in (lambda x, t: lossext.dice_loss(x, t, "multiclass", ignore_index=ignore),
-                   lambda x, t: lossext.dice_ce_loss(x, t, ignore_index=ignore)):
+        for fn in (
+            lambda x, t: lossext.dice_loss(x, t, "multiclass", ignore_index=ignore),
+            lambda x, t: lossext.dice_ce_loss(x, t, ignore_index=ignore),
+        ):
             a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
             want, got = fn(a, y), fn(b, layout.to(dtype))
             torch.testing.assert_close(got, want)
@@ -531,9 +606,12 @@ def test_integer_class_index_targets_of_every_dtype(dtype, device):
 
 
 SMP_MASKS = [
-    ("binary", torch.uint8, lambda t: t), ("binary", torch.int64, lambda t: t[:, 0]),
-    ("binary", torch.uint8, lambda t: t.flatten(1)), ("binary", torch.bool, lambda t: t.flatten(2)),
-    ("multilabel", torch.uint8, lambda t: t), ("multilabel", torch.int32, lambda t: t.flatten(2)),
+    ("binary", torch.uint8, lambda t: t),
+    ("binary", torch.int64, lambda t: t[:, 0]),
+    ("binary", torch.uint8, lambda t: t.flatten(1)),
+    ("binary", torch.bool, lambda t: t.flatten(2)),
+    ("multilabel", torch.uint8, lambda t: t),
+    ("multilabel", torch.int32, lambda t: t.flatten(2)),
 ]
 
 
@@ -558,9 +636,11 @@ def test_class_weights_rejected_in_binary_mode():
     with pytest.raises(ValueError, match="class_weights"):
         lossext.dice_loss(x, t, "binary", class_weights=[1.0])
     with pytest.raises(ValueError, match="class_weights"):
-        lossext.dice_loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "multiclass",
-                          class_weights=[1.0, 2.0])
+        lossext.dice_loss(
+            torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "multiclass", class_weights=[1.0, 2.0]
+        )
     for bad in ([1.0, -1.0, 1.0], [1.0, float("nan"), 1.0], [0.0, 0.0, 0.0]):
         with pytest.raises(ValueError, match="class_weights"):
-            lossext.jaccard_loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "multiclass",
-                                 class_weights=bad)
+            lossext.jaccard_loss(
+                torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)), "multiclass", class_weights=bad
+            )

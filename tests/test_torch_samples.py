@@ -32,8 +32,11 @@ FUNCTIONS = {
     "nn.functional.triplet_margin_loss": "triplet_margin_loss",
 }
 OPS = {op.name: op for op in op_db if op.name in FUNCTIONS}
-MODULES = {m.module_cls.__name__: m for m in module_db
-           if m.module_cls.__name__.endswith("Loss") and hasattr(lossext.nn, m.module_cls.__name__)}
+MODULES = {
+    m.module_cls.__name__: m
+    for m in module_db
+    if m.module_cls.__name__.endswith("Loss") and hasattr(lossext.nn, m.module_cls.__name__)
+}
 DTYPES = [torch.float32, torch.float64]
 
 
@@ -73,7 +76,9 @@ def test_opinfo_samples(name, dtype):
     compared = 0
     for sample in op.sample_inputs("cpu", dtype, requires_grad=True):
         args = (sample.input, *sample.args)
-        compared += _same_value_and_grad(ours, op.op, args, sample.kwargs, f"{name} {_describe(args, sample.kwargs)}")
+        compared += _same_value_and_grad(
+            ours, op.op, args, sample.kwargs, f"{name} {_describe(args, sample.kwargs)}"
+        )
     assert compared > 0
 
 
@@ -92,17 +97,28 @@ def test_moduleinfo_samples(name, dtype):
         except Exception:  # noqa: BLE001 - a constructor torch rejects
             continue
         mine = ours(*c_args, **c_kwargs).to(dtype)
-        compared += _same_value_and_grad(mine, theirs, args, kwargs, f"nn.{name}({c_kwargs}) {_describe(args, kwargs)}")
+        compared += _same_value_and_grad(
+            mine, theirs, args, kwargs, f"nn.{name}({c_kwargs}) {_describe(args, kwargs)}"
+        )
     assert compared > 0
 
 
 # Shapes torch broadcasts that lossext once rejected.
 BROADCASTS = {
-    "hinge_embedding": ("hinge_embedding_loss", lambda: (torch.randn(5, 5), torch.tensor([[1.0, -1, 1, 1, -1]]))),
+    "hinge_embedding": (
+        "hinge_embedding_loss",
+        lambda: (torch.randn(5, 5), torch.tensor([[1.0, -1, 1, 1, -1]])),
+    ),
     "hinge_embedding_input": ("hinge_embedding_loss", lambda: (torch.randn(1, 5), torch.randn(4, 5).sign())),
     "soft_margin": ("soft_margin_loss", lambda: (torch.randn(5, 5), torch.randn(1, 5).sign())),
-    "margin_ranking": ("margin_ranking_loss", lambda: (torch.randn(5, 5), torch.randn(1, 5), torch.randn(5, 1).sign())),
-    "cosine_embedding": ("cosine_embedding_loss", lambda: (torch.randn(5, 3), torch.randn(1, 3), torch.randn(5).sign())),
+    "margin_ranking": (
+        "margin_ranking_loss",
+        lambda: (torch.randn(5, 5), torch.randn(1, 5), torch.randn(5, 1).sign()),
+    ),
+    "cosine_embedding": (
+        "cosine_embedding_loss",
+        lambda: (torch.randn(5, 3), torch.randn(1, 3), torch.randn(5).sign()),
+    ),
     "triplet": ("triplet_margin_loss", lambda: (torch.randn(5, 3), torch.randn(1, 3), torch.randn(5, 3))),
     "multi_margin_unbatched": ("multi_margin_loss", lambda: (torch.randn(3), torch.tensor([1]))),
 }
@@ -114,7 +130,9 @@ def test_broadcast_shapes_as_torch(case, reduction):
     name, make = BROADCASTS[case]
     args = make()
     inputs = len(args) if name == "triplet_margin_loss" else len(args) - 1  # the last is a target
-    args = [a.double().requires_grad_() if a.is_floating_point() and i < inputs else a for i, a in enumerate(args)]
+    args = [
+        a.double().requires_grad_() if a.is_floating_point() and i < inputs else a for i, a in enumerate(args)
+    ]
     theirs = getattr(torch.nn.functional, name)
     assert _same_value_and_grad(getattr(lossext, name), theirs, args, {"reduction": reduction}, case) == 1
 

@@ -31,9 +31,12 @@ def test_hand_values():
     assert lossext.total_variation_loss(img, "mean").item() == 7.0
     # One cell, dx = 1, dy = 3.
     torch.testing.assert_close(lossext.total_variation_loss(img, isotropic=True), torch.tensor(10.0).sqrt())
-    torch.testing.assert_close(lossext.total_variation_loss(img, isotropic=True, beta=2.0), torch.tensor(10.0))
-    torch.testing.assert_close(lossext.total_variation_loss(img, "mean", isotropic=True, beta=3.0, eps=6.0),
-                               torch.tensor(64.0))
+    torch.testing.assert_close(
+        lossext.total_variation_loss(img, isotropic=True, beta=2.0), torch.tensor(10.0)
+    )
+    torch.testing.assert_close(
+        lossext.total_variation_loss(img, "mean", isotropic=True, beta=3.0, eps=6.0), torch.tensor(64.0)
+    )
     img = img.clone().requires_grad_()
     lossext.total_variation_loss(img, isotropic=True).backward()
     s = 10.0**0.5
@@ -50,8 +53,8 @@ def test_anisotropic_matches_kornia_formula(shape, reduction, device):
     assert out.shape == x.shape[:-2] and out.dtype == x.dtype
     torch.testing.assert_close(out, expected, **tolerances(torch.float64))
     w = torch.randn_like(out)
-    g, = torch.autograd.grad((out * w).sum(), x)
-    e, = torch.autograd.grad((expected * w).sum(), x)
+    (g,) = torch.autograd.grad((out * w).sum(), x)
+    (e,) = torch.autograd.grad((expected * w).sum(), x)
     torch.testing.assert_close(g, e, **tolerances(torch.float64))
 
 
@@ -62,7 +65,9 @@ def test_matches_kornia(shape, reduction):
     x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     out, expected = lossext.total_variation_loss(x, reduction), kornia_losses.total_variation(x, reduction)
     torch.testing.assert_close(out, expected)
-    torch.testing.assert_close(torch.autograd.grad(out.sum(), x)[0], torch.autograd.grad(expected.sum(), x)[0])
+    torch.testing.assert_close(
+        torch.autograd.grad(out.sum(), x)[0], torch.autograd.grad(expected.sum(), x)[0]
+    )
     if reduction == "sum":
         torch.testing.assert_close(lossext.nn.TotalVariationLoss()(x), kornia_losses.TotalVariation()(x))
 
@@ -81,8 +86,8 @@ def test_against_reference(dtype, iso, reduction, device):
     tol = tolerances(dtype)
     torch.testing.assert_close(out.double(), expected.to(dtype).double(), **tol)
     w = torch.randn(2, 3, device=device, dtype=torch.float64)
-    g, = torch.autograd.grad((out.double() * w).sum(), x)
-    e, = torch.autograd.grad((expected * w).sum(), x64)
+    (g,) = torch.autograd.grad((out.double() * w).sum(), x)
+    (e,) = torch.autograd.grad((expected * w).sum(), x64)
     assert g.dtype == dtype
     torch.testing.assert_close(g.double(), e.to(dtype).double(), **tol)
 
@@ -107,10 +112,13 @@ def test_compile_fullgraph():
     x = torch.randn(2, 3, 10, 12, requires_grad=True)
 
     def f(t):
-        return lossext.total_variation_loss(t, "mean", isotropic=True).sum() + lossext.total_variation_loss(t).sum()
+        return (
+            lossext.total_variation_loss(t, "mean", isotropic=True).sum()
+            + lossext.total_variation_loss(t).sum()
+        )
 
     out = torch.compile(f, fullgraph=True)(x)
-    g, = torch.autograd.grad(out, x)
+    (g,) = torch.autograd.grad(out, x)
     e_out = f(x)
     torch.testing.assert_close(out, e_out)
     torch.testing.assert_close(g, torch.autograd.grad(e_out, x)[0])
@@ -124,7 +132,9 @@ def test_layouts_and_broadcast_gradient(device):
         out, ref = lossext.total_variation_loss(x, **kwargs), lossext.total_variation_loss(xc, **kwargs)
         torch.testing.assert_close(out, ref)
         # .mean() hands the backward a stride-0 gradient.
-        torch.testing.assert_close(torch.autograd.grad(out.mean(), x)[0], torch.autograd.grad(ref.mean(), xc)[0])
+        torch.testing.assert_close(
+            torch.autograd.grad(out.mean(), x)[0], torch.autograd.grad(ref.mean(), xc)[0]
+        )
 
 
 @pytest.mark.parametrize("shape", [(0, 3, 4, 4), (2, 3, 0, 4), (2, 3, 4, 0), (3, 1, 1), (1, 1)])
@@ -136,7 +146,7 @@ def test_empty_and_single_pixel(shape, iso, reduction, device):
     assert out.shape == shape[:-2]
     assert torch.equal(out, torch.zeros_like(out))
     if out.numel():
-        g, = torch.autograd.grad(out.sum(), x)
+        (g,) = torch.autograd.grad(out.sum(), x)
         assert torch.equal(g, torch.zeros_like(x))
 
 
@@ -144,7 +154,7 @@ def test_flat_image_has_finite_zero_gradient(device):
     x = torch.full((2, 6, 7), 3.0, device=device, requires_grad=True)
     for kwargs in ({}, dict(isotropic=True), dict(isotropic=True, beta=0.5)):
         out = lossext.total_variation_loss(x, **kwargs)
-        g, = torch.autograd.grad(out.sum(), x)
+        (g,) = torch.autograd.grad(out.sum(), x)
         assert torch.equal(out, torch.zeros_like(out)) and torch.equal(g, torch.zeros_like(g))
 
 
@@ -155,7 +165,7 @@ def test_nan_stays_in_its_plane(iso, device):
     x.requires_grad_()
     out = lossext.total_variation_loss(x, isotropic=iso)
     assert torch.isnan(out[1]) and torch.isfinite(out[[0, 2]]).all()
-    g, = torch.autograd.grad(out.sum(), x)
+    (g,) = torch.autograd.grad(out.sum(), x)
     assert torch.isnan(g[1]).any() and torch.isfinite(g[[0, 2]]).all()
 
 

@@ -27,9 +27,17 @@ def _cases():
     seg = torch.randint(0, 4, (2, 3, 2), generator=gen)
     yield "cross_entropy", lambda x, w: lossext.cross_entropy(x, y, w, label_smoothing=0.1), (6, 4)
     yield "cross_entropy_prob", lambda x, w: lossext.cross_entropy(x, prob, w, reduction="sum"), (6, 4)
-    yield "sigmoid_focal_index", lambda x, w: lossext.sigmoid_focal_loss(x, fg, weight=w, reduction="mean"), (6, 4)
+    yield (
+        "sigmoid_focal_index",
+        lambda x, w: lossext.sigmoid_focal_loss(x, fg, weight=w, reduction="mean"),
+        (6, 4),
+    )
     yield "sigmoid_focal_dense", lambda x, w: lossext.sigmoid_focal_loss(x, dense, weight=w), (6, 4)
-    yield "softmax_focal_weight", lambda x, w: lossext.softmax_focal_loss(x, y, weight=w, reduction="sum"), (6, 4)
+    yield (
+        "softmax_focal_weight",
+        lambda x, w: lossext.softmax_focal_loss(x, y, weight=w, reduction="sum"),
+        (6, 4),
+    )
     yield "softmax_focal_alpha", lambda x, w: lossext.softmax_focal_loss(x, y, alpha=w / 2), (6, 4)
     yield "dice_ce", lambda x, w: lossext.dice_ce_loss(x, seg, weight=w), (2, 4, 3, 2)
 

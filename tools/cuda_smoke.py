@@ -101,8 +101,13 @@ def edge_workloads(device):
     ys = torch.randint(0, 3, (37,), device=device)
     yield "softmax_focal C=3 misaligned", lambda: lossext.softmax_focal_loss(xs, ys), [xs]
     none = torch.empty(5, 0, device=device)
-    yield "sigmoid_focal op, zero classes", lambda: torch.ops.lossext.sigmoid_focal_fwd(
-        none, torch.full((5,), -1, device=device), None, 0.25, 2.0, -100, 0.0, True), []
+    yield (
+        "sigmoid_focal op, zero classes",
+        lambda: torch.ops.lossext.sigmoid_focal_fwd(
+            none, torch.full((5,), -1, device=device), None, 0.25, 2.0, -100, 0.0, True
+        ),
+        [],
+    )
     n = 2 * 16384 + 5
     lq = _misaligned((n,), device).copy_(torch.randn(n, device=device).log_softmax(0)).requires_grad_()
     lp = torch.randn(n, device=device).log_softmax(0)
@@ -110,8 +115,11 @@ def edge_workloads(device):
     yield "js_div misaligned, ragged chunk", lambda: lossext.js_div(lq, lp, 0.5, "sum"), [lq]
     flat = torch.rand(2, 3, 1, 40, device=device, requires_grad=True)
     yield "total_variation H=1", lambda: lossext.total_variation_loss(flat, isotropic=True).sum(), [flat]
-    yield "total_variation empty", lambda: lossext.total_variation_loss(
-        torch.rand(2, 0, 4, 4, device=device)).sum(), []
+    yield (
+        "total_variation empty",
+        lambda: lossext.total_variation_loss(torch.rand(2, 0, 4, 4, device=device)).sum(),
+        [],
+    )
     xd = torch.randn(2, 100, 6, 5, device=device, dtype=torch.float64, requires_grad=True)
     yd = torch.randint(0, 100, (2, 6, 5), device=device)
     yield "dice_ce float64 100 classes (opted-in shared)", lambda: lossext.dice_ce_loss(xd, yd), [xd]
@@ -135,8 +143,13 @@ def _focal_workloads(device):
     yield "sigmoid_focal dense", lambda: lossext.sigmoid_focal_loss(x, dense, reduction="sum"), [x]
     yield "sigmoid_focal dense none", lambda: lossext.sigmoid_focal_loss(x, dense).sum(), [x]
     yield "sigmoid_focal index", lambda: lossext.sigmoid_focal_loss(x, labels, reduction="mean"), [x]
-    yield "sigmoid_focal index weight+smoothing+gamma0.5+normalizer", lambda: lossext.sigmoid_focal_loss(
-        x, labels, 0.25, 0.5, "sum", weight=w, label_smoothing=0.1, normalizer=normalizer), [x]
+    yield (
+        "sigmoid_focal index weight+smoothing+gamma0.5+normalizer",
+        lambda: lossext.sigmoid_focal_loss(
+            x, labels, 0.25, 0.5, "sum", weight=w, label_smoothing=0.1, normalizer=normalizer
+        ),
+        [x],
+    )
     xh = torch.randn(anchors, classes, device=device, dtype=torch.float16, requires_grad=True)
     yield "sigmoid_focal index fp16", lambda: lossext.sigmoid_focal_loss(xh, labels, reduction="sum"), [xh]
     s = torch.randn(128, 10, device=device, requires_grad=True)
@@ -146,7 +159,11 @@ def _focal_workloads(device):
     sd = torch.randn(2, 6, 9, 5, device=device, requires_grad=True)
     sdy = torch.randint(0, 6, (2, 9, 5), device=device)
     class_alpha = torch.rand(6, device=device)
-    yield "softmax_focal (N,C,d)", lambda: lossext.softmax_focal_loss(sd, sdy, class_alpha, 0.5, reduction="sum"), [sd]
+    yield (
+        "softmax_focal (N,C,d)",
+        lambda: lossext.softmax_focal_loss(sd, sdy, class_alpha, 0.5, reduction="sum"),
+        [sd],
+    )
 
 
 def _boxes(n, device, dtype=torch.float32):
@@ -188,8 +205,11 @@ def _image_workloads(device):
     yield "total_variation", lambda: lossext.total_variation_loss(img).sum(), [img]
     yield "total_variation mean", lambda: lossext.total_variation_loss(img, "mean").sum(), [img]
     yield "total_variation isotropic", lambda: lossext.total_variation_loss(img, isotropic=True).sum(), [img]
-    yield "total_variation isotropic beta=1.5 eps", lambda: lossext.total_variation_loss(
-        img, "mean", True, 1.5, 1e-6).sum(), [img]
+    yield (
+        "total_variation isotropic beta=1.5 eps",
+        lambda: lossext.total_variation_loss(img, "mean", True, 1.5, 1e-6).sum(),
+        [img],
+    )
     big = torch.rand(1, 1, 300, 301, device=device, requires_grad=True)  # several CUDA chunks per plane
     yield "total_variation multi-chunk", lambda: lossext.total_variation_loss(big).sum(), [big]
     imgh = torch.rand(2, 3, 37, 45, device=device, dtype=torch.bfloat16, requires_grad=True)
@@ -208,15 +228,28 @@ def segmentation_workloads(device):
     y[:, :4] = 255
     yield "dice multiclass", lambda: lossext.dice_loss(x, y, "multiclass", ignore_index=255), [x]
     yield "dice_ce", lambda: lossext.dice_ce_loss(x, y, ignore_index=255, label_smoothing=0.1), [x]
-    yield "jaccard multiclass probs squared", lambda: lossext.jaccard_loss(
-        x.softmax(1), y, "multiclass", from_logits=False, ignore_index=255, squared_pred=True), [x]
+    yield (
+        "jaccard multiclass probs squared",
+        lambda: lossext.jaccard_loss(
+            x.softmax(1), y, "multiclass", from_logits=False, ignore_index=255, squared_pred=True
+        ),
+        [x],
+    )
     xm = torch.randn(2, 4, 9, 10, 11, device=device, requires_grad=True)
     tm = (torch.rand(2, 4, 9, 10, 11, device=device) > 0.5).float()
     tm[:, :, 0] = 255
-    yield "tversky multilabel 3d", lambda: lossext.tversky_loss(xm, tm, "multilabel", ignore_index=255, alpha=0.3,
-                                                                beta=0.7, gamma=1.5, per_image=True), [xm]
-    yield "dice multilabel probs", lambda: lossext.dice_loss(xm.sigmoid(), tm, "multilabel", from_logits=False,
-                                                             ignore_index=255), [xm]
+    yield (
+        "tversky multilabel 3d",
+        lambda: lossext.tversky_loss(
+            xm, tm, "multilabel", ignore_index=255, alpha=0.3, beta=0.7, gamma=1.5, per_image=True
+        ),
+        [xm],
+    )
+    yield (
+        "dice multilabel probs",
+        lambda: lossext.dice_loss(xm.sigmoid(), tm, "multilabel", from_logits=False, ignore_index=255),
+        [xm],
+    )
     xb = torch.randn(2, 19, 64, 96, device=device, dtype=torch.bfloat16, requires_grad=True)
     yb = torch.randint(0, 19, (2, 64, 96), device=device)
     yield "dice multiclass bf16", lambda: lossext.dice_loss(xb, yb, "multiclass"), [xb]

@@ -58,7 +58,9 @@ def _index_backward(ctx, grad_loss, _grad_lse, _grad_row_weight):
             grad_loss,
         )
         return grad_input, None, grad_weight, None, None, None
-    grad_input = torch.ops.lossext.cross_entropy_index_bwd(grad_loss, input, target, weight, lse, *ctx.options)
+    grad_input = torch.ops.lossext.cross_entropy_index_bwd(
+        grad_loss, input, target, weight, lse, *ctx.options
+    )
     return grad_input, None, None, None, None, None
 
 
@@ -141,8 +143,9 @@ def _public(device):
     from lossext import functional
 
     def step(x, y, t, w):
-        return (functional.cross_entropy(x, y, w, label_smoothing=0.1, z_loss=1e-4)
-                + functional.cross_entropy(x, t, reduction="sum"))
+        return functional.cross_entropy(x, y, w, label_smoothing=0.1, z_loss=1e-4) + functional.cross_entropy(
+            x, t, reduction="sum"
+        )
 
     x, y, t, w = _inputs(device)
     return step, (x.requires_grad_(), y, t, w)

@@ -36,11 +36,15 @@ def _sigmoid_fwd_fake(input, target, weight, alpha, gamma, ignore_index, label_s
     return input.new_empty(shape, dtype=accumulate_dtype(input.dtype))
 
 
-def _sigmoid_bwd_fake(grad_loss, input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows):
+def _sigmoid_bwd_fake(
+    grad_loss, input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows
+):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
 
-def _sigmoid_fwd_with_grad_fake(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows):
+def _sigmoid_fwd_with_grad_fake(
+    input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows
+):
     loss = _sigmoid_fwd_fake(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows)
     return loss, torch.empty_like(input, memory_format=torch.contiguous_format)
 
@@ -62,7 +66,14 @@ def _sigmoid_loss(input, target, weight, alpha, gamma, ignore_index, label_smoot
     """The op's loss (per element, or per row when reduce_rows) in torch ops."""
     x = input.to(accumulate_dtype(input.dtype))
     loss = reference.sigmoid_focal_loss(
-        x, target, alpha, gamma, "none", weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+        x,
+        target,
+        alpha,
+        gamma,
+        "none",
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
     )
     return loss.sum(-1) if reduce_rows else loss
 
@@ -137,7 +148,9 @@ def _softmax_backward(ctx, grad_loss, _grad_lse, _grad_row_weight):
             grad_loss,
         )
         return grad_input, None, grad_alpha, grad_weight, None, None
-    grad_input = torch.ops.lossext.softmax_focal_bwd(grad_loss, input, target, alpha, weight, lse, *ctx.options)
+    grad_input = torch.ops.lossext.softmax_focal_bwd(
+        grad_loss, input, target, alpha, weight, lse, *ctx.options
+    )
     return grad_input, None, None, None, None, None
 
 
@@ -223,14 +236,32 @@ def _public_softmax(device):
 
 
 SPECS = (
-    OpSpec("sigmoid_focal_fwd", _sigmoid_fwd_fake, _sigmoid_fwd_samples, _sigmoid_backward, _sigmoid_setup,
-           lambda device: _public_sigmoid(device, None)),
+    OpSpec(
+        "sigmoid_focal_fwd",
+        _sigmoid_fwd_fake,
+        _sigmoid_fwd_samples,
+        _sigmoid_backward,
+        _sigmoid_setup,
+        lambda device: _public_sigmoid(device, None),
+    ),
     OpSpec("sigmoid_focal_bwd", _sigmoid_bwd_fake, _sigmoid_bwd_samples),
-    OpSpec("sigmoid_focal_fwd_with_grad", _sigmoid_fwd_with_grad_fake, _sigmoid_fwd_samples,
-           _sigmoid_with_grad_backward, _sigmoid_with_grad_setup, _public_sigmoid_with_grad,
-           devices=("cpu",)),
+    OpSpec(
+        "sigmoid_focal_fwd_with_grad",
+        _sigmoid_fwd_with_grad_fake,
+        _sigmoid_fwd_samples,
+        _sigmoid_with_grad_backward,
+        _sigmoid_with_grad_setup,
+        _public_sigmoid_with_grad,
+        devices=("cpu",),
+    ),
     OpSpec("sigmoid_focal_bwd_saved", _sigmoid_bwd_saved_fake, _sigmoid_bwd_saved_samples, devices=("cpu",)),
-    OpSpec("softmax_focal_fwd", _softmax_fwd_fake, _softmax_fwd_samples, _softmax_backward, _softmax_setup,
-           _public_softmax),
+    OpSpec(
+        "softmax_focal_fwd",
+        _softmax_fwd_fake,
+        _softmax_fwd_samples,
+        _softmax_backward,
+        _softmax_setup,
+        _public_softmax,
+    ),
     OpSpec("softmax_focal_bwd", _softmax_bwd_fake, _softmax_bwd_samples),
 )

@@ -54,8 +54,18 @@ def _fwd_fake(input, target, activation, ignore_index, has_ignore, squared, with
     return stats, extras
 
 
-def _bwd_fake(grad_stats, grad_extras, input, target, activation, ignore_index, has_ignore, squared, with_ce,
-              label_smoothing):
+def _bwd_fake(
+    grad_stats,
+    grad_extras,
+    input,
+    target,
+    activation,
+    ignore_index,
+    has_ignore,
+    squared,
+    with_ce,
+    label_smoothing,
+):
     return torch.empty_like(input, memory_format=torch.contiguous_format)
 
 
@@ -91,32 +101,40 @@ def _options(device):
     y = torch.randint(0, 4, (2, 5, 3), device=device)
     y[0, 0, 0] = 255
     mask = (torch.rand(2, 4, 5, 3, device=device) > 0.5).float()
-    return [(y, SegActivation.Softmax, True, False), (y, SegActivation.Softmax, False, True),
-            (y, SegActivation.Identity, False, False), (mask, SegActivation.Sigmoid, False, True),
-            (mask, SegActivation.Identity, False, False)]
+    return [
+        (y, SegActivation.Softmax, True, False),
+        (y, SegActivation.Softmax, False, True),
+        (y, SegActivation.Identity, False, False),
+        (mask, SegActivation.Sigmoid, False, True),
+        (mask, SegActivation.Identity, False, False),
+    ]
 
 
 def _fwd_samples(device):
     x = torch.randn(2, 4, 5, 3, device=device, requires_grad=True)
-    return [(x, target, int(act), 255, True, squared, ce, 0.1)
-            for target, act, ce, squared in _options(device)]
+    return [
+        (x, target, int(act), 255, True, squared, ce, 0.1) for target, act, ce, squared in _options(device)
+    ]
 
 
 def _bwd_samples(device):
     x = torch.randn(2, 4, 5, 3, device=device)
     grads = (torch.rand(2, 3, 4, device=device), torch.rand(2, 2, device=device))
-    return [(*grads, x, target, int(act), 255, True, squared, ce, 0.1)
-            for target, act, ce, squared in _options(device)]
+    return [
+        (*grads, x, target, int(act), 255, True, squared, ce, 0.1)
+        for target, act, ce, squared in _options(device)
+    ]
 
 
 def _public(device):
     from lossext import functional
 
     def step(x, y, mask):
-        return (functional.dice_loss(x, y, "multiclass", ignore_index=255, classes=[0, 2, 4])
-                + functional.tversky_loss(x, mask, "multilabel", alpha=0.3, beta=0.7, gamma=2.0,
-                                          per_image=True)
-                + functional.dice_ce_loss(x, y, ignore_index=255, label_smoothing=0.1))
+        return (
+            functional.dice_loss(x, y, "multiclass", ignore_index=255, classes=[0, 2, 4])
+            + functional.tversky_loss(x, mask, "multilabel", alpha=0.3, beta=0.7, gamma=2.0, per_image=True)
+            + functional.dice_ce_loss(x, y, ignore_index=255, label_smoothing=0.1)
+        )
 
     x = torch.randn(2, 5, 8, 8, device=device, requires_grad=True)
     y = torch.randint(0, 5, (2, 8, 8), device=device)

@@ -58,8 +58,10 @@ def _public(device):
     from lossext import functional
 
     def step(img):
-        return (functional.total_variation_loss(img, "mean", isotropic=True).sum()
-                + functional.total_variation_loss(img).sum())
+        return (
+            functional.total_variation_loss(img, "mean", isotropic=True).sum()
+            + functional.total_variation_loss(img).sum()
+        )
 
     return step, (torch.randn(2, 3, 10, 12, device=device, requires_grad=True),)
 

@@ -50,5 +50,15 @@ def check_nonnegative(value, name):
         raise ArgumentError(f"{name} must be >= 0, got {value}")
 
 
-__all__ = ["check_pair", "check_broadcast", "check_sign_labels", "check_nonnegative", "check_values", "check_floating",
-           "check_reduction", "check_same_device", "check_same_shape", "check_tensor"]
+__all__ = [
+    "check_pair",
+    "check_broadcast",
+    "check_sign_labels",
+    "check_nonnegative",
+    "check_values",
+    "check_floating",
+    "check_reduction",
+    "check_same_device",
+    "check_same_shape",
+    "check_tensor",
+]

@@ -19,7 +19,9 @@ def _nan_like(total: torch.Tensor) -> torch.Tensor:
     return torch.full_like(total, float("nan"))
 
 
-def class_weight_total(row_weight: torch.Tensor, weight, target: torch.Tensor, ignore_index: int) -> torch.Tensor:
+def class_weight_total(
+    row_weight: torch.Tensor, weight, target: torch.Tensor, ignore_index: int
+) -> torch.Tensor:
     """The 'mean' denominator sum of w_y over non-ignored rows. The kernels'
     per-row weights carry no gradient; when the class weight requires one,
     the sum is taken again with torch ops so that its share reaches weight."""
@@ -27,6 +29,9 @@ def class_weight_total(row_weight: torch.Tensor, weight, target: torch.Tensor, i
         return row_weight.sum()
     valid = target != ignore_index
     safe = torch.where(valid, target, torch.zeros_like(target))
-    w_y = torch.where(valid, weight.to(row_weight.dtype)[safe], torch.zeros((), dtype=row_weight.dtype,
-                                                                            device=row_weight.device))
+    w_y = torch.where(
+        valid,
+        weight.to(row_weight.dtype)[safe],
+        torch.zeros((), dtype=row_weight.dtype, device=row_weight.device),
+    )
     return w_y.sum()

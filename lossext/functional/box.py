@@ -15,7 +15,6 @@ from lossext._cpp import BoxFmt, BoxLossMode, BoxPairKind, code
 from lossext._errors import ArgumentError
 
 
-
 def _check_boxes(boxes, name, min_dim):
     check_tensor(boxes, name)
     if boxes.dtype == torch.bool or boxes.is_complex():
@@ -50,8 +49,9 @@ def _pairwise(boxes1, boxes2, kind, eps, fmt, name):
         return reference.box._pairwise(boxes1, boxes2, kind, eps, fmt)
     boxes1 = boxes1.expand(*batch, *boxes1.shape[-2:])
     boxes2 = boxes2.expand(*batch, *boxes2.shape[-2:])
-    return torch.ops.lossext.box_pairwise(boxes1, boxes2, int(code(BoxPairKind, kind)), int(code(BoxFmt, fmt)),
-                                        float(eps))
+    return torch.ops.lossext.box_pairwise(
+        boxes1, boxes2, int(code(BoxPairKind, kind)), int(code(BoxFmt, fmt)), float(eps)
+    )
 
 
 _PAIRWISE_DOC = """
@@ -78,12 +78,16 @@ def generalized_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, fmt: str = "
     return _pairwise(boxes1, boxes2, "giou", 0.0, fmt, "generalized_box_iou")
 
 
-def distance_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, eps: float = 1e-7, fmt: str = "xyxy") -> torch.Tensor:
+def distance_box_iou(
+    boxes1: torch.Tensor, boxes2: torch.Tensor, eps: float = 1e-7, fmt: str = "xyxy"
+) -> torch.Tensor:
     """Pairwise DIoU, as ``torchvision.ops.distance_box_iou`` (eps on the enclosing diagonal^2)."""
     return _pairwise(boxes1, boxes2, "diou", eps, fmt, "distance_box_iou")
 
 
-def complete_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor, eps: float = 1e-7, fmt: str = "xyxy") -> torch.Tensor:
+def complete_box_iou(
+    boxes1: torch.Tensor, boxes2: torch.Tensor, eps: float = 1e-7, fmt: str = "xyxy"
+) -> torch.Tensor:
     """Pairwise CIoU, as ``torchvision.ops.complete_box_iou``."""
     return _pairwise(boxes1, boxes2, "ciou", eps, fmt, "complete_box_iou")
 

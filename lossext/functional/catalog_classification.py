@@ -47,7 +47,9 @@ def zero_one_loss(input, target, tolerance=None, reduction="mean"):
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if target.shape != input.shape:
-        raise ArgumentError(f"target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}")
+        raise ArgumentError(
+            f"target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
     if tolerance is not None:
         check_floating(input, "input")
         if not tolerance > 0:
@@ -92,9 +94,13 @@ def multiclass_hinge_loss(input, target, margin=1.0, reduction="mean"):
     if input.dim() == 0 or input.shape[-1] < 2:
         raise ArgumentError(f"input must have shape (..., C) with C >= 2, got {tuple(input.shape)}")
     if target.dtype != torch.int64 or target.shape != input.shape[:-1]:
-        raise ArgumentError(f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
-                         f"{tuple(target.shape)}")
-    check_values((target >= 0) & (target < input.shape[-1]), IndexError, "target holds a class index outside [0, C)")
+        raise ArgumentError(
+            f"target must be int64 of shape {tuple(input.shape[:-1])}, got {target.dtype} "
+            f"{tuple(target.shape)}"
+        )
+    check_values(
+        (target >= 0) & (target < input.shape[-1]), IndexError, "target holds a class index outside [0, C)"
+    )
     return reference.multiclass_hinge_loss(input, target, margin, reduction)
 
 
@@ -122,8 +128,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
         try:
             torch.broadcast_shapes(weight.shape, input.shape)
         except RuntimeError:
-            raise ArgumentError(f"weight of shape {tuple(weight.shape)} does not broadcast to input "
-                             f"{tuple(input.shape)}") from None
+            raise ArgumentError(
+                f"weight of shape {tuple(weight.shape)} does not broadcast to input {tuple(input.shape)}"
+            ) from None
     _check_probabilities(input, "input")
     _check_probabilities(target, "target")
     return reference.binary_cross_entropy(input, target, weight, reduction)
@@ -152,11 +159,16 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     check_class_weight(weight, "weight", classes, input)
     expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
     if target.is_floating_point() or target.dtype == torch.bool or tuple(target.shape) != expected:
-        raise ArgumentError(f"target must be integer (int64, int32, uint8, ...) class indices of shape {expected}, "
-                            f"got {target.dtype} {tuple(target.shape)}")
+        raise ArgumentError(
+            f"target must be integer (int64, int32, uint8, ...) class indices of shape {expected}, "
+            f"got {target.dtype} {tuple(target.shape)}"
+        )
     target = target.long()  # uint8 masks as torch takes them, int32 labels
-    check_values(((target >= 0) & (target < classes)) | (target == ignore_index), IndexError,
-                 f"target holds a class index outside [0, {classes}) that is not ignore_index")
+    check_values(
+        ((target >= 0) & (target < classes)) | (target == ignore_index),
+        IndexError,
+        f"target holds a class index outside [0, {classes}) that is not ignore_index",
+    )
     return reference.nll_loss(input, target, weight, ignore_index, reduction)
 
 
@@ -174,7 +186,9 @@ def soft_margin_loss(input, target, reduction="mean"):
     {-1, +1}, not checked (as torch); target broadcasts to input's shape.
     Reference implementation (pure PyTorch)."""
     if check_broadcast(reduction, input=input, target=target) != input.shape:
-        raise ArgumentError(f"target {tuple(target.shape)} must broadcast to input's shape {tuple(input.shape)}")
+        raise ArgumentError(
+            f"target {tuple(target.shape)} must broadcast to input's shape {tuple(input.shape)}"
+        )
     return reference.soft_margin_loss(input, target, reduction)
 
 
@@ -195,7 +209,9 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     # torch takes any target of N elements (N = 1 for an unbatched input), at most 1-D.
     rows = input.shape[0] if input.dim() == 2 else 1
     if target.dtype != torch.int64 or target.dim() > 1 or target.numel() != rows:
-        raise ArgumentError(f"target must be int64 holding {rows} class index(es), of shape () or ({rows},), got "
-                            f"{target.dtype} {tuple(target.shape)}")
+        raise ArgumentError(
+            f"target must be int64 holding {rows} class index(es), of shape () or ({rows},), got "
+            f"{target.dtype} {tuple(target.shape)}"
+        )
     check_values((target >= 0) & (target < classes), IndexError, "target holds a class index outside [0, C)")
     return reference.multi_margin_loss(input, target, p, margin, weight, reduction)

@@ -1,7 +1,5 @@
 """Embedding and ranking losses. Pure PyTorch (the reference) behind the public API."""
 
-import torch
-
 from lossext import reference
 from lossext.functional._catalog_common import (
     check_broadcast,
@@ -90,7 +88,9 @@ def contrastive_loss(input1, input2, target, margin=1.0, eps=1e-6, reduction="me
     _check_embeddings(reduction, input1=input1, input2=input2)
     _check_pair_target(target, input1)
     check_nonnegative(margin, "margin")
-    check_values((target == 0) | (target == 1), ArgumentError, "target must hold labels in {0, 1} (1 = similar)")
+    check_values(
+        (target == 0) | (target == 1), ArgumentError, "target must hold labels in {0, 1} (1 = similar)"
+    )
     return reference.contrastive_loss(input1, input2, target, margin, eps, reduction)
 
 
@@ -101,5 +101,3 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     Reference implementation (pure PyTorch)."""
     check_broadcast(reduction, same_dim=True, input1=input1, input2=input2, target=target)
     return reference.margin_ranking_loss(input1, input2, target, margin, reduction)
-
-

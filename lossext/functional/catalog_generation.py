@@ -13,7 +13,9 @@ def gram_matrix(features):
     -> (C, C); any number of spatial dims (N, C, *) works the same way."""
     check_floating(features, "features")
     if features.dim() < 3:
-        raise ArgumentError(f"features must have shape (C, H, W) or (N, C, H, W), got {tuple(features.shape)}")
+        raise ArgumentError(
+            f"features must have shape (C, H, W) or (N, C, H, W), got {tuple(features.shape)}"
+        )
     return reference.gram_matrix(features)
 
 
@@ -37,10 +39,14 @@ def style_loss(input, target, reduction="mean"):
     for x, y in zip(xs, ys):
         check_same_device(y, "target", x, "input")
         if x.shape[-3] != y.shape[-3] or x.dim() != y.dim():
-            raise ArgumentError(f"feature maps of input {tuple(x.shape)} and target {tuple(y.shape)} differ in "
-                             "channels or rank")
+            raise ArgumentError(
+                f"feature maps of input {tuple(x.shape)} and target {tuple(y.shape)} differ in "
+                "channels or rank"
+            )
         if x.dim() < 3:
-            raise ArgumentError(f"feature maps must have shape (C, H, W) or (N, C, H, W), got {tuple(x.shape)}")
+            raise ArgumentError(
+                f"feature maps must have shape (C, H, W) or (N, C, H, W), got {tuple(x.shape)}"
+            )
     return reference.style_loss(input, target, reduction)
 
 
@@ -56,7 +62,9 @@ def perceptual_loss(input, target, feature_extractor, reduction="mean"):
     check_reduction(reduction)
     check_same_device(target, "target", input, "input")
     if not callable(feature_extractor):
-        raise TypeError(f"feature_extractor must be an nn.Module or callable, got {type(feature_extractor).__name__}")
+        raise TypeError(
+            f"feature_extractor must be an nn.Module or callable, got {type(feature_extractor).__name__}"
+        )
     return reference.perceptual_loss(input, target, feature_extractor, reduction)
 
 

@@ -42,21 +42,29 @@ def confusion_matrix(input, target, num_classes, ignore_index=None):
     scores = input.dim() == target.dim() + 1
     if scores:
         if input.shape[1] != num_classes or input.shape[:1] + input.shape[2:] != target.shape:
-            raise ArgumentError(f"scores of shape {tuple(input.shape)} do not match target {tuple(target.shape)} "
-                             f"and num_classes {num_classes}")
+            raise ArgumentError(
+                f"scores of shape {tuple(input.shape)} do not match target {tuple(target.shape)} "
+                f"and num_classes {num_classes}"
+            )
     elif input.shape != target.shape or input.is_floating_point():
-        raise ArgumentError(f"input must be integer predictions of target's shape {tuple(target.shape)} or scores "
-                         f"(N, C, ...), got {input.dtype} {tuple(input.shape)}")
+        raise ArgumentError(
+            f"input must be integer predictions of target's shape {tuple(target.shape)} or scores "
+            f"(N, C, ...), got {input.dtype} {tuple(input.shape)}"
+        )
     valid = (target >= 0) & (target < num_classes)
     if ignore_index is not None:
         valid = valid | (target == ignore_index)
     check_values(valid, IndexError, f"target holds a class index outside [0, {num_classes})")
     if not scores:
-        check_values((input >= 0) & (input < num_classes), IndexError,
-                     f"input holds a class index outside [0, {num_classes})")
+        check_values(
+            (input >= 0) & (input < num_classes),
+            IndexError,
+            f"input holds a class index outside [0, {num_classes})",
+        )
     with torch.no_grad():
-        return reference.confusion_matrix(input.long() if not scores else input, target.long(), num_classes,
-                                          ignore_index)
+        return reference.confusion_matrix(
+            input.long() if not scores else input, target.long(), num_classes, ignore_index
+        )
 
 
 def _check_confusion(confusion):

@@ -80,7 +80,9 @@ def cross_entropy(
         target = target.long()  # uint8 masks, int32 labels: the kernels read int64
     if not _ext.has_kernels(input.device):
         _ext.warn_fallback("cross_entropy", input.device)
-        return reference.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, z_loss)
+        return reference.cross_entropy(
+            input, target, weight, ignore_index, reduction, label_smoothing, z_loss
+        )
 
     unbatched = input.dim() == 1
     if unbatched:
@@ -93,7 +95,9 @@ def cross_entropy(
         loss, _, row_weight = torch.ops.lossext.cross_entropy_index_fwd(
             input, target, weight, int(ignore_index), label_smoothing, z_loss
         )
-        denominator = class_weight_total(row_weight, weight, target, ignore_index) if reduction == "mean" else None
+        denominator = (
+            class_weight_total(row_weight, weight, target, ignore_index) if reduction == "mean" else None
+        )
 
     if reduction == "none":
         out = loss.squeeze(0) if unbatched else loss

@@ -58,15 +58,18 @@ def _check_normalizer(normalizer, input):
     if normalizer is None or (isinstance(normalizer, numbers.Real) and not isinstance(normalizer, bool)):
         return
     if not isinstance(normalizer, torch.Tensor):
-        raise TypeError(f"normalizer must be a float or a one-element tensor, got {type(normalizer).__name__}")
+        raise TypeError(
+            f"normalizer must be a float or a one-element tensor, got {type(normalizer).__name__}"
+        )
     if normalizer.numel() != 1:
         raise ArgumentError(f"normalizer must be a one-element tensor, got shape {tuple(normalizer.shape)}")
     if normalizer.device != input.device and normalizer.device.type != "cpu":
         check_same_device(normalizer, "normalizer", input, "inputs")
 
 
-def _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing,
-                        ignore_index):
+def _check_sigmoid_args(
+    inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing, ignore_index
+):
     check_floating(inputs, "inputs")
     check_tensor(targets, "targets")
     check_reduction(reduction)
@@ -157,9 +160,13 @@ def sigmoid_focal_loss(
     float32 and rounded once. Under ``torch.no_grad()`` the CPU forward
     computes and keeps only the loss.
     """
-    _check_sigmoid_args(inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing, ignore_index)
+    _check_sigmoid_args(
+        inputs, targets, alpha, gamma, reduction, weight, normalizer, label_smoothing, ignore_index
+    )
     args = (inputs, targets, alpha, gamma, reduction)
-    kwargs = dict(weight=weight, ignore_index=ignore_index, normalizer=normalizer, label_smoothing=label_smoothing)
+    kwargs = dict(
+        weight=weight, ignore_index=ignore_index, normalizer=normalizer, label_smoothing=label_smoothing
+    )
     if not _ext.has_kernels(inputs.device):
         _ext.warn_fallback("sigmoid_focal_loss", inputs.device)
         return reference.sigmoid_focal_loss(*args, **kwargs)
@@ -173,7 +180,12 @@ def sigmoid_focal_loss(
     reduce_rows = reduction != "none"
     options = (weight, float(alpha), float(gamma), int(ignore_index), float(label_smoothing), reduce_rows)
     saved_derivative_exact = inputs.dtype in (torch.float32, torch.float64)
-    if inputs.device.type == "cpu" and inputs.requires_grad and torch.is_grad_enabled() and saved_derivative_exact:
+    if (
+        inputs.device.type == "cpu"
+        and inputs.requires_grad
+        and torch.is_grad_enabled()
+        and saved_derivative_exact
+    ):
         # CPU training: dL/dx comes out of the forward's element math, the
         # backward only scales it (see lossext/_ops/focal.py). float16 and
         # bfloat16 recompute instead: a derivative stored in the input's
@@ -278,7 +290,9 @@ def _check_mmdet_reduce(reduction, avg_factor, weight, pred):
         check_same_device(weight, "weight", pred, "pred")
 
 
-def quality_focal_loss(pred, target, weight=None, beta: float = 2.0, reduction: str = "mean", avg_factor=None):
+def quality_focal_loss(
+    pred, target, weight=None, beta: float = 2.0, reduction: str = "mean", avg_factor=None
+):
     """Quality focal loss (GFL), mmdet's ``quality_focal_loss`` semantics.
 
     ``pred`` (N, C) logits; ``target = (label, score)``: label (N,) int64 with
@@ -307,8 +321,16 @@ def quality_focal_loss(pred, target, weight=None, beta: float = 2.0, reduction: 
     return reference.quality_focal_loss(pred, (label, score), weight, beta, reduction, avg_factor)
 
 
-def varifocal_loss(pred, target, weight=None, alpha: float = 0.75, gamma: float = 2.0, iou_weighted: bool = True,
-                   reduction: str = "mean", avg_factor=None):
+def varifocal_loss(
+    pred,
+    target,
+    weight=None,
+    alpha: float = 0.75,
+    gamma: float = 2.0,
+    iou_weighted: bool = True,
+    reduction: str = "mean",
+    avg_factor=None,
+):
     """Varifocal loss, mmdet's ``varifocal_loss`` semantics.
 
     ``pred`` (N, C) logits, ``target`` (N, C) IoU-aware scores (0 for
@@ -319,7 +341,9 @@ def varifocal_loss(pred, target, weight=None, alpha: float = 0.75, gamma: float 
     check_floating(pred, "pred")
     check_floating(target, "target")
     if target.shape != pred.shape:
-        raise ArgumentError(f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}")
+        raise ArgumentError(
+            f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}"
+        )
     if not isinstance(alpha, numbers.Real) or not alpha >= 0:
         raise ArgumentError(f"alpha must be >= 0, got {alpha}")
     _check_gamma(gamma)

@@ -43,11 +43,17 @@ def smooth_l1_loss(
     |d| - 0.5 beta beyond; beta = 0 is the L1 loss (gradient sign(d), 0 at
     d = 0). beta < 0 raises ArgumentError."""
     check_number(beta, "beta", 0, finite=False)
-    return _elementwise("smooth_l1_loss", input, target, reduction, RegressionKind.SmoothL1, beta, reference.smooth_l1_loss)
+    return _elementwise(
+        "smooth_l1_loss", input, target, reduction, RegressionKind.SmoothL1, beta, reference.smooth_l1_loss
+    )
 
 
-def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0) -> torch.Tensor:
+def huber_loss(
+    input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0
+) -> torch.Tensor:
     """``torch.nn.functional.huber_loss``: 0.5 d^2 for |d| <= delta,
     delta (|d| - 0.5 delta) beyond. delta <= 0 raises ArgumentError."""
     check_number(delta, "delta", 0, strict=True, finite=False)
-    return _elementwise("huber_loss", input, target, reduction, RegressionKind.Huber, delta, reference.huber_loss)
+    return _elementwise(
+        "huber_loss", input, target, reduction, RegressionKind.Huber, delta, reference.huber_loss
+    )

@@ -98,8 +98,10 @@ def _reshaped_target(target, shape, also, mode, input):
     if tuple(target.shape) in [tuple(a) for a in also]:
         return target.reshape(shape)
     accepted = " or ".join(str(tuple(a)) for a in [shape, *also])
-    raise ArgumentError(f"target must have shape {accepted} for input of shape {tuple(input.shape)} in "
-                        f"mode={mode!r}, got {tuple(target.shape)}")
+    raise ArgumentError(
+        f"target must have shape {accepted} for input of shape {tuple(input.shape)} in "
+        f"mode={mode!r}, got {tuple(target.shape)}"
+    )
 
 
 def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes, reduction):
@@ -118,8 +120,10 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
     spatial = tuple(input.shape[2:])
     if mode == "multiclass":
         if target.is_floating_point() or target.dtype == torch.bool:
-            raise TypeError(f"mode='multiclass' takes integer class-index targets of shape (N, d1, ..., dk), got "
-                            f"{target.dtype} (float masks go with mode='multilabel')")
+            raise TypeError(
+                f"mode='multiclass' takes integer class-index targets of shape (N, d1, ..., dk), got "
+                f"{target.dtype} (float masks go with mode='multilabel')"
+            )
         # Masks load as uint8 or int32 as often as int64; smp also takes (N, 1, d1, ...) and
         # the flattened (N, d1 * ... * dk). The kernels read int64 (a copy of the target only).
         target = _reshaped_target(target, (n, *spatial), [(n, 1, *spatial), (n, _prod(spatial))], mode, input)
@@ -131,9 +135,16 @@ def _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight,
             target_as = None
         if mode == "binary":
             if c != 1:
-                raise ArgumentError(f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}")
-            target = _reshaped_target(target, tuple(input.shape),
-                                      [(n, *spatial), (n, 1, _prod(spatial)), (n, _prod(spatial))], mode, input)
+                raise ArgumentError(
+                    f"mode='binary' takes input of shape (N, 1, d1, ..., dk), got {tuple(input.shape)}"
+                )
+            target = _reshaped_target(
+                target,
+                tuple(input.shape),
+                [(n, *spatial), (n, 1, _prod(spatial)), (n, _prod(spatial))],
+                mode,
+                input,
+            )
         else:
             target = _reshaped_target(target, tuple(input.shape), [(n, c, _prod(spatial))], mode, input)
         if target_as is not None:
@@ -169,12 +180,34 @@ def _stats(input, target, mode, from_logits, ignore_index, squared_pred, with_ce
     else:
         activation = SegActivation.Sigmoid if from_logits else SegActivation.Identity
     has_ignore = ignore_index is not None
-    return torch.ops.lossext.seg_stats_fwd(input, target, int(activation), int(ignore_index) if has_ignore else -100,
-                                           has_ignore, bool(squared_pred), with_ce, float(label_smoothing))
+    return torch.ops.lossext.seg_stats_fwd(
+        input,
+        target,
+        int(activation),
+        int(ignore_index) if has_ignore else -100,
+        has_ignore,
+        bool(squared_pred),
+        with_ce,
+        float(label_smoothing),
+    )
 
 
-def _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, reduction,
-                     alpha=0.5, beta=0.5, gamma=1.0, class_weights=None):
+def _loss_from_stats(
+    kind,
+    stats,
+    classes,
+    log_loss,
+    smooth,
+    eps,
+    weight,
+    per_image,
+    empty_classes,
+    reduction,
+    alpha=0.5,
+    beta=0.5,
+    gamma=1.0,
+    class_weights=None,
+):
     tp, sp, st = stats.unbind(1)  # each (N, C)
     if not per_image:
         tp, sp, st = tp.sum(0), sp.sum(0), st.sum(0)
@@ -216,40 +249,121 @@ def _check_class_weights(class_weights, num_classes, mode):
     if class_weights is None:
         return None
     if mode == "binary":
-        raise ArgumentError("class_weights cannot be used with mode='binary' (there is one channel), as in smp")
+        raise ArgumentError(
+            "class_weights cannot be used with mode='binary' (there is one channel), as in smp"
+        )
     w = torch.as_tensor(class_weights, dtype=torch.float64)
     if w.dim() != 1 or w.numel() != num_classes:
-        raise ArgumentError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+        raise ArgumentError(
+            f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}"
+        )
     # The values are checked where that needs no device sync (a list, a CPU tensor).
-    if w.device.type == "cpu" and not (bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0):
+    if w.device.type == "cpu" and not (
+        bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0
+    ):
         raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
     if w.dim() != 1 or w.numel() != num_classes:
-        raise ArgumentError(f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}")
+        raise ArgumentError(
+            f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}"
+        )
     if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
         raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
 
 
-def _overlap(kind, name, input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
-             per_image, squared_pred, empty_classes, reduction, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None):
-    classes, target_k = _check_args(input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes,
-                                    reduction)
+def _overlap(
+    kind,
+    name,
+    input,
+    target,
+    mode,
+    classes,
+    log_loss,
+    from_logits,
+    smooth,
+    ignore_index,
+    eps,
+    weight,
+    per_image,
+    squared_pred,
+    empty_classes,
+    reduction,
+    alpha=0.5,
+    beta=0.5,
+    gamma=1.0,
+    class_weights=None,
+):
+    classes, target_k = _check_args(
+        input, target, mode, classes, smooth, ignore_index, eps, weight, empty_classes, reduction
+    )
     class_weights = _check_class_weights(class_weights, input.shape[1], mode)
     target = target_k
     if not _use_kernel(name, input, target):
         kwargs = dict(weight=weight, per_image=per_image, empty_classes=empty_classes, reduction=reduction)
         if kind == "dice":
-            return reference.dice_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps,
-                                       class_weights, squared_pred=squared_pred, **kwargs)
+            return reference.dice_loss(
+                input,
+                target,
+                mode,
+                classes,
+                log_loss,
+                from_logits,
+                smooth,
+                ignore_index,
+                eps,
+                class_weights,
+                squared_pred=squared_pred,
+                **kwargs,
+            )
         if kind == "jaccard":
-            return reference.jaccard_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index,
-                                          eps, class_weights, squared_pred=squared_pred, **kwargs)
-        return reference.tversky_loss(input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps,
-                                      alpha, beta, gamma, class_weights, **kwargs)
+            return reference.jaccard_loss(
+                input,
+                target,
+                mode,
+                classes,
+                log_loss,
+                from_logits,
+                smooth,
+                ignore_index,
+                eps,
+                class_weights,
+                squared_pred=squared_pred,
+                **kwargs,
+            )
+        return reference.tversky_loss(
+            input,
+            target,
+            mode,
+            classes,
+            log_loss,
+            from_logits,
+            smooth,
+            ignore_index,
+            eps,
+            alpha,
+            beta,
+            gamma,
+            class_weights,
+            **kwargs,
+        )
     stats, _ = _stats(input, target_k, mode, from_logits, ignore_index, squared_pred)
-    loss = _loss_from_stats(kind, stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, reduction,
-                            alpha, beta, gamma, class_weights)
+    loss = _loss_from_stats(
+        kind,
+        stats,
+        classes,
+        log_loss,
+        smooth,
+        eps,
+        weight,
+        per_image,
+        empty_classes,
+        reduction,
+        alpha,
+        beta,
+        gamma,
+        class_weights,
+    )
     return loss.to(result_dtype(input))
 
 
@@ -291,32 +405,112 @@ _ARGS_DOC = """
 """
 
 
-def dice_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-              eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
-              reduction="mean"):
+def dice_loss(
+    input,
+    target,
+    mode,
+    classes=None,
+    log_loss=False,
+    from_logits=True,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    class_weights=None,
+    *,
+    weight=None,
+    per_image=False,
+    squared_pred=False,
+    empty_classes="mask",
+    reduction="mean",
+):
     """Dice loss, 1 - (TP + smooth) / max((P + T) / 2 + smooth, eps) per class
     (Tversky at alpha = beta = 1/2, as the catalogue and smp 0.6 define it); a
     drop-in for ``segmentation_models_pytorch.losses.DiceLoss`` (same positional
     arguments), fused.
     """
-    return _overlap("dice", "dice_loss", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index,
-                    eps, weight, per_image, squared_pred, empty_classes, reduction, class_weights=class_weights)
+    return _overlap(
+        "dice",
+        "dice_loss",
+        input,
+        target,
+        mode,
+        classes,
+        log_loss,
+        from_logits,
+        smooth,
+        ignore_index,
+        eps,
+        weight,
+        per_image,
+        squared_pred,
+        empty_classes,
+        reduction,
+        class_weights=class_weights,
+    )
 
 
-def jaccard_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-                 eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False, empty_classes="mask",
-                 reduction="mean"):
+def jaccard_loss(
+    input,
+    target,
+    mode,
+    classes=None,
+    log_loss=False,
+    from_logits=True,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    class_weights=None,
+    *,
+    weight=None,
+    per_image=False,
+    squared_pred=False,
+    empty_classes="mask",
+    reduction="mean",
+):
     """Jaccard (IoU) loss, 1 - (TP + smooth) / max(P + T - TP + smooth, eps) per
     class; smp's ``JaccardLoss`` (same positional arguments as dice_loss).
     """
-    return _overlap("jaccard", "jaccard_loss", input, target, mode, classes, log_loss, from_logits, smooth,
-                    ignore_index, eps, weight, per_image, squared_pred, empty_classes, reduction,
-                    class_weights=class_weights)
+    return _overlap(
+        "jaccard",
+        "jaccard_loss",
+        input,
+        target,
+        mode,
+        classes,
+        log_loss,
+        from_logits,
+        smooth,
+        ignore_index,
+        eps,
+        weight,
+        per_image,
+        squared_pred,
+        empty_classes,
+        reduction,
+        class_weights=class_weights,
+    )
 
 
-def tversky_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-                 eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None, *, weight=None, per_image=False, empty_classes="mask",
-                 reduction="mean"):
+def tversky_loss(
+    input,
+    target,
+    mode,
+    classes=None,
+    log_loss=False,
+    from_logits=True,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    alpha=0.5,
+    beta=0.5,
+    gamma=1.0,
+    class_weights=None,
+    *,
+    weight=None,
+    per_image=False,
+    empty_classes="mask",
+    reduction="mean",
+):
     """Tversky loss, score (TP + smooth) / max(TP + alpha FP + beta FN + smooth, eps)
     with FP = sum p (1 - t) (weighted by alpha) and FN = sum (1 - p) t (by beta);
     the reduced loss is raised to gamma (focal Tversky, smp's convention).
@@ -326,14 +520,47 @@ def tversky_loss(input, target, mode, classes=None, log_loss=False, from_logits=
     _check_number(alpha, "alpha", 0)
     _check_number(beta, "beta", 0)
     _check_number(gamma, "gamma", 0, strict=True)
-    return _overlap("tversky", "tversky_loss", input, target, mode, classes, log_loss, from_logits, smooth,
-                    ignore_index, eps, weight, per_image, False, empty_classes, reduction, alpha, beta, gamma,
-                    class_weights)
+    return _overlap(
+        "tversky",
+        "tversky_loss",
+        input,
+        target,
+        mode,
+        classes,
+        log_loss,
+        from_logits,
+        smooth,
+        ignore_index,
+        eps,
+        weight,
+        per_image,
+        False,
+        empty_classes,
+        reduction,
+        alpha,
+        beta,
+        gamma,
+        class_weights,
+    )
 
 
-def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore_index=None, eps=1e-7, *,
-                 lambda_dice=1.0, lambda_ce=1.0, label_smoothing=0.0, weight=None, per_image=False,
-                 squared_pred=False, empty_classes="mask"):
+def dice_ce_loss(
+    input,
+    target,
+    classes=None,
+    log_loss=False,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    *,
+    lambda_dice=1.0,
+    lambda_ce=1.0,
+    label_smoothing=0.0,
+    weight=None,
+    per_image=False,
+    squared_pred=False,
+    empty_classes="mask",
+):
     """``lambda_dice * Dice + lambda_ce * CE`` for multiclass segmentation (MONAI's
     DiceCELoss with softmax), from one softmax pass shared by both terms.
 
@@ -345,30 +572,52 @@ def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore
     ``weight`` (mean over the summed weights of the valid pixels). Scalar result
     in input's dtype.
     """
-    classes, target = _check_args(input, target, "multiclass", classes, smooth, ignore_index, eps, weight,
-                                  empty_classes, "mean")
+    classes, target = _check_args(
+        input, target, "multiclass", classes, smooth, ignore_index, eps, weight, empty_classes, "mean"
+    )
     _check_number(lambda_dice, "lambda_dice", 0)
     _check_number(lambda_ce, "lambda_ce", 0)
     _check_number(label_smoothing, "label_smoothing", 0)
     if label_smoothing > 1:
         raise ArgumentError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     if not _use_kernel("dice_ce_loss", input, target):
-        return reference.dice_ce_loss(input, target, classes, log_loss, smooth, ignore_index, eps,
-                                      lambda_dice=lambda_dice, lambda_ce=lambda_ce, label_smoothing=label_smoothing,
-                                      weight=weight, per_image=per_image, squared_pred=squared_pred,
-                                      empty_classes=empty_classes)
+        return reference.dice_ce_loss(
+            input,
+            target,
+            classes,
+            log_loss,
+            smooth,
+            ignore_index,
+            eps,
+            lambda_dice=lambda_dice,
+            lambda_ce=lambda_ce,
+            label_smoothing=label_smoothing,
+            weight=weight,
+            per_image=per_image,
+            squared_pred=squared_pred,
+            empty_classes=empty_classes,
+        )
     # The shared pass accumulates the unweighted cross-entropy; a class-weighted
     # one (a weighted mean over pixels) is the fused cross-entropy kernel's job,
     # at the cost of a second read of the logits.
     shared = weight is None
-    stats, extras = _stats(input, target, "multiclass", True, ignore_index, squared_pred, shared, label_smoothing)
-    dice = _loss_from_stats("dice", stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, "mean")
+    stats, extras = _stats(
+        input, target, "multiclass", True, ignore_index, squared_pred, shared, label_smoothing
+    )
+    dice = _loss_from_stats(
+        "dice", stats, classes, log_loss, smooth, eps, weight, per_image, empty_classes, "mean"
+    )
     if shared:
         ce_sum, valid = extras.sum(0).unbind(0)
         ce = mean_or_nan(ce_sum, valid)
     else:
-        ce = cross_entropy(input, target, weight.to(input.dtype), ignore_index=-100 if ignore_index is None
-                           else ignore_index, label_smoothing=label_smoothing).to(dice.dtype)
+        ce = cross_entropy(
+            input,
+            target,
+            weight.to(input.dtype),
+            ignore_index=-100 if ignore_index is None else ignore_index,
+            label_smoothing=label_smoothing,
+        ).to(dice.dtype)
     loss = lambda_dice * dice + lambda_ce * ce
     return loss.to(result_dtype(input))
 

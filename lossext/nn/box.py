@@ -7,7 +7,9 @@ from lossext import functional as F
 class BoxIoULoss(nn.Module):
     """Aligned-pair IoU-family loss; see :func:`lossext.box_iou_loss`."""
 
-    def __init__(self, mode: str = "giou", reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy") -> None:
+    def __init__(
+        self, mode: str = "giou", reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
+    ) -> None:
         super().__init__()
         self.mode = mode
         self.reduction = reduction

@@ -14,7 +14,9 @@ from lossext import functional as F
 def _wrap(name, fn, n_inputs, doc=None):
     params = list(inspect.signature(fn).parameters.values())[n_inputs:]
     option_names = [p.name for p in params]
-    signature = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params]
+    )
 
     def __init__(self, *args, **kwargs):
         nn.Module.__init__(self)
@@ -31,7 +33,9 @@ def _wrap(name, fn, n_inputs, doc=None):
         return fn(*inputs, **{key: getattr(self, key) for key in option_names})
 
     def extra_repr(self):
-        return ", ".join(f"{k}={getattr(self, k)!r}" for k in option_names if not isinstance(getattr(self, k), nn.Module))
+        return ", ".join(
+            f"{k}={getattr(self, k)!r}" for k in option_names if not isinstance(getattr(self, k), nn.Module)
+        )
 
     __init__.__signature__ = signature
     cls = type(name, (nn.Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr})
@@ -132,5 +136,11 @@ class DiceScore(_ConfusionMetric):
     _metric = staticmethod(F.dice_score)
 
 
-__all__ = [name for name, value in dict(globals()).items() if isinstance(value, type) and issubclass(value, nn.Module)
-           and not name.startswith("_") and value.__module__ == __name__]
+__all__ = [
+    name
+    for name, value in dict(globals()).items()
+    if isinstance(value, type)
+    and issubclass(value, nn.Module)
+    and not name.startswith("_")
+    and value.__module__ == __name__
+]

@@ -27,16 +27,29 @@ class SigmoidFocalLoss(nn.Module):
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor, normalizer=None) -> torch.Tensor:
         return F.sigmoid_focal_loss(
-            inputs, targets, self.alpha, self.gamma, self.reduction, weight=self.weight,
-            ignore_index=self.ignore_index, normalizer=normalizer, label_smoothing=self.label_smoothing,
+            inputs,
+            targets,
+            self.alpha,
+            self.gamma,
+            self.reduction,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            normalizer=normalizer,
+            label_smoothing=self.label_smoothing,
         )
 
 
 class SoftmaxFocalLoss(nn.Module):
     """Softmax focal loss; see :func:`lossext.softmax_focal_loss`."""
 
-    def __init__(self, alpha=None, gamma: float = 2.0, weight: torch.Tensor | None = None, ignore_index: int = -100,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        alpha=None,
+        gamma: float = 2.0,
+        weight: torch.Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__()
         if isinstance(alpha, torch.Tensor):
             self.register_buffer("alpha", alpha)
@@ -48,8 +61,9 @@ class SoftmaxFocalLoss(nn.Module):
         self.reduction = reduction
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.softmax_focal_loss(input, target, self.alpha, self.gamma, self.weight, self.ignore_index,
-                                    self.reduction)
+        return F.softmax_focal_loss(
+            input, target, self.alpha, self.gamma, self.weight, self.ignore_index, self.reduction
+        )
 
 
 class QualityFocalLoss(nn.Module):
@@ -69,8 +83,14 @@ class QualityFocalLoss(nn.Module):
 class VarifocalLoss(nn.Module):
     """mmdet's VarifocalLoss (sigmoid only); see :func:`lossext.varifocal_loss`."""
 
-    def __init__(self, alpha: float = 0.75, gamma: float = 2.0, iou_weighted: bool = True, reduction: str = "mean",
-                 loss_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        alpha: float = 0.75,
+        gamma: float = 2.0,
+        iou_weighted: bool = True,
+        reduction: str = "mean",
+        loss_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         self.alpha = alpha
         self.gamma = gamma
@@ -80,5 +100,6 @@ class VarifocalLoss(nn.Module):
 
     def forward(self, pred, target, weight=None, avg_factor=None, reduction_override=None):
         reduction = reduction_override if reduction_override else self.reduction
-        return self.loss_weight * F.varifocal_loss(pred, target, weight, self.alpha, self.gamma, self.iou_weighted,
-                                                   reduction, avg_factor)
+        return self.loss_weight * F.varifocal_loss(
+            pred, target, weight, self.alpha, self.gamma, self.iou_weighted, reduction, avg_factor
+        )

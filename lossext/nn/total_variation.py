@@ -8,7 +8,9 @@ class TotalVariationLoss(nn.Module):
     """Total variation per image plane (``kornia.losses.TotalVariation``);
     see :func:`lossext.total_variation_loss`."""
 
-    def __init__(self, reduction: str = "sum", isotropic: bool = False, beta: float = 1.0, eps: float = 0.0) -> None:
+    def __init__(
+        self, reduction: str = "sum", isotropic: bool = False, beta: float = 1.0, eps: float = 0.0
+    ) -> None:
         super().__init__()
         self.reduction = reduction
         self.isotropic = isotropic

@@ -89,7 +89,9 @@ def box_pair_loss(boxes1, boxes2, mode="giou", eps=1e-7, fmt="xyxy"):
         # Angle cost sin(2 arcsin(min(|sx|,|sy|)/sigma)) = 2|sx||sy| / sigma^2.
         angle = 2 * sx.abs() * sy.abs() / (sx**2 + sy**2 + eps)
         gamma = 2 - angle
-        distance = (1 - torch.exp(-gamma * sx**2 / (cw**2 + eps))) + (1 - torch.exp(-gamma * sy**2 / (ch**2 + eps)))
+        distance = (1 - torch.exp(-gamma * sx**2 / (cw**2 + eps))) + (
+            1 - torch.exp(-gamma * sy**2 / (ch**2 + eps))
+        )
         omega_w = (w1 - w2).abs() / (torch.maximum(w1.abs(), w2.abs()) + eps)
         omega_h = (h1 - h2).abs() / (torch.maximum(h1.abs(), h2.abs()) + eps)
         shape = (1 - torch.exp(-omega_w)) ** 4 + (1 - torch.exp(-omega_h)) ** 4
@@ -155,7 +157,9 @@ def _pairwise(boxes1, boxes2, kind, eps, fmt):
     diou = iou - ((centre_p - centre_q) ** 2).sum(-1) / diag
     if kind == "diou":
         return diou
-    v = _aspect_term(q[..., 2] - q[..., 0], q[..., 3] - q[..., 1], p[..., 2] - p[..., 0], p[..., 3] - p[..., 1])
+    v = _aspect_term(
+        q[..., 2] - q[..., 0], q[..., 3] - q[..., 1], p[..., 2] - p[..., 0], p[..., 3] - p[..., 1]
+    )
     with torch.no_grad():
         alpha = v / (1 - iou + v + eps)
     return diou - alpha * v

@@ -73,7 +73,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     total_weight = w_y.sum()
     empty = total_weight == 0
     divisor = torch.where(empty, torch.ones_like(total_weight), total_weight)
-    nan_if_empty = torch.where(empty, torch.full_like(total_weight, float("nan")), torch.zeros_like(total_weight))
+    nan_if_empty = torch.where(
+        empty, torch.full_like(total_weight, float("nan")), torch.zeros_like(total_weight)
+    )
     return ((-w_y * x_y).sum() / divisor + nan_if_empty.detach()).to(input.dtype)
 
 

@@ -1,6 +1,6 @@
 """Entropy and soft-label cross-entropy from their formulas.
-    entropy:             H(p) = -Σ_c p_c log p_c   (0 log 0 = 0)
-    soft cross-entropy:  -Σ_c t_c log softmax(x)_c over dim 1
+entropy:             H(p) = -Σ_c p_c log p_c   (0 log 0 = 0)
+soft cross-entropy:  -Σ_c t_c log softmax(x)_c over dim 1
 """
 
 import torch

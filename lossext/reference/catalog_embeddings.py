@@ -1,9 +1,9 @@
 """Embedding and ranking losses from their formulas.
-    cosine similarity:  1 - cos(a, b)
-    cosine embedding:   1 - cos if y = 1, max(0, cos - m) if y = -1  (torch's cos: eps 1e-12 on |a|², |b|²)
-    triplet margin:     max(0, d(a, p) - d(a, n) + m), d(u, v) = ||u - v + eps||_p; swap: d(a, n) <- min(d(a, n), d(p, n))
-    contrastive:        y d²/2 + (1 - y) max(0, m - d)²/2, y = 1 similar (Hadsell et al. 2006), d = ||a - b + eps||_2
-    margin ranking:     max(0, -y (x1 - x2) + m)
+cosine similarity:  1 - cos(a, b)
+cosine embedding:   1 - cos if y = 1, max(0, cos - m) if y = -1  (torch's cos: eps 1e-12 on |a|², |b|²)
+triplet margin:     max(0, d(a, p) - d(a, n) + m), d(u, v) = ||u - v + eps||_p; swap: d(a, n) <- min(d(a, n), d(p, n))
+contrastive:        y d²/2 + (1 - y) max(0, m - d)²/2, y = 1 similar (Hadsell et al. 2006), d = ||a - b + eps||_2
+margin ranking:     max(0, -y (x1 - x2) + m)
 """
 
 import torch
@@ -30,7 +30,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     d = a.dim() - 1
     cos = (a * b).sum(d) / ((a * a).sum(d) + 1e-12).mul((b * b).sum(d) + 1e-12).sqrt()
     zero = torch.zeros_like(cos)
-    loss = torch.where(target == 1, 1 - cos, zero) + torch.where(target == -1, (cos - margin).clamp_min(0), zero)
+    loss = torch.where(target == 1, 1 - cos, zero) + torch.where(
+        target == -1, (cos - margin).clamp_min(0), zero
+    )
     return reduce(loss, reduction).to(input1.dtype)
 
 

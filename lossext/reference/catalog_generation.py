@@ -1,9 +1,9 @@
 """Image-generation losses from their formulas.
-    Gram matrix:      G = F Fᵀ / (C H W), F the (C, H·W) feature map of one sample
-    style loss:       mean over layers of MSE(G(x), G(y)), summed over layers
-    perceptual loss:  Σ over the extractor's outputs of MSE(φ(x), φ(y))
-    LSGAN (Mao et al. 2017):  D: ½ E[(D(x) - b)²] + ½ E[(D(G(z)) - a)²];  G: ½ E[(D(G(z)) - c)²]
-    Wasserstein (Arjovsky et al. 2017):  critic: E[D(G(z))] - E[D(x)];  generator: -E[D(G(z))]
+Gram matrix:      G = F Fᵀ / (C H W), F the (C, H·W) feature map of one sample
+style loss:       mean over layers of MSE(G(x), G(y)), summed over layers
+perceptual loss:  Σ over the extractor's outputs of MSE(φ(x), φ(y))
+LSGAN (Mao et al. 2017):  D: ½ E[(D(x) - b)²] + ½ E[(D(G(z)) - a)²];  G: ½ E[(D(G(z)) - c)²]
+Wasserstein (Arjovsky et al. 2017):  critic: E[D(G(z))] - E[D(x)];  generator: -E[D(G(z))]
 """
 
 import torch

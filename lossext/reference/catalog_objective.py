@@ -1,8 +1,8 @@
 """Objective helpers from their formulas.
-    structural risk:  loss + λ R(θ), R = Σ|θ| (l1) or Σθ² (l2, the weight-decay form, no ½)
-    confusion matrix: M[i, j] = #(target = i, prediction = j)
-    IoU_c = M_cc / (Σ_j M_cj + Σ_i M_ic - M_cc);  Dice_c = 2 M_cc / (Σ_j M_cj + Σ_i M_ic)
-    mean over classes whose denominator is non-zero (absent classes are nan, skipped).
+structural risk:  loss + λ R(θ), R = Σ|θ| (l1) or Σθ² (l2, the weight-decay form, no ½)
+confusion matrix: M[i, j] = #(target = i, prediction = j)
+IoU_c = M_cc / (Σ_j M_cj + Σ_i M_ic - M_cc);  Dice_c = 2 M_cc / (Σ_j M_cj + Σ_i M_ic)
+mean over classes whose denominator is non-zero (absent classes are nan, skipped).
 """
 
 import torch

@@ -123,13 +123,16 @@ def quality_focal_loss(pred, target, weight=None, beta=2.0, reduction="mean", av
     is_pos = (label.unsqueeze(1) == torch.arange(classes, device=x.device)) & (label >= 0).unsqueeze(1)
     q = score.to(x.dtype).unsqueeze(1)
     neg = F.binary_cross_entropy_with_logits(x, torch.zeros_like(x), reduction="none") * sigma.pow(beta)
-    pos = F.binary_cross_entropy_with_logits(x, q.expand_as(x), reduction="none") * (q - sigma).abs().pow(beta)
+    pos = F.binary_cross_entropy_with_logits(x, q.expand_as(x), reduction="none") * (q - sigma).abs().pow(
+        beta
+    )
     loss = torch.where(is_pos, pos, neg).sum(dim=1)
     return _mmdet_reduce(loss, weight, reduction, avg_factor).to(pred.dtype)
 
 
-def varifocal_loss(pred, target, weight=None, alpha=0.75, gamma=2.0, iou_weighted=True, reduction="mean",
-                   avg_factor=None):
+def varifocal_loss(
+    pred, target, weight=None, alpha=0.75, gamma=2.0, iou_weighted=True, reduction="mean", avg_factor=None
+):
     x = _upcast(pred)
     sigma = x.sigmoid()
     t = target.to(x.dtype)

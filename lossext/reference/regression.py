@@ -1,7 +1,7 @@
 """Smooth L1 and Huber losses from their formulas, d = input - target:
 
-    smooth_l1: 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta   (beta = 0: |d|)
-    huber:     0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta)
+smooth_l1: 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta   (beta = 0: |d|)
+huber:     0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta)
 """
 
 import torch

@@ -46,8 +46,11 @@ def _targets(target, mode, classes, pixels, ignore_index, dtype):
     if mode == "multiclass":
         y = target.reshape(n, pixels)
         valid = y != ignore_index if ignore_index is not None else torch.ones_like(y, dtype=torch.bool)
-        check_values(~valid | ((y >= 0) & (y < classes)), IndexError,
-                     f"target contains a class index outside [0, {classes}) that is not ignore_index")
+        check_values(
+            ~valid | ((y >= 0) & (y < classes)),
+            IndexError,
+            f"target contains a class index outside [0, {classes}) that is not ignore_index",
+        )
         one_hot = F.one_hot(torch.where(valid, y, 0), classes).permute(0, 2, 1)
         return one_hot.to(dtype) * valid.unsqueeze(1), valid.unsqueeze(1)
     t = target.reshape(n, classes, pixels).to(dtype)
@@ -55,7 +58,9 @@ def _targets(target, mode, classes, pixels, ignore_index, dtype):
     return t * valid, valid
 
 
-def overlap_sums(input, target, mode, from_logits=True, ignore_index=None, squared_pred=False, per_image=False):
+def overlap_sums(
+    input, target, mode, from_logits=True, ignore_index=None, squared_pred=False, per_image=False
+):
     """TP, P, T as (N, C) when per_image, else (C,)."""
     p = _probabilities(input, mode, from_logits)
     n, c = p.shape[:2]
@@ -70,8 +75,27 @@ def overlap_sums(input, target, mode, from_logits=True, ignore_index=None, squar
     return tp, sp, st
 
 
-def _loss(kind, input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight, per_image,
-          squared_pred, empty_classes, reduction, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None):
+def _loss(
+    kind,
+    input,
+    target,
+    mode,
+    classes,
+    log_loss,
+    from_logits,
+    smooth,
+    ignore_index,
+    eps,
+    weight,
+    per_image,
+    squared_pred,
+    empty_classes,
+    reduction,
+    alpha=0.5,
+    beta=0.5,
+    gamma=1.0,
+    class_weights=None,
+):
     tp, sp, st = overlap_sums(input, target, mode, from_logits, ignore_index, squared_pred, per_image)
     if kind == "dice":
         # Tversky with alpha = beta = 1/2, smoothing included (the catalogue; smp 0.6):
@@ -109,39 +133,171 @@ def _loss(kind, input, target, mode, classes, log_loss, from_logits, smooth, ign
     return loss
 
 
-def dice_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-              eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False,
-              empty_classes="mask", reduction="mean"):
-    return _loss("dice", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
-                 per_image, squared_pred, empty_classes, reduction, class_weights=class_weights).to(input.dtype)
+def dice_loss(
+    input,
+    target,
+    mode,
+    classes=None,
+    log_loss=False,
+    from_logits=True,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    class_weights=None,
+    *,
+    weight=None,
+    per_image=False,
+    squared_pred=False,
+    empty_classes="mask",
+    reduction="mean",
+):
+    return _loss(
+        "dice",
+        input,
+        target,
+        mode,
+        classes,
+        log_loss,
+        from_logits,
+        smooth,
+        ignore_index,
+        eps,
+        weight,
+        per_image,
+        squared_pred,
+        empty_classes,
+        reduction,
+        class_weights=class_weights,
+    ).to(input.dtype)
 
 
-def jaccard_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-                 eps=1e-7, class_weights=None, *, weight=None, per_image=False, squared_pred=False,
-                 empty_classes="mask", reduction="mean"):
-    return _loss("jaccard", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
-                 per_image, squared_pred, empty_classes, reduction, class_weights=class_weights).to(input.dtype)
+def jaccard_loss(
+    input,
+    target,
+    mode,
+    classes=None,
+    log_loss=False,
+    from_logits=True,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    class_weights=None,
+    *,
+    weight=None,
+    per_image=False,
+    squared_pred=False,
+    empty_classes="mask",
+    reduction="mean",
+):
+    return _loss(
+        "jaccard",
+        input,
+        target,
+        mode,
+        classes,
+        log_loss,
+        from_logits,
+        smooth,
+        ignore_index,
+        eps,
+        weight,
+        per_image,
+        squared_pred,
+        empty_classes,
+        reduction,
+        class_weights=class_weights,
+    ).to(input.dtype)
 
 
-def tversky_loss(input, target, mode, classes=None, log_loss=False, from_logits=True, smooth=0.0, ignore_index=None,
-                 eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, class_weights=None, *, weight=None, per_image=False,
-                 empty_classes="mask", reduction="mean"):
-    return _loss("tversky", input, target, mode, classes, log_loss, from_logits, smooth, ignore_index, eps, weight,
-                 per_image, False, empty_classes, reduction, alpha, beta, gamma, class_weights).to(input.dtype)
+def tversky_loss(
+    input,
+    target,
+    mode,
+    classes=None,
+    log_loss=False,
+    from_logits=True,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    alpha=0.5,
+    beta=0.5,
+    gamma=1.0,
+    class_weights=None,
+    *,
+    weight=None,
+    per_image=False,
+    empty_classes="mask",
+    reduction="mean",
+):
+    return _loss(
+        "tversky",
+        input,
+        target,
+        mode,
+        classes,
+        log_loss,
+        from_logits,
+        smooth,
+        ignore_index,
+        eps,
+        weight,
+        per_image,
+        False,
+        empty_classes,
+        reduction,
+        alpha,
+        beta,
+        gamma,
+        class_weights,
+    ).to(input.dtype)
 
 
-def dice_ce_loss(input, target, classes=None, log_loss=False, smooth=0.0, ignore_index=None, eps=1e-7, *,
-                 lambda_dice=1.0, lambda_ce=1.0, label_smoothing=0.0, weight=None, per_image=False,
-                 squared_pred=False, empty_classes="mask"):
+def dice_ce_loss(
+    input,
+    target,
+    classes=None,
+    log_loss=False,
+    smooth=0.0,
+    ignore_index=None,
+    eps=1e-7,
+    *,
+    lambda_dice=1.0,
+    lambda_ce=1.0,
+    label_smoothing=0.0,
+    weight=None,
+    per_image=False,
+    squared_pred=False,
+    empty_classes="mask",
+):
     """lambda_dice * multiclass Dice (softmax) + lambda_ce * mean cross-entropy
     over non-ignored pixels (torch's F.cross_entropy with label_smoothing);
     weight weighs both terms (MONAI)."""
-    dice = _loss("dice", input, target, "multiclass", classes, log_loss, True, smooth, ignore_index, eps, weight,
-                 per_image, squared_pred, empty_classes, "mean")
+    dice = _loss(
+        "dice",
+        input,
+        target,
+        "multiclass",
+        classes,
+        log_loss,
+        True,
+        smooth,
+        ignore_index,
+        eps,
+        weight,
+        per_image,
+        squared_pred,
+        empty_classes,
+        "mean",
+    )
     logits = _upcast(input)
     ce_weight = None if weight is None else weight.to(logits.dtype)
     # The written-out cross-entropy (F.cross_entropy's formula), which also
     # differentiates a weight that requires grad.
-    ce = cross_entropy(logits, target, ce_weight, ignore_index=-100 if ignore_index is None else ignore_index,
-                       label_smoothing=label_smoothing)
+    ce = cross_entropy(
+        logits,
+        target,
+        ce_weight,
+        ignore_index=-100 if ignore_index is None else ignore_index,
+        label_smoothing=label_smoothing,
+    )
     return (lambda_dice * dice + lambda_ce * ce).to(input.dtype)

@@ -1,12 +1,12 @@
 """Total variation of images (*, H, W) from its formula, per plane (*,):
 
-    anisotropic (kornia.losses.total_variation):
-        sum |I(i+1, j) - I(i, j)| + sum |I(i, j+1) - I(i, j)|
-        'mean': each of the two sums divided by its own count, (H-1) W and
-        H (W-1); an empty term is 0.
-    isotropic, over the (H-1) x (W-1) cells where both differences exist:
-        sum (dx^2 + dy^2 + eps)^(beta / 2), 'mean': divided by (H-1)(W-1).
-        The gradient of a cell with dx^2 + dy^2 + eps == 0 is 0.
+anisotropic (kornia.losses.total_variation):
+    sum |I(i+1, j) - I(i, j)| + sum |I(i, j+1) - I(i, j)|
+    'mean': each of the two sums divided by its own count, (H-1) W and
+    H (W-1); an empty term is 0.
+isotropic, over the (H-1) x (W-1) cells where both differences exist:
+    sum (dx^2 + dy^2 + eps)^(beta / 2), 'mean': divided by (H-1)(W-1).
+    The gradient of a cell with dx^2 + dy^2 + eps == 0 is 0.
 """
 
 import torch

@@ -15,6 +15,7 @@ Comments and string literals are left alone.
 
 usage: cu2cpp.py IN OUT   (OUT's directory is created; OUT.kernels lists the kernels defined)
 """
+
 import os
 import re
 import sys
@@ -139,9 +140,9 @@ def rewrite(src, path):
     for s, e, _ in find_code(src, mask, r"\b(extern\s+)?__shared__\b"):
         # `static __shared__` is still block-scoped on the device: the `static` must go, or the reference
         # would bind to the first block's memory for the whole program.
-        st = re.search(r"\bstatic\s+$", src[max(0, s - 16):s])
+        st = re.search(r"\bstatic\s+$", src[max(0, s - 16) : s])
         if st:
-            edits.append((s - (len(src[max(0, s - 16):s]) - st.start()), s, ""))
+            edits.append((s - (len(src[max(0, s - 16) : s]) - st.start()), s, ""))
         semi = src.index(";", e)
         decl = src[e:semi]
         newlines = decl.count("\n")
@@ -149,7 +150,7 @@ def rewrite(src, path):
         am = re.search(r"__align__\s*\(([^)]*)\)|alignas\s*\(([^)]*)\)", decl)
         if am:
             align = am.group(1) or am.group(2)
-            decl = decl[: am.start()] + decl[am.end():]
+            decl = decl[: am.start()] + decl[am.end() :]
         decl = " ".join(decl.split())
         extern = src[s:e].startswith("extern")
         parts = [p.strip() for p in split_top(decl)]
@@ -167,23 +168,31 @@ def rewrite(src, path):
         for name, dims in decls:
             if extern:
                 if dims != "[]":
-                    raise ValueError("%s:%d: extern __shared__ must be an unsized array" % (path, line_of(src, s)))
-                out.append("%s* const %s = static_cast<%s*>(::simt::shared_dynamic(%s))"
-                           % (type_, name, type_, align if align != "0" else "alignof(%s)" % type_))
+                    raise ValueError(
+                        "%s:%d: extern __shared__ must be an unsized array" % (path, line_of(src, s))
+                    )
+                out.append(
+                    "%s* const %s = static_cast<%s*>(::simt::shared_dynamic(%s))"
+                    % (type_, name, type_, align if align != "0" else "alignof(%s)" % type_)
+                )
             else:
                 tag = "%s:%d:%s" % (base, line_of(src, s), name)
-                out.append('auto& %s = ::simt::shared<%s%s>("%s"%s)'
-                           % (name, type_, dims, tag, ", " + align if align != "0" else ""))
+                out.append(
+                    'auto& %s = ::simt::shared<%s%s>("%s"%s)'
+                    % (name, type_, dims, tag, ", " + align if align != "0" else "")
+                )
         edits.append((s, semi, "; ".join(out) + "\n" * newlines))
 
     # __launch_bounds__(args): a run-time check at the top of the body (none on a declaration).
     for s, e, _ in find_code(src, mask, r"\b__launch_bounds__\s*\("):
         close = balanced_end(src, e - 1)
-        args = split_top(src[e:close - 1])
+        args = split_top(src[e : close - 1])
         body = body_start(src, mask, close)
         edits.append((s, close, ""))
         if body is not None:
-            edits.append((body + 1, body + 1, " ::simt::check_launch_bounds((%s), __func__);" % args[0].strip()))
+            edits.append(
+                (body + 1, body + 1, " ::simt::check_launch_bounds((%s), __func__);" % args[0].strip())
+            )
 
     # Kernel bodies: SIMT_KERNEL_ENTRY() registers the instantiation (coverage).
     for s, e, _ in find_code(src, mask, r"\b__global__\b"):

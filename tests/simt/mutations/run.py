@@ -10,6 +10,7 @@ mutation that slips through fails the tier.
 
   BUILD=... SRC=... mutations/run.py [NAME ...]
 """
+
 import os
 import re
 import shutil
@@ -31,33 +32,103 @@ WRONG_VALUES = r"want [-+0-9.einaf]+|outputs differ bitwise|left .* unwritten|un
 # output), what the bug is. Only the named .cu files are linked (the launchers are weak references), so
 # a patch to a shared header rebuilds one kernel file, not all of them.
 MUTATIONS = [
-    ("oob-box-tile", "asan", "box", ["--filter", "box_pairwise/f32"], r"AddressSanitizer: heap-buffer-overflow",
-     "a tile load reads one box past the end (m0 + tid <= m)"),
-    ("oob-shared-allreduce", "asan", "cross_entropy", ["--filter", "cross_entropy_index/f32"],
-     r"AddressSanitizer: heap-buffer-overflow", "the block all-reduce reads one __shared__ slot past its array"),
-    ("no-sync-box-tile", "asan", "box", ["--filter", "box_pairwise/f32/giou"], WRONG_VALUES,
-     "the barrier between writing a tile and reading it is missing"),
-    ("no-sync-allreduce", "asan", "cross_entropy", ["--filter", "cross_entropy_index/f32"], WRONG_VALUES,
-     "the barrier between the partial writes and the final read of the block all-reduce is missing"),
-    ("no-sync-box-prev-tile", "asan", "box", ["--filter", "box_pairwise/f32", "--grid-cap", "1"], WRONG_VALUES,
-     "the barrier that keeps a tile alive until every thread has read it is missing (seen when one block walks "
-     "several tiles)"),
-    ("divergent-sync", "asan", "box", ["--filter", "box_pairwise/f32"], r"__syncthreads divergence",
-     "a __syncthreads reached by only some threads of the block"),
-    ("shfl-exited-lanes", "asan", "focal", ["--filter", "sigmoid_focal/f32"], r"the mask names lanes that have exited",
-     "a full-mask shuffle after some lanes returned"),
-    ("no-sync-seg-stats", "asan", "segmentation", ["--filter", "segmentation/f32/softmax-index"], WRONG_VALUES,
-     "the barrier between the threads' shared-memory columns and the block's column sums is missing"),
-    ("tv-combine-drops-chunk", "asan", "total_variation", ["--filter", "total_variation/f32"], WRONG_VALUES,
-     "the per-plane combine skips the last chunk's partial sums"),
-    ("no-sync-box-tile", "tsan", "box", ["--filter", "box_pairwise/f32/giou/xyxy", "--schedules", "reverse"],
-     r"ThreadSanitizer: data race", "the same missing tile barrier, as a race (one schedule that gives right values)"),
-    ("no-sync-box-prev-tile", "tsan", "box", ["--filter", "box_pairwise/f32/iou/xyxy", "--grid-cap", "1",
-     "--schedules", "forward"], r"ThreadSanitizer: data race",
-     "the same missing tile barrier, as a race between two other barriers (a schedule that gives right values)"),
-    ("no-sync-allreduce", "tsan", "cross_entropy", ["--filter", "cross_entropy_index/f32/N3_C2049", "--schedules",
-     "reverse"], r"ThreadSanitizer: data race",
-     "the same missing all-reduce barrier, as a race (the reverse schedule gives right values)"),
+    (
+        "oob-box-tile",
+        "asan",
+        "box",
+        ["--filter", "box_pairwise/f32"],
+        r"AddressSanitizer: heap-buffer-overflow",
+        "a tile load reads one box past the end (m0 + tid <= m)",
+    ),
+    (
+        "oob-shared-allreduce",
+        "asan",
+        "cross_entropy",
+        ["--filter", "cross_entropy_index/f32"],
+        r"AddressSanitizer: heap-buffer-overflow",
+        "the block all-reduce reads one __shared__ slot past its array",
+    ),
+    (
+        "no-sync-box-tile",
+        "asan",
+        "box",
+        ["--filter", "box_pairwise/f32/giou"],
+        WRONG_VALUES,
+        "the barrier between writing a tile and reading it is missing",
+    ),
+    (
+        "no-sync-allreduce",
+        "asan",
+        "cross_entropy",
+        ["--filter", "cross_entropy_index/f32"],
+        WRONG_VALUES,
+        "the barrier between the partial writes and the final read of the block all-reduce is missing",
+    ),
+    (
+        "no-sync-box-prev-tile",
+        "asan",
+        "box",
+        ["--filter", "box_pairwise/f32", "--grid-cap", "1"],
+        WRONG_VALUES,
+        "the barrier that keeps a tile alive until every thread has read it is missing (seen when one block walks "
+        "several tiles)",
+    ),
+    (
+        "divergent-sync",
+        "asan",
+        "box",
+        ["--filter", "box_pairwise/f32"],
+        r"__syncthreads divergence",
+        "a __syncthreads reached by only some threads of the block",
+    ),
+    (
+        "shfl-exited-lanes",
+        "asan",
+        "focal",
+        ["--filter", "sigmoid_focal/f32"],
+        r"the mask names lanes that have exited",
+        "a full-mask shuffle after some lanes returned",
+    ),
+    (
+        "no-sync-seg-stats",
+        "asan",
+        "segmentation",
+        ["--filter", "segmentation/f32/softmax-index"],
+        WRONG_VALUES,
+        "the barrier between the threads' shared-memory columns and the block's column sums is missing",
+    ),
+    (
+        "tv-combine-drops-chunk",
+        "asan",
+        "total_variation",
+        ["--filter", "total_variation/f32"],
+        WRONG_VALUES,
+        "the per-plane combine skips the last chunk's partial sums",
+    ),
+    (
+        "no-sync-box-tile",
+        "tsan",
+        "box",
+        ["--filter", "box_pairwise/f32/giou/xyxy", "--schedules", "reverse"],
+        r"ThreadSanitizer: data race",
+        "the same missing tile barrier, as a race (one schedule that gives right values)",
+    ),
+    (
+        "no-sync-box-prev-tile",
+        "tsan",
+        "box",
+        ["--filter", "box_pairwise/f32/iou/xyxy", "--grid-cap", "1", "--schedules", "forward"],
+        r"ThreadSanitizer: data race",
+        "the same missing tile barrier, as a race between two other barriers (a schedule that gives right values)",
+    ),
+    (
+        "no-sync-allreduce",
+        "tsan",
+        "cross_entropy",
+        ["--filter", "cross_entropy_index/f32/N3_C2049", "--schedules", "reverse"],
+        r"ThreadSanitizer: data race",
+        "the same missing all-reduce barrier, as a race (the reverse schedule gives right values)",
+    ),
 ]
 
 
@@ -81,8 +152,18 @@ def build_mutant(name, flavour, kernels):
     if os.path.isdir(base):
         shutil.copytree(base, build, symlinks=True)
     # -O0 for what the patch makes make rebuild: the sanitizers catch the same bugs, and it compiles faster.
-    args = ["make", "-s", "-C", SIMT, "-j2", f"BUILD={build}", f"SRC={src}", f"KERNELS={kernels}", "OPT=-O0 -g",
-            "all"]
+    args = [
+        "make",
+        "-s",
+        "-C",
+        SIMT,
+        "-j2",
+        f"BUILD={build}",
+        f"SRC={src}",
+        f"KERNELS={kernels}",
+        "OPT=-O0 -g",
+        "all",
+    ]
     if flavour == "tsan":
         args.append(f"SAN={TSAN}")
     subprocess.run(args, check=True)
@@ -97,8 +178,12 @@ def main():
             continue
         t0 = time.time()
         # Control: the unmutated binary passes the same selection (so a failure below is the bug's doing).
-        control = subprocess.run([BUILD + ("-tsan" if flavour == "tsan" else "") + "/test_kernels", *args,
-                                  "--no-coverage"], capture_output=True, text=True, timeout=600)
+        control = subprocess.run(
+            [BUILD + ("-tsan" if flavour == "tsan" else "") + "/test_kernels", *args, "--no-coverage"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if control.returncode != 0:
             print(f"MISSED  {name} ({flavour}): the unmutated build already fails {args}")
             missed += 1
