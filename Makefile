@@ -7,7 +7,7 @@ PYTHON ?= python3
 MAX_JOBS ?= 2
 export PYTHON MAX_JOBS
 
-.PHONY: deps build test bench kernels cuda-glue simt wheel clean
+.PHONY: deps build test bench kernels cuda-glue simt lint format wheel clean
 
 deps:
 	@bash tools/bootstrap.sh
@@ -33,6 +33,14 @@ kernels:
 simt:
 	$(MAKE) -C tests/simt -j$(MAX_JOBS) all
 	$(MAKE) -C tests/simt -j$(MAX_JOBS) check
+
+# ruff (Python) and clang-format (C++/CUDA) at pinned versions, installed into
+# build/lint; `make format` applies them.
+lint:
+	bash tools/lint.sh
+
+format:
+	bash tools/lint.sh --fix
 
 # csrc/cuda/*.cpp checked with g++ -fsyntax-only against the installed (CPU) torch's headers.
 cuda-glue: deps
