@@ -7,7 +7,7 @@ PYTHON ?= python3
 MAX_JOBS ?= 2
 export PYTHON MAX_JOBS
 
-.PHONY: deps build test bench kernels cuda-glue simt lint format wheel clean
+.PHONY: deps build test bench kernels cuda-glue simt lint lint-python format wheel clean
 
 deps:
 	@bash tools/bootstrap.sh
@@ -35,9 +35,12 @@ simt:
 	$(MAKE) -C tests/simt -j$(MAX_JOBS) check
 
 # ruff (Python) and clang-format (C++/CUDA) at pinned versions, installed into
-# build/lint; `make format` applies them.
+# build/lint; `make format` applies them. CI runs `make lint-python`.
 lint:
 	bash tools/lint.sh
+
+lint-python:
+	bash tools/lint.sh python
 
 format:
 	bash tools/lint.sh --fix

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The project's formatting and lint rules, checked (default) or applied (--fix):
 # ruff for Python (pyproject.toml), clang-format for C++/CUDA (.clang-format).
+#   tools/lint.sh [--fix] [python|cxx|all]      (default: all)
+# CI checks python; the C++ tree has not been put through clang-format yet
+# (`make format` does it), so `cxx` is not part of CI until then.
 # Both come from PyPI at pinned versions into build/lint (never into the
 # environment, so nothing there is changed).
 set -euo pipefail
@@ -18,13 +21,24 @@ fi
 export PYTHONPATH="$PWD/$LINT${PYTHONPATH:+:$PYTHONPATH}"  # clang-format's launcher imports its package
 mapfile -t cxx < <(git ls-files 'csrc/*.h' 'csrc/*.cpp' 'csrc/*.cu' 'csrc/*.cuh' 'tests/simt/*.h' 'tests/simt/*.cpp' \
   'tests/simt/*.cu')
-if [ "${1:-}" = "--fix" ]; then
-  "$LINT/bin/ruff" check --fix .
-  "$LINT/bin/ruff" format .
-  "$LINT/bin/clang-format" -i "${cxx[@]}"
-else
-  "$LINT/bin/ruff" check .
-  "$LINT/bin/ruff" format --check .
-  "$LINT/bin/clang-format" --dry-run -Werror "${cxx[@]}"
-  echo "lint: ${#cxx[@]} C++/CUDA files and the Python tree are clean"
+fix=0
+if [ "${1:-}" = "--fix" ]; then fix=1; shift; fi
+what=${1:-all}
+case "$what" in python|cxx|all) ;; *) echo "usage: tools/lint.sh [--fix] [python|cxx|all]" >&2; exit 2 ;; esac
+if [ "$what" != cxx ]; then
+  if [ $fix = 1 ]; then
+    "$LINT/bin/ruff" check --fix .
+    "$LINT/bin/ruff" format .
+  else
+    "$LINT/bin/ruff" check .
+    "$LINT/bin/ruff" format --check .
+  fi
+fi
+if [ "$what" != python ]; then
+  if [ $fix = 1 ]; then
+    "$LINT/bin/clang-format" -i "${cxx[@]}"
+  else
+    "$LINT/bin/clang-format" --dry-run -Werror "${cxx[@]}"
+    echo "lint: ${#cxx[@]} C++/CUDA files are clang-formatted"
+  fi
 fi
