@@ -29,13 +29,6 @@ inline void check_logits(const at::Tensor& logits) {
                     logits.sizes());
 }
 
-// Shape of the per-row outputs: logits' shape without the class dim.
-inline std::vector<int64_t> row_shape(const at::Tensor& logits) {
-  std::vector<int64_t> shape(logits.sizes().begin(), logits.sizes().end());
-  shape.erase(shape.begin() + 1);
-  return shape;
-}
-
 inline void fill_common(CrossEntropyCall& call, const c10::optional<at::Tensor>& weight, double label_smoothing,
                         double z_loss) {
   TORCH_CHECK_VALUE(label_smoothing >= 0.0 && label_smoothing <= 1.0,
