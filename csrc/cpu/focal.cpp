@@ -147,25 +147,7 @@ template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
 
 // ---- softmax focal ---------------------------------------------------------------
 
-template <typename acc_t> acc_t softmax_loss(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
-  switch (k) {
-    case GammaKind::Zero: return softmax_focal_row_loss<GammaKind::Zero>(l, coeff, gamma);
-    case GammaKind::One: return softmax_focal_row_loss<GammaKind::One>(l, coeff, gamma);
-    case GammaKind::Two: return softmax_focal_row_loss<GammaKind::Two>(l, coeff, gamma);
-    default: return softmax_focal_row_loss<GammaKind::General>(l, coeff, gamma);
-  }
-}
-
-template <typename acc_t> acc_t softmax_grad_scale(GammaKind k, acc_t l, acc_t coeff, acc_t gamma, acc_t g) {
-  switch (k) {
-    case GammaKind::Zero: return softmax_focal_grad_scale<GammaKind::Zero>(l, coeff, gamma, g);
-    case GammaKind::One: return softmax_focal_grad_scale<GammaKind::One>(l, coeff, gamma, g);
-    case GammaKind::Two: return softmax_focal_grad_scale<GammaKind::Two>(l, coeff, gamma, g);
-    default: return softmax_focal_grad_scale<GammaKind::General>(l, coeff, gamma, g);
-  }
-}
-
-template <typename T> void softmax_forward(const SoftmaxFocalParams& p, BadRow& bad_row) {
+template <typename T, GammaKind K> void softmax_forward(const SoftmaxFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -187,14 +169,14 @@ template <typename T> void softmax_forward(const SoftmaxFocalParams& p, BadRow& 
       const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, buf);
       const acc_t lse = log_sum_exp(x, L.classes);
       const SoftmaxFocalClass<acc_t> k = softmax_focal_class(alpha, w, y);
-      loss[row] = softmax_loss(p.gamma_kind, x[y] - lse, k.coeff, acc_t(p.gamma));
+      loss[row] = softmax_focal_row_loss<K>(x[y] - lse, k.coeff, acc_t(p.gamma));
       lse_out[row] = lse;
       row_weight[row] = k.weight;
     }
   });
 }
 
-template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
+template <typename T, GammaKind K> void softmax_backward(const SoftmaxFocalParams& p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -214,9 +196,8 @@ template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
       } else {
         const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, xbuf);
         const acc_t lse = lse_in[row];
-        const acc_t G = softmax_grad_scale(p.gamma_kind, x[y] - lse, softmax_focal_class(alpha, w, y).coeff,
-                                           acc_t(p.gamma),
-                                           grad_loss[row * p.grad_loss_stride]);
+        const acc_t G = softmax_focal_grad_scale<K>(x[y] - lse, softmax_focal_class(alpha, w, y).coeff,
+                                                    acc_t(p.gamma), grad_loss[row * p.grad_loss_stride]);
         // grad_c = G (p_c - [c == y]): the cross-entropy row loop with a = G, d = 0.
         const CrossEntropyIndexGrad<acc_t> k{G, G, acc_t(0)};
         cross_entropy_index_grad_row(x, g, L.classes, lse, k, static_cast<const acc_t*>(nullptr));
@@ -235,8 +216,8 @@ at::Tensor sigmoid_focal_fwd_cpu(const at::Tensor& input, const at::Tensor& targ
   auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
   glue::sigmoid_focal_alloc_loss(call);
   BadRow bad_row;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_fwd",
-                            [&] { sigmoid_forward<scalar_t>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_forward<typename decltype(tag)::type>(call.params, bad_row); });
   bad_row.raise_if_any(call.params.target_index, -1, call.params.classes, ignore_index);
   return call.loss;
 }
@@ -247,8 +228,8 @@ at::Tensor sigmoid_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& 
   auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
   glue::sigmoid_focal_fill_backward(call, grad_loss);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_bwd",
-                            [&] { sigmoid_backward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_backward<typename decltype(tag)::type>(call.params); });
   return call.grad_logits;
 }
 
@@ -261,8 +242,8 @@ std::tuple<at::Tensor, at::Tensor> sigmoid_focal_fwd_with_grad_cpu(const at::Ten
   glue::sigmoid_focal_alloc_grad(call);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
   BadRow bad_row;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_fwd_with_grad",
-                            [&] { sigmoid_forward_with_grad<scalar_t>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_forward_with_grad<typename decltype(tag)::type>(call.params, bad_row); });
   bad_row.raise_if_any(call.params.target_index, -1, call.params.classes, ignore_index);
   return {call.loss, call.grad_logits};
 }
@@ -270,8 +251,8 @@ std::tuple<at::Tensor, at::Tensor> sigmoid_focal_fwd_with_grad_cpu(const at::Ten
 at::Tensor sigmoid_focal_bwd_saved_cpu(const at::Tensor& grad_loss, const at::Tensor& dloss_dinput, bool reduce_rows) {
   auto call = glue::sigmoid_focal_saved_call(grad_loss, dloss_dinput, reduce_rows);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_bwd_saved",
-                            [&] { sigmoid_scale_saved<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_scale_saved<typename decltype(tag)::type>(call.params); });
   return call.grad_logits;
 }
 
@@ -282,8 +263,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> softmax_focal_fwd_cpu(const at::T
   auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
   glue::softmax_focal_alloc_forward(call);
   BadRow bad_row;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "softmax_focal_fwd",
-                            [&] { softmax_forward<scalar_t>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
+    static_switch(kGammaKinds, call.params.gamma_kind,
+                  [&](auto kind) { softmax_forward<scalar_t, decltype(kind)::value>(call.params, bad_row); });
+  });
   bad_row.raise_if_any(call.params.target_index, 0, call.params.layout.classes, ignore_index);
   return {call.loss, call.lse, call.row_weight};
 }
@@ -294,8 +278,11 @@ at::Tensor softmax_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& 
   auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
   glue::softmax_focal_fill_backward(call, grad_loss, lse);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "softmax_focal_bwd",
-                            [&] { softmax_backward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
+    static_switch(kGammaKinds, call.params.gamma_kind,
+                  [&](auto kind) { softmax_backward<scalar_t, decltype(kind)::value>(call.params); });
+  });
   return call.grad_logits;
 }
 
