@@ -52,7 +52,7 @@ template <typename T> void index_forward(const CrossEntropyParams& p, BadRow& ba
   const acc_t smoothing = static_cast<acc_t>(p.label_smoothing);
   const acc_t z_loss = static_cast<acc_t>(p.z_loss);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
 
   at::parallel_for(0, L.rows, grain_rows(L.classes), [&](int64_t begin, int64_t end) {
@@ -126,8 +126,8 @@ template <typename T> void prob_forward(const CrossEntropyParams& p) {
       acc_t mass, dot;
       cross_entropy_prob_stats_row(x, t, w, L.classes, smoothing, L.classes, &mass, &dot);
       static_cast<acc_t*>(p.loss)[row] = cross_entropy_prob_loss(lse, mass, dot, z_loss);
-      static_cast<acc_t*>(p.lse)[row] = lse;
-      static_cast<acc_t*>(p.target_mass)[row] = mass;
+      static_cast<acc_t*>(p.lse_out)[row] = lse;
+      static_cast<acc_t*>(p.target_mass_out)[row] = mass;
     }
   });
 }

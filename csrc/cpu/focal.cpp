@@ -153,7 +153,7 @@ template <typename T, GammaKind K> void softmax_forward(const SoftmaxFocalParams
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
   const acc_t* w = static_cast<const acc_t*>(p.weight);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
 
   at::parallel_for(0, L.rows, grain_rows(L.classes), [&](int64_t begin, int64_t end) {

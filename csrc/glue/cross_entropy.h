@@ -79,7 +79,7 @@ inline void alloc_forward(CrossEntropyCall& call) {
   call.lse = at::empty(shape, opts);
   call.aux = at::empty(shape, opts);
   call.params.loss = call.loss.mutable_data_ptr();
-  call.params.lse = call.lse.mutable_data_ptr();
+  call.params.lse_out = call.lse.mutable_data_ptr();
 }
 
 inline void fill_backward(CrossEntropyCall& call, const at::Tensor& grad_loss, const at::Tensor& lse) {
@@ -96,7 +96,7 @@ inline void fill_backward(CrossEntropyCall& call, const at::Tensor& grad_loss, c
   call.grad_loss = upstream(grad_loss, acc, &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();
   call.params.grad_loss_stride = broadcast ? 0 : 1;
-  call.params.lse = call.lse.mutable_data_ptr();  // read only
+  call.params.lse = call.lse.const_data_ptr();
   call.grad_logits = at::empty(call.logits.sizes(), call.logits.options().memory_format(at::MemoryFormat::Contiguous));
   call.params.grad_logits = call.grad_logits.mutable_data_ptr();
 }
@@ -136,7 +136,7 @@ inline CrossEntropyCall prob_forward_call(const at::Tensor& logits, const at::Te
   fill_common(call, weight, label_smoothing, z_loss);
   fill_prob_target(call, target);
   alloc_forward(call);
-  call.params.target_mass = call.aux.mutable_data_ptr();
+  call.params.target_mass_out = call.aux.mutable_data_ptr();
   return call;
 }
 
@@ -154,7 +154,7 @@ inline CrossEntropyCall prob_backward_call(const at::Tensor& grad_loss, const at
                     ", got ", target_mass.sizes());
   check_same_device(call.logits, "input", target_mass, "target_mass");
   call.aux = target_mass.to(call.lse.scalar_type()).contiguous();
-  call.params.target_mass = call.aux.mutable_data_ptr();  // read only
+  call.params.target_mass = call.aux.const_data_ptr();
   return call;
 }
 

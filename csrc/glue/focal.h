@@ -160,7 +160,7 @@ inline void softmax_focal_alloc_forward(SoftmaxFocalCall& call) {
   call.lse = at::empty(shape, opts);
   call.row_weight = at::empty(shape, opts);
   call.params.loss = call.loss.mutable_data_ptr();
-  call.params.lse = call.lse.mutable_data_ptr();
+  call.params.lse_out = call.lse.mutable_data_ptr();
   call.params.row_weight = call.row_weight.mutable_data_ptr();
 }
 
@@ -174,7 +174,7 @@ inline void softmax_focal_fill_backward(SoftmaxFocalCall& call, const at::Tensor
   check_same_device(call.logits, "input", grad_loss, "grad_loss");
   check_same_device(call.logits, "input", lse, "lse");
   call.lse = lse.to(acc).contiguous();
-  call.params.lse = call.lse.mutable_data_ptr();  // read only
+  call.params.lse = call.lse.const_data_ptr();
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, acc, &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();

@@ -74,7 +74,7 @@ cross_entropy_index_fwd_kernel(const CrossEntropyParams p) {
   const acc_t smoothing = static_cast<acc_t>(p.label_smoothing);
   const acc_t z_loss = static_cast<acc_t>(p.z_loss);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
   const int lane = threadIdx.x % G;
 
@@ -200,8 +200,8 @@ cross_entropy_prob_fwd_kernel(const CrossEntropyParams p) {
     if (lane == 0) {
       const acc_t lse = state.log_sum_exp();
       static_cast<acc_t*>(p.loss)[row] = cross_entropy_prob_loss(lse, mass, dot, z_loss);
-      static_cast<acc_t*>(p.lse)[row] = lse;
-      static_cast<acc_t*>(p.target_mass)[row] = mass;
+      static_cast<acc_t*>(p.lse_out)[row] = lse;
+      static_cast<acc_t*>(p.target_mass_out)[row] = mass;
     }
   }
 }

@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_fwd_kernel(const Softmax
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
   const acc_t* w = static_cast<const acc_t*>(p.weight);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
   const int lane = threadIdx.x % G;
 

@@ -62,10 +62,12 @@ struct SoftmaxFocalParams {
 
   // Forward outputs, [rows], accumulate type.
   void* loss = nullptr;
-  void* lse = nullptr;
+  void* lse_out = nullptr;
   void* row_weight = nullptr;  // w_y; 0 when ignored, nan when out of range
 
-  // Backward: grad_loss[row * grad_loss_stride] (stride 0 for a broadcast scalar).
+  // Backward: the forward's lse_out, and grad_loss[row * grad_loss_stride]
+  // (stride 0 for a broadcast scalar).
+  const void* lse = nullptr;
   const void* grad_loss = nullptr;
   int64_t grad_loss_stride = 1;
   void* grad_logits = nullptr;  // dense (N, C, D) in the logits' dtype

@@ -214,7 +214,7 @@ template <class acc_t> void softmax_focal(Ctx& c, const SoftmaxCase& k) {
   const int64_t out_rows = rows ? rows : 3;  // with no rows, room that must stay untouched
   Buf<acc_t> loss(out_rows), lse(out_rows), roww(out_rows);
   p.loss = loss.p;
-  p.lse = lse.p;
+  p.lse = p.lse_out = lse.p;
   p.row_weight = roww.p;
   std::vector<double> gl(k.broadcast_grad ? 1 : out_rows);
   for (auto& v : gl) v = uniform(rng, -2, 2);
