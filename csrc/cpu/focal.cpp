@@ -94,14 +94,25 @@ template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, BadRow& 
   });
 }
 
+// The upstream gradient of the rows from r0 on, as the row loops take it: per
+// element, per row (the loss summed over classes), or one scalar.
+template <typename acc_t> struct RowsUpstream {
+  const acc_t* elem = nullptr;
+  const acc_t* row = nullptr;
+  acc_t scalar = 0;
+};
+template <typename acc_t> RowsUpstream<acc_t> rows_upstream(const SigmoidFocalParams& p, int64_t r0) {
+  const acc_t* g = static_cast<const acc_t*>(p.grad_loss);
+  if (p.grad_loss_stride == 0) return {nullptr, nullptr, g[0]};
+  if (p.reduce_rows) return {nullptr, g + r0, acc_t(0)};
+  return {g + r0 * p.classes, nullptr, acc_t(0)};
+}
+
 template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
   using acc_t = acc_type<T>;
-  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
   for_each_row_block<T, true>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t* g) {
-    const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * p.classes : nullptr;
-    const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
-    const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
-    sigmoid_focal_rows_grad(a, g_elem, g_row, g_scalar, g);
+    const RowsUpstream<acc_t> u = rows_upstream<acc_t>(p, r0);
+    sigmoid_focal_rows_grad(a, u.elem, u.row, u.scalar, g);
   });
 }
 
@@ -122,7 +133,6 @@ template <typename T> void sigmoid_forward_with_grad(const SigmoidFocalParams& p
 template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
-  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
   constexpr bool in_place = std::is_same_v<T, acc_t>;
 
   at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
@@ -134,10 +144,8 @@ template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
       T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
       if (!in_place) gbuf.resize(rows * C);
       acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
-      const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * C : nullptr;
-      const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
-      const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
-      sigmoid_focal_rows_scale(d, rows, C, g_elem, g_row, g_scalar, g);
+      const RowsUpstream<acc_t> u = rows_upstream<acc_t>(p, r0);
+      sigmoid_focal_rows_scale(d, rows, C, u.elem, u.row, u.scalar, g);
       if constexpr (!in_place) {
         store_from_acc<T>(g, rows * C, dst, 1);
       }

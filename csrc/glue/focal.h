@@ -81,7 +81,7 @@ inline void sigmoid_focal_fill_backward(SigmoidFocalCall& call, const at::Tensor
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, accumulate_dtype(call.logits.scalar_type()), &broadcast);
   p.grad_loss = call.grad_loss.const_data_ptr();
-  p.grad_mode = broadcast ? GradMode::Scalar : (p.reduce_rows ? GradMode::PerRow : GradMode::PerElement);
+  p.grad_loss_stride = broadcast ? 0 : 1;
   call.grad_logits = at::empty({p.rows, p.classes}, call.logits.options());
   p.grad_logits = call.grad_logits.mutable_data_ptr();
 }

@@ -104,9 +104,7 @@ __global__ void __launch_bounds__(kBlock) sigmoid_focal_bwd_kernel(const Sigmoid
       }
       t = c == y ? acc_t(1) : acc_t(0);
     }
-    const acc_t g = p.grad_mode == GradMode::Scalar ? grad_loss[0]
-                    : p.grad_mode == GradMode::PerRow ? grad_loss[row]
-                                                      : grad_loss[i];
+    const acc_t g = grad_loss[(p.reduce_rows ? row : i) * p.grad_loss_stride];
     out[i] = from_acc<T>(g * sigmoid_focal_element<false, K>(to_acc(logits[i]), t, w ? w[c] : acc_t(1), cfg));
   }
 }

@@ -127,7 +127,7 @@ void sigmoid_focal(int64_t rows, int64_t classes, bool dense) {
         {{{{"logits"}, {"target"}}, {{"loss"}}, ""}});
   // 'sum' hands the backward a broadcast scalar.
   p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
-  p.grad_mode = GradMode::Scalar;
+  p.grad_loss_stride = 0;
   p.grad_logits = w.buf<float>("grad_logits", rows * classes);
   w.run("sigmoid_focal_bwd_cuda", [&] { return simt_sigmoid_focal_bwd_cuda(&p); },
         {{{{"logits"}, {"target"}, {"grad_loss"}}, {{"grad_logits"}}, ""}});
