@@ -2,13 +2,13 @@
 // matrix rows), each range through the vectorized loops of loops/box.cpp,
 // which apply kernels/box.h. Half and bfloat16 boxes are widened to float
 // per range, so they take the same loops.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <type_traits>
 #include <vector>
 
+#include "cpu/dispatch.h"
 #include "cpu/loops/box.h"
 #include "cpu/memory.h"
 #include "glue/box.h"
@@ -56,7 +56,8 @@ at::Tensor box_loss_fwd_cpu(const at::Tensor& boxes1, const at::Tensor& boxes2, 
   glue::BoxLossCall call = glue::loss_call(boxes1, boxes2, mode, fmt, eps);
   glue::alloc_loss(call);
   const BoxLossParams& p = call.params;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.boxes1.scalar_type(), "box_loss_fwd", [&] {
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
     at::parallel_for(0, p.pairs, kPairGrain, [&](int64_t begin, int64_t end) {
       if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
         box_loss_fwd_range(p, begin, end);
@@ -77,7 +78,8 @@ std::tuple<at::Tensor, at::Tensor> box_loss_bwd_cpu(const at::Tensor& grad_loss,
   glue::BoxLossCall call = glue::loss_call(boxes1, boxes2, mode, fmt, eps);
   glue::fill_loss_backward(call, grad_loss);
   const BoxLossParams& p = call.params;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.boxes1.scalar_type(), "box_loss_bwd", [&] {
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
     at::parallel_for(0, p.pairs, kPairGrain, [&](int64_t begin, int64_t end) {
       if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
         box_loss_bwd_range(p, begin, end);

@@ -52,7 +52,7 @@ template <typename T> void index_forward(const CrossEntropyParams& p, BadRow& ba
   const acc_t smoothing = static_cast<acc_t>(p.label_smoothing);
   const acc_t z_loss = static_cast<acc_t>(p.z_loss);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
 
   at::parallel_for(0, L.rows, grain_rows(L.classes), [&](int64_t begin, int64_t end) {
@@ -126,8 +126,8 @@ template <typename T> void prob_forward(const CrossEntropyParams& p) {
       acc_t mass, dot;
       cross_entropy_prob_stats_row(x, t, w, L.classes, smoothing, L.classes, &mass, &dot);
       static_cast<acc_t*>(p.loss)[row] = cross_entropy_prob_loss(lse, mass, dot, z_loss);
-      static_cast<acc_t*>(p.lse)[row] = lse;
-      static_cast<acc_t*>(p.target_mass)[row] = mass;
+      static_cast<acc_t*>(p.lse_out)[row] = lse;
+      static_cast<acc_t*>(p.target_mass_out)[row] = mass;
     }
   });
 }
@@ -160,8 +160,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_index_fwd_cpu(
     int64_t ignore_index, double label_smoothing, double z_loss) {
   CrossEntropyCall call = glue::index_forward_call(logits, target, weight, ignore_index, label_smoothing, z_loss);
   BadRow bad_row;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "cross_entropy_index_fwd",
-                            [&] { index_forward<scalar_t>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { index_forward<typename decltype(tag)::type>(call.params, bad_row); });
   bad_row.raise_if_any(call.params.target_index, 0, call.params.layout.classes, ignore_index);
   return {call.loss, call.lse, call.aux};
 }
@@ -173,8 +173,8 @@ at::Tensor cross_entropy_index_bwd_cpu(const at::Tensor& grad_loss, const at::Te
   CrossEntropyCall call =
       glue::index_backward_call(grad_loss, logits, target, weight, lse, ignore_index, label_smoothing, z_loss);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "cross_entropy_index_bwd",
-                            [&] { index_backward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { index_backward<typename decltype(tag)::type>(call.params); });
   return call.grad_logits;
 }
 
@@ -183,8 +183,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_prob_fwd_cpu(const 
                                                                           const c10::optional<at::Tensor>& weight,
                                                                           double label_smoothing, double z_loss) {
   CrossEntropyCall call = glue::prob_forward_call(logits, target, weight, label_smoothing, z_loss);
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "cross_entropy_prob_fwd",
-                            [&] { prob_forward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { prob_forward<typename decltype(tag)::type>(call.params); });
   return {call.loss, call.lse, call.aux};
 }
 
@@ -195,8 +195,8 @@ at::Tensor cross_entropy_prob_bwd_cpu(const at::Tensor& grad_loss, const at::Ten
   CrossEntropyCall call =
       glue::prob_backward_call(grad_loss, logits, target, weight, lse, target_mass, label_smoothing, z_loss);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "cross_entropy_prob_bwd",
-                            [&] { prob_backward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { prob_backward<typename decltype(tag)::type>(call.params); });
   return call.grad_logits;
 }
 

@@ -1,9 +1,8 @@
-// What the torch-facing CPU op files share: the dtype dispatch, the
+// What the torch-facing CPU op files share: the dtype map for dtype_switch, the
 // accumulate-type view of a row, and the class-index error raised after a
 // parallel loop.
 #pragma once
 
-#include <ATen/Dispatch.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 #include <c10/util/Exception.h>
@@ -17,13 +16,13 @@
 
 #include "cpu/loops/convert.h"
 #include "kernels/common.h"
-
-// The floating dtypes every CPU kernel is instantiated for; the body sees scalar_t.
-#define LOSSEXT_DISPATCH_FLOATING(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
+#include "kernels/static_switch.h"
 
 namespace lossext {
 namespace cpu {
+
+// The C++ element type of each DType in the torch adapters, for dtype_switch.
+using CpuTypes = DTypeMap<float, double, at::Half, at::BFloat16>;
 
 // Rows per parallel task: about `elements` values each, so that scheduling is noise.
 inline int64_t grain_rows(int64_t classes, int64_t elements) {

@@ -91,7 +91,8 @@ template <Kind K, typename T> void backward(const DivergenceParams& p) {
 
 template <Kind K> at::Tensor fwd(const at::Tensor& input, const at::Tensor& target, bool log_target, double beta) {
   DivergenceCall call = glue::divergence_forward_call(input, target, log_target, beta);
-  LOSSEXT_DISPATCH_FLOATING(call.input.scalar_type(), "divergence_fwd", [&] { forward<K, scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { forward<K, typename decltype(tag)::type>(call.params); });
   return call.partials;
 }
 
@@ -100,7 +101,8 @@ at::Tensor bwd(const at::Tensor& grad_partials, const at::Tensor& input, const a
                double beta) {
   DivergenceCall call = glue::divergence_backward_call(grad_partials, input, target, log_target, beta);
   advise_huge_pages(call.grad_input.data_ptr(), call.grad_input.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.input.scalar_type(), "divergence_bwd", [&] { backward<K, scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { backward<K, typename decltype(tag)::type>(call.params); });
   return call.grad_input;
 }
 

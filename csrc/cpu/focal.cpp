@@ -94,14 +94,25 @@ template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, BadRow& 
   });
 }
 
+// The upstream gradient of the rows from r0 on, as the row loops take it: per
+// element, per row (the loss summed over classes), or one scalar.
+template <typename acc_t> struct RowsUpstream {
+  const acc_t* elem = nullptr;
+  const acc_t* row = nullptr;
+  acc_t scalar = 0;
+};
+template <typename acc_t> RowsUpstream<acc_t> rows_upstream(const SigmoidFocalParams& p, int64_t r0) {
+  const acc_t* g = static_cast<const acc_t*>(p.grad_loss);
+  if (p.grad_loss_stride == 0) return {nullptr, nullptr, g[0]};
+  if (p.reduce_rows) return {nullptr, g + r0, acc_t(0)};
+  return {g + r0 * p.classes, nullptr, acc_t(0)};
+}
+
 template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
   using acc_t = acc_type<T>;
-  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
   for_each_row_block<T, true>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t* g) {
-    const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * p.classes : nullptr;
-    const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
-    const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
-    sigmoid_focal_rows_grad(a, g_elem, g_row, g_scalar, g);
+    const RowsUpstream<acc_t> u = rows_upstream<acc_t>(p, r0);
+    sigmoid_focal_rows_grad(a, u.elem, u.row, u.scalar, g);
   });
 }
 
@@ -122,7 +133,6 @@ template <typename T> void sigmoid_forward_with_grad(const SigmoidFocalParams& p
 template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
-  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
   constexpr bool in_place = std::is_same_v<T, acc_t>;
 
   at::parallel_for(0, p.rows, grain_rows(C), [&](int64_t begin, int64_t end) {
@@ -134,10 +144,8 @@ template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
       T* dst = static_cast<T*>(p.grad_logits) + r0 * C;
       if (!in_place) gbuf.resize(rows * C);
       acc_t* g = in_place ? reinterpret_cast<acc_t*>(dst) : gbuf.data();
-      const acc_t* g_elem = p.grad_mode == GradMode::PerElement ? grad_loss + r0 * C : nullptr;
-      const acc_t* g_row = p.grad_mode == GradMode::PerRow ? grad_loss + r0 : nullptr;
-      const acc_t g_scalar = p.grad_mode == GradMode::Scalar ? grad_loss[0] : acc_t(0);
-      sigmoid_focal_rows_scale(d, rows, C, g_elem, g_row, g_scalar, g);
+      const RowsUpstream<acc_t> u = rows_upstream<acc_t>(p, r0);
+      sigmoid_focal_rows_scale(d, rows, C, u.elem, u.row, u.scalar, g);
       if constexpr (!in_place) {
         store_from_acc<T>(g, rows * C, dst, 1);
       }
@@ -147,31 +155,13 @@ template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
 
 // ---- softmax focal ---------------------------------------------------------------
 
-template <typename acc_t> acc_t softmax_loss(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
-  switch (k) {
-    case GammaKind::Zero: return softmax_focal_row_loss<GammaKind::Zero>(l, coeff, gamma);
-    case GammaKind::One: return softmax_focal_row_loss<GammaKind::One>(l, coeff, gamma);
-    case GammaKind::Two: return softmax_focal_row_loss<GammaKind::Two>(l, coeff, gamma);
-    default: return softmax_focal_row_loss<GammaKind::General>(l, coeff, gamma);
-  }
-}
-
-template <typename acc_t> acc_t softmax_grad_scale(GammaKind k, acc_t l, acc_t coeff, acc_t gamma, acc_t g) {
-  switch (k) {
-    case GammaKind::Zero: return softmax_focal_grad_scale<GammaKind::Zero>(l, coeff, gamma, g);
-    case GammaKind::One: return softmax_focal_grad_scale<GammaKind::One>(l, coeff, gamma, g);
-    case GammaKind::Two: return softmax_focal_grad_scale<GammaKind::Two>(l, coeff, gamma, g);
-    default: return softmax_focal_grad_scale<GammaKind::General>(l, coeff, gamma, g);
-  }
-}
-
-template <typename T> void softmax_forward(const SoftmaxFocalParams& p, BadRow& bad_row) {
+template <typename T, GammaKind K> void softmax_forward(const SoftmaxFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
   const acc_t* w = static_cast<const acc_t*>(p.weight);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
 
   at::parallel_for(0, L.rows, grain_rows(L.classes), [&](int64_t begin, int64_t end) {
@@ -187,14 +177,14 @@ template <typename T> void softmax_forward(const SoftmaxFocalParams& p, BadRow& 
       const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, buf);
       const acc_t lse = log_sum_exp(x, L.classes);
       const SoftmaxFocalClass<acc_t> k = softmax_focal_class(alpha, w, y);
-      loss[row] = softmax_loss(p.gamma_kind, x[y] - lse, k.coeff, acc_t(p.gamma));
+      loss[row] = softmax_focal_row_loss<K>(x[y] - lse, k.coeff, acc_t(p.gamma));
       lse_out[row] = lse;
       row_weight[row] = k.weight;
     }
   });
 }
 
-template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
+template <typename T, GammaKind K> void softmax_backward(const SoftmaxFocalParams& p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -214,9 +204,8 @@ template <typename T> void softmax_backward(const SoftmaxFocalParams& p) {
       } else {
         const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, xbuf);
         const acc_t lse = lse_in[row];
-        const acc_t G = softmax_grad_scale(p.gamma_kind, x[y] - lse, softmax_focal_class(alpha, w, y).coeff,
-                                           acc_t(p.gamma),
-                                           grad_loss[row * p.grad_loss_stride]);
+        const acc_t G = softmax_focal_grad_scale<K>(x[y] - lse, softmax_focal_class(alpha, w, y).coeff,
+                                                    acc_t(p.gamma), grad_loss[row * p.grad_loss_stride]);
         // grad_c = G (p_c - [c == y]): the cross-entropy row loop with a = G, d = 0.
         const CrossEntropyIndexGrad<acc_t> k{G, G, acc_t(0)};
         cross_entropy_index_grad_row(x, g, L.classes, lse, k, static_cast<const acc_t*>(nullptr));
@@ -235,8 +224,8 @@ at::Tensor sigmoid_focal_fwd_cpu(const at::Tensor& input, const at::Tensor& targ
   auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
   glue::sigmoid_focal_alloc_loss(call);
   BadRow bad_row;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_fwd",
-                            [&] { sigmoid_forward<scalar_t>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_forward<typename decltype(tag)::type>(call.params, bad_row); });
   bad_row.raise_if_any(call.params.target_index, -1, call.params.classes, ignore_index);
   return call.loss;
 }
@@ -247,8 +236,8 @@ at::Tensor sigmoid_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& 
   auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
   glue::sigmoid_focal_fill_backward(call, grad_loss);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_bwd",
-                            [&] { sigmoid_backward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_backward<typename decltype(tag)::type>(call.params); });
   return call.grad_logits;
 }
 
@@ -261,8 +250,8 @@ std::tuple<at::Tensor, at::Tensor> sigmoid_focal_fwd_with_grad_cpu(const at::Ten
   glue::sigmoid_focal_alloc_grad(call);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
   BadRow bad_row;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_fwd_with_grad",
-                            [&] { sigmoid_forward_with_grad<scalar_t>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_forward_with_grad<typename decltype(tag)::type>(call.params, bad_row); });
   bad_row.raise_if_any(call.params.target_index, -1, call.params.classes, ignore_index);
   return {call.loss, call.grad_logits};
 }
@@ -270,8 +259,8 @@ std::tuple<at::Tensor, at::Tensor> sigmoid_focal_fwd_with_grad_cpu(const at::Ten
 at::Tensor sigmoid_focal_bwd_saved_cpu(const at::Tensor& grad_loss, const at::Tensor& dloss_dinput, bool reduce_rows) {
   auto call = glue::sigmoid_focal_saved_call(grad_loss, dloss_dinput, reduce_rows);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "sigmoid_focal_bwd_saved",
-                            [&] { sigmoid_scale_saved<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { sigmoid_scale_saved<typename decltype(tag)::type>(call.params); });
   return call.grad_logits;
 }
 
@@ -282,8 +271,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> softmax_focal_fwd_cpu(const at::T
   auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
   glue::softmax_focal_alloc_forward(call);
   BadRow bad_row;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "softmax_focal_fwd",
-                            [&] { softmax_forward<scalar_t>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
+    static_switch(kGammaKinds, call.params.gamma_kind,
+                  [&](auto kind) { softmax_forward<scalar_t, decltype(kind)::value>(call.params, bad_row); });
+  });
   bad_row.raise_if_any(call.params.target_index, 0, call.params.layout.classes, ignore_index);
   return {call.loss, call.lse, call.row_weight};
 }
@@ -294,8 +286,11 @@ at::Tensor softmax_focal_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& 
   auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
   glue::softmax_focal_fill_backward(call, grad_loss, lse);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "softmax_focal_bwd",
-                            [&] { softmax_backward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
+    static_switch(kGammaKinds, call.params.gamma_kind,
+                  [&](auto kind) { softmax_backward<scalar_t, decltype(kind)::value>(call.params); });
+  });
   return call.grad_logits;
 }
 

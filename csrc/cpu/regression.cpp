@@ -1,9 +1,9 @@
 // CPU implementation of the fused smooth L1 / Huber ops: one elementwise pass
 // per direction over at::parallel_for, the math of kernels/regression.h.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include "cpu/dispatch.h"
 #include "glue/regression.h"
 
 namespace lossext {
@@ -44,12 +44,10 @@ template <RegressionKind kind, typename T> void backward(const RegressionParams&
 at::Tensor regression_fwd_cpu(const at::Tensor& input, const at::Tensor& target, int64_t kind, double param) {
   glue::RegressionCall call = glue::regression_call(input, target, kind, param);
   glue::alloc_regression_loss(call);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.input.scalar_type(), "regression_fwd", [&] {
-    if (call.params.kind == RegressionKind::SmoothL1) {
-      forward<RegressionKind::SmoothL1, scalar_t>(call.params);
-    } else {
-      forward<RegressionKind::Huber, scalar_t>(call.params);
-    }
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
+    static_switch(kRegressionKinds, call.params.kind,
+                  [&](auto kind) { forward<decltype(kind)::value, scalar_t>(call.params); });
   });
   return call.loss;
 }
@@ -58,12 +56,10 @@ at::Tensor regression_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& inp
                               int64_t kind, double param) {
   glue::RegressionCall call = glue::regression_call(input, target, kind, param);
   glue::fill_regression_backward(call, grad_loss);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.input.scalar_type(), "regression_bwd", [&] {
-    if (call.params.kind == RegressionKind::SmoothL1) {
-      backward<RegressionKind::SmoothL1, scalar_t>(call.params);
-    } else {
-      backward<RegressionKind::Huber, scalar_t>(call.params);
-    }
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
+    static_switch(kRegressionKinds, call.params.kind,
+                  [&](auto kind) { backward<decltype(kind)::value, scalar_t>(call.params); });
   });
   return call.grad_input;
 }

@@ -4,7 +4,6 @@
 // thread count); each chunk writes its own partial sums and the partials of a
 // sample are added in chunk order afterwards, so results are bitwise the same
 // for any number of threads. Partial sums are kept in double.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -196,7 +195,8 @@ std::tuple<at::Tensor, at::Tensor> seg_stats_fwd_cpu(const at::Tensor& input, co
   const SegParams& p = call.params;
   if (p.batch == 0 || p.classes == 0 || p.pixels == 0) return {call.stats, call.extras};
   BadRow bad;
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "seg_stats_fwd", [&] {
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
     if (p.target_index) index_forward<scalar_t>(p, bad);
     else dense_forward<scalar_t>(p);
   });
@@ -212,7 +212,8 @@ at::Tensor seg_stats_bwd_cpu(const at::Tensor& grad_stats, const at::Tensor& gra
   const SegParams& p = call.params;
   if (call.grad_logits.numel() == 0) return call.grad_logits;
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
-  LOSSEXT_DISPATCH_FLOATING(call.logits.scalar_type(), "seg_stats_bwd", [&] {
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    using scalar_t = typename decltype(tag)::type;
     if (p.target_index) index_backward<scalar_t>(p);
     else dense_backward<scalar_t>(p);
   });

@@ -3,13 +3,13 @@
 // loops/total_variation.h. The forward keeps one partial sum per row and
 // adds a plane's rows in order (in double), so that the result does not
 // depend on the thread count. Half and bfloat16 rows are widened to float.
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <type_traits>
 #include <vector>
 
+#include "cpu/dispatch.h"
 #include "cpu/memory.h"
 #include "cpu/loops/total_variation.h"
 #include "glue/total_variation.h"
@@ -108,14 +108,12 @@ template <typename T> void backward(const TotalVariationParams& p) {
   });
 }
 
-#define LOSSEXT_DISPATCH_TV(TYPE, NAME, ...) \
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, TYPE, NAME, __VA_ARGS__)
-
 at::Tensor total_variation_fwd_cpu(const at::Tensor& img, bool isotropic, bool mean, double beta, double eps) {
   TotalVariationCall call = glue::total_variation_call(img, isotropic, mean, beta, eps);
   glue::alloc_total_variation_loss(call);
   if (call.params.planes == 0) return call.loss;
-  LOSSEXT_DISPATCH_TV(call.input.scalar_type(), "total_variation_fwd", [&] { forward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { forward<typename decltype(tag)::type>(call.params); });
   return call.loss;
 }
 
@@ -124,7 +122,8 @@ at::Tensor total_variation_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor
   TotalVariationCall call = glue::total_variation_call(img, isotropic, mean, beta, eps);
   glue::fill_total_variation_backward(call, grad_loss);
   if (call.params.planes == 0) return call.grad_input;
-  LOSSEXT_DISPATCH_TV(call.input.scalar_type(), "total_variation_bwd", [&] { backward<scalar_t>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype,
+                         [&](auto tag) { backward<typename decltype(tag)::type>(call.params); });
   return call.grad_input;
 }
 

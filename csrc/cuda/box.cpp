@@ -1,24 +1,20 @@
 // CUDA implementation of the box IoU ops: the shared glue fills the params,
 // the launchers in kernels/box.cu run on the current stream.
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "cuda/launch.h"
 #include "glue/box.h"
 
 namespace lossext {
 namespace cuda {
 namespace {
 
-void check_box_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
-
 at::Tensor box_pairwise_cuda_op(const at::Tensor& boxes1, const at::Tensor& boxes2, int64_t kind, int64_t fmt,
                                 double eps) {
   c10::cuda::CUDAGuard guard(boxes1.device());
   glue::BoxPairwiseCall call = glue::pairwise_call(boxes1, boxes2, kind, fmt, eps);
-  check_box_launch(box_pairwise_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "box_pairwise");
+  launch_checked(box_pairwise_cuda, call.params, "box_pairwise");
   return call.out;
 }
 
@@ -27,7 +23,7 @@ at::Tensor box_loss_fwd_cuda_op(const at::Tensor& boxes1, const at::Tensor& boxe
   c10::cuda::CUDAGuard guard(boxes1.device());
   glue::BoxLossCall call = glue::loss_call(boxes1, boxes2, mode, fmt, eps);
   glue::alloc_loss(call);
-  check_box_launch(box_loss_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "box_loss_fwd");
+  launch_checked(box_loss_fwd_cuda, call.params, "box_loss_fwd");
   return call.loss;
 }
 
@@ -37,7 +33,7 @@ std::tuple<at::Tensor, at::Tensor> box_loss_bwd_cuda_op(const at::Tensor& grad_l
   c10::cuda::CUDAGuard guard(boxes1.device());
   glue::BoxLossCall call = glue::loss_call(boxes1, boxes2, mode, fmt, eps);
   glue::fill_loss_backward(call, grad_loss);
-  check_box_launch(box_loss_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "box_loss_bwd");
+  launch_checked(box_loss_bwd_cuda, call.params, "box_loss_bwd");
   return {call.grad1, call.grad2};
 }
 

@@ -1,9 +1,9 @@
 // CUDA implementation of the cross-entropy ops: the shared glue fills the
 // params, the launchers in kernels/cross_entropy.cu run on the current stream.
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "cuda/launch.h"
 #include "glue/cross_entropy.h"
 
 namespace lossext {
@@ -11,10 +11,6 @@ namespace cuda {
 namespace {
 
 using glue::CrossEntropyCall;
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 // An out-of-range class index cannot be reported without a device sync: the
 // kernel never dereferences it and marks the row (loss, lse, weight and
@@ -24,8 +20,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_index_fwd_cuda_op(
     int64_t ignore_index, double label_smoothing, double z_loss) {
   c10::cuda::CUDAGuard guard(logits.device());
   CrossEntropyCall call = glue::index_forward_call(logits, target, weight, ignore_index, label_smoothing, z_loss);
-  check_launch(cross_entropy_index_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()),
-               "cross_entropy_index_fwd");
+  launch_checked(cross_entropy_index_fwd_cuda, call.params, "cross_entropy_index_fwd");
   return {call.loss, call.lse, call.aux};
 }
 
@@ -36,8 +31,7 @@ at::Tensor cross_entropy_index_bwd_cuda_op(const at::Tensor& grad_loss, const at
   c10::cuda::CUDAGuard guard(logits.device());
   CrossEntropyCall call =
       glue::index_backward_call(grad_loss, logits, target, weight, lse, ignore_index, label_smoothing, z_loss);
-  check_launch(cross_entropy_index_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()),
-               "cross_entropy_index_bwd");
+  launch_checked(cross_entropy_index_bwd_cuda, call.params, "cross_entropy_index_bwd");
   return call.grad_logits;
 }
 
@@ -46,8 +40,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_prob_fwd_cuda_op(
     double label_smoothing, double z_loss) {
   c10::cuda::CUDAGuard guard(logits.device());
   CrossEntropyCall call = glue::prob_forward_call(logits, target, weight, label_smoothing, z_loss);
-  check_launch(cross_entropy_prob_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()),
-               "cross_entropy_prob_fwd");
+  launch_checked(cross_entropy_prob_fwd_cuda, call.params, "cross_entropy_prob_fwd");
   return {call.loss, call.lse, call.aux};
 }
 
@@ -58,8 +51,7 @@ at::Tensor cross_entropy_prob_bwd_cuda_op(const at::Tensor& grad_loss, const at:
   c10::cuda::CUDAGuard guard(logits.device());
   CrossEntropyCall call =
       glue::prob_backward_call(grad_loss, logits, target, weight, lse, target_mass, label_smoothing, z_loss);
-  check_launch(cross_entropy_prob_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()),
-               "cross_entropy_prob_bwd");
+  launch_checked(cross_entropy_prob_bwd_cuda, call.params, "cross_entropy_prob_bwd");
   return call.grad_logits;
 }
 

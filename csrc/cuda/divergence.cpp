@@ -1,9 +1,9 @@
 // CUDA implementation of the KL / JS divergence ops: the shared glue fills the
 // params, the launchers in kernels/divergence.cu run on the current stream.
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "cuda/launch.h"
 #include "glue/divergence.h"
 
 namespace lossext {
@@ -12,14 +12,10 @@ namespace {
 
 using glue::DivergenceCall;
 
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
-
 at::Tensor kl_div_fwd_cuda_op(const at::Tensor& input, const at::Tensor& target, bool log_target) {
   c10::cuda::CUDAGuard guard(input.device());
   DivergenceCall call = glue::divergence_forward_call(input, target, log_target, 0.5);
-  check_launch(kl_div_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "kl_div_fwd");
+  launch_checked(kl_div_fwd_cuda, call.params, "kl_div_fwd");
   return call.partials;
 }
 
@@ -27,14 +23,14 @@ at::Tensor kl_div_bwd_cuda_op(const at::Tensor& grad_partials, const at::Tensor&
                               bool log_target) {
   c10::cuda::CUDAGuard guard(input.device());
   DivergenceCall call = glue::divergence_backward_call(grad_partials, input, target, log_target, 0.5);
-  check_launch(kl_div_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "kl_div_bwd");
+  launch_checked(kl_div_bwd_cuda, call.params, "kl_div_bwd");
   return call.grad_input;
 }
 
 at::Tensor js_div_fwd_cuda_op(const at::Tensor& input, const at::Tensor& target, double beta, bool log_target) {
   c10::cuda::CUDAGuard guard(input.device());
   DivergenceCall call = glue::divergence_forward_call(input, target, log_target, beta);
-  check_launch(js_div_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "js_div_fwd");
+  launch_checked(js_div_fwd_cuda, call.params, "js_div_fwd");
   return call.partials;
 }
 
@@ -42,7 +38,7 @@ at::Tensor js_div_bwd_cuda_op(const at::Tensor& grad_partials, const at::Tensor&
                               double beta, bool log_target) {
   c10::cuda::CUDAGuard guard(input.device());
   DivergenceCall call = glue::divergence_backward_call(grad_partials, input, target, log_target, beta);
-  check_launch(js_div_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "js_div_bwd");
+  launch_checked(js_div_bwd_cuda, call.params, "js_div_bwd");
   return call.grad_input;
 }
 

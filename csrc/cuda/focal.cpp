@@ -1,18 +1,14 @@
 // CUDA implementation of the focal-loss ops: the shared glue fills the params,
 // the launchers in kernels/focal.cu run on the current stream.
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "cuda/launch.h"
 #include "glue/focal.h"
 
 namespace lossext {
 namespace cuda {
 namespace {
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 // An out-of-range class index cannot be reported without a device sync: the
 // kernels never dereference it and mark the row nan instead (loss and gradient).
@@ -22,7 +18,7 @@ at::Tensor sigmoid_focal_fwd_cuda_op(const at::Tensor& input, const at::Tensor& 
   c10::cuda::CUDAGuard guard(input.device());
   auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
   glue::sigmoid_focal_alloc_loss(call);
-  check_launch(sigmoid_focal_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "sigmoid_focal_fwd");
+  launch_checked(sigmoid_focal_fwd_cuda, call.params, "sigmoid_focal_fwd");
   return call.loss;
 }
 
@@ -32,7 +28,7 @@ at::Tensor sigmoid_focal_bwd_cuda_op(const at::Tensor& grad_loss, const at::Tens
   c10::cuda::CUDAGuard guard(input.device());
   auto call = glue::sigmoid_focal_call(input, target, weight, alpha, gamma, ignore_index, label_smoothing, reduce_rows);
   glue::sigmoid_focal_fill_backward(call, grad_loss);
-  check_launch(sigmoid_focal_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "sigmoid_focal_bwd");
+  launch_checked(sigmoid_focal_bwd_cuda, call.params, "sigmoid_focal_bwd");
   return call.grad_logits;
 }
 
@@ -44,7 +40,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> softmax_focal_fwd_cuda_op(const a
   c10::cuda::CUDAGuard guard(input.device());
   auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
   glue::softmax_focal_alloc_forward(call);
-  check_launch(softmax_focal_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "softmax_focal_fwd");
+  launch_checked(softmax_focal_fwd_cuda, call.params, "softmax_focal_fwd");
   return {call.loss, call.lse, call.row_weight};
 }
 
@@ -54,7 +50,7 @@ at::Tensor softmax_focal_bwd_cuda_op(const at::Tensor& grad_loss, const at::Tens
   c10::cuda::CUDAGuard guard(input.device());
   auto call = glue::softmax_focal_call(input, target, alpha, weight, gamma, ignore_index);
   glue::softmax_focal_fill_backward(call, grad_loss, lse);
-  check_launch(softmax_focal_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "softmax_focal_bwd");
+  launch_checked(softmax_focal_bwd_cuda, call.params, "softmax_focal_bwd");
   return call.grad_logits;
 }
 

@@ -1,23 +1,19 @@
 // CUDA implementation of the fused smooth L1 / Huber ops.
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "cuda/launch.h"
 #include "glue/regression.h"
 
 namespace lossext {
 namespace cuda {
 namespace {
 
-void check_regression_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
-
 at::Tensor regression_fwd_cuda_op(const at::Tensor& input, const at::Tensor& target, int64_t kind, double param) {
   c10::cuda::CUDAGuard guard(input.device());
   glue::RegressionCall call = glue::regression_call(input, target, kind, param);
   glue::alloc_regression_loss(call);
-  check_regression_launch(regression_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "regression_fwd");
+  launch_checked(regression_fwd_cuda, call.params, "regression_fwd");
   return call.loss;
 }
 
@@ -26,7 +22,7 @@ at::Tensor regression_bwd_cuda_op(const at::Tensor& grad_loss, const at::Tensor&
   c10::cuda::CUDAGuard guard(input.device());
   glue::RegressionCall call = glue::regression_call(input, target, kind, param);
   glue::fill_regression_backward(call, grad_loss);
-  check_regression_launch(regression_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "regression_bwd");
+  launch_checked(regression_bwd_cuda, call.params, "regression_bwd");
   return call.grad_input;
 }
 

@@ -3,18 +3,14 @@
 // current stream. The forward's per-block partial sums live in a workspace
 // from the caching allocator.
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "cuda/launch.h"
 #include "glue/segmentation.h"
 
 namespace lossext {
 namespace cuda {
 namespace {
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 // Out-of-range class indices are not reported (that would need a sync): the
 // kernels never dereference them and make the sums and gradient nan.
@@ -28,7 +24,7 @@ std::tuple<at::Tensor, at::Tensor> seg_stats_fwd_cuda_op(const at::Tensor& input
                     call.params.classes, " classes is more than the CUDA kernel holds in shared memory");
   at::Tensor workspace = at::empty({seg_cuda_workspace_bytes(call.params)}, input.options().dtype(at::kByte));
   call.params.workspace = workspace.mutable_data_ptr();
-  check_launch(seg_stats_fwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "seg_stats_fwd");
+  launch_checked(seg_stats_fwd_cuda, call.params, "seg_stats_fwd");
   return {call.stats, call.extras};
 }
 
@@ -38,7 +34,7 @@ at::Tensor seg_stats_bwd_cuda_op(const at::Tensor& grad_stats, const at::Tensor&
   c10::cuda::CUDAGuard guard(input.device());
   auto call = glue::seg_call(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing);
   glue::seg_fill_backward(call, grad_stats, grad_extras);
-  check_launch(seg_stats_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "seg_stats_bwd");
+  launch_checked(seg_stats_bwd_cuda, call.params, "seg_stats_bwd");
   return call.grad_logits;
 }
 

@@ -1,18 +1,14 @@
 // CUDA implementation of the fused total variation.
 #include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "cuda/launch.h"
 #include "glue/total_variation.h"
 
 namespace lossext {
 namespace cuda {
 namespace {
-
-void check_tv_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 at::Tensor total_variation_fwd_cuda_op(const at::Tensor& img, bool isotropic, bool mean, double beta, double eps) {
   c10::cuda::CUDAGuard guard(img.device());
@@ -23,7 +19,7 @@ at::Tensor total_variation_fwd_cuda_op(const at::Tensor& img, bool isotropic, bo
   p.chunks = (p.height * p.width + kTvChunkPixels - 1) / kTvChunkPixels;
   at::Tensor partial = at::empty({2 * p.planes * p.chunks}, call.loss.options());
   p.partial = partial.mutable_data_ptr();
-  check_tv_launch(total_variation_fwd_cuda(p, c10::cuda::getCurrentCUDAStream()), "total_variation_fwd");
+  launch_checked(total_variation_fwd_cuda, p, "total_variation_fwd");
   return call.loss;
 }
 
@@ -33,7 +29,7 @@ at::Tensor total_variation_bwd_cuda_op(const at::Tensor& grad_loss, const at::Te
   glue::TotalVariationCall call = glue::total_variation_call(img, isotropic, mean, beta, eps);
   glue::fill_total_variation_backward(call, grad_loss);
   if (call.params.planes == 0) return call.grad_input;
-  check_tv_launch(total_variation_bwd_cuda(call.params, c10::cuda::getCurrentCUDAStream()), "total_variation_bwd");
+  launch_checked(total_variation_bwd_cuda, call.params, "total_variation_bwd");
   return call.grad_input;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
@@ -22,6 +23,13 @@ inline DType to_dtype(at::ScalarType t, const char* arg) {
     case at::kBFloat16: return DType::BFloat16;
     default: TORCH_CHECK_TYPE(false, arg, " must be float16, bfloat16, float32 or float64, got ", t);
   }
+}
+
+// Shape of the per-row outputs of (N, C, d...) logits: (N, d...), the class dim dropped.
+inline std::vector<int64_t> row_shape(const at::Tensor& logits) {
+  std::vector<int64_t> shape(logits.sizes().begin(), logits.sizes().end());
+  shape.erase(shape.begin() + 1);
+  return shape;
 }
 
 // Statistics, weights and per-row outputs: float, or double for float64 input.

@@ -29,13 +29,6 @@ inline void check_logits(const at::Tensor& logits) {
                     logits.sizes());
 }
 
-// Shape of the per-row outputs: logits' shape without the class dim.
-inline std::vector<int64_t> row_shape(const at::Tensor& logits) {
-  std::vector<int64_t> shape(logits.sizes().begin(), logits.sizes().end());
-  shape.erase(shape.begin() + 1);
-  return shape;
-}
-
 inline void fill_common(CrossEntropyCall& call, const c10::optional<at::Tensor>& weight, double label_smoothing,
                         double z_loss) {
   TORCH_CHECK_VALUE(label_smoothing >= 0.0 && label_smoothing <= 1.0,
@@ -86,7 +79,7 @@ inline void alloc_forward(CrossEntropyCall& call) {
   call.lse = at::empty(shape, opts);
   call.aux = at::empty(shape, opts);
   call.params.loss = call.loss.mutable_data_ptr();
-  call.params.lse = call.lse.mutable_data_ptr();
+  call.params.lse_out = call.lse.mutable_data_ptr();
 }
 
 inline void fill_backward(CrossEntropyCall& call, const at::Tensor& grad_loss, const at::Tensor& lse) {
@@ -103,7 +96,7 @@ inline void fill_backward(CrossEntropyCall& call, const at::Tensor& grad_loss, c
   call.grad_loss = upstream(grad_loss, acc, &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();
   call.params.grad_loss_stride = broadcast ? 0 : 1;
-  call.params.lse = call.lse.mutable_data_ptr();  // read only
+  call.params.lse = call.lse.const_data_ptr();
   call.grad_logits = at::empty(call.logits.sizes(), call.logits.options().memory_format(at::MemoryFormat::Contiguous));
   call.params.grad_logits = call.grad_logits.mutable_data_ptr();
 }
@@ -143,7 +136,7 @@ inline CrossEntropyCall prob_forward_call(const at::Tensor& logits, const at::Te
   fill_common(call, weight, label_smoothing, z_loss);
   fill_prob_target(call, target);
   alloc_forward(call);
-  call.params.target_mass = call.aux.mutable_data_ptr();
+  call.params.target_mass_out = call.aux.mutable_data_ptr();
   return call;
 }
 
@@ -161,7 +154,7 @@ inline CrossEntropyCall prob_backward_call(const at::Tensor& grad_loss, const at
                     ", got ", target_mass.sizes());
   check_same_device(call.logits, "input", target_mass, "target_mass");
   call.aux = target_mass.to(call.lse.scalar_type()).contiguous();
-  call.params.target_mass = call.aux.mutable_data_ptr();  // read only
+  call.params.target_mass = call.aux.const_data_ptr();
   return call;
 }
 

@@ -81,7 +81,7 @@ inline void sigmoid_focal_fill_backward(SigmoidFocalCall& call, const at::Tensor
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, accumulate_dtype(call.logits.scalar_type()), &broadcast);
   p.grad_loss = call.grad_loss.const_data_ptr();
-  p.grad_mode = broadcast ? GradMode::Scalar : (p.reduce_rows ? GradMode::PerRow : GradMode::PerElement);
+  p.grad_loss_stride = broadcast ? 0 : 1;
   call.grad_logits = at::empty({p.rows, p.classes}, call.logits.options());
   p.grad_logits = call.grad_logits.mutable_data_ptr();
 }
@@ -117,12 +117,6 @@ struct SoftmaxFocalCall {
   SoftmaxFocalParams params;
 };
 
-inline std::vector<int64_t> focal_row_shape(const at::Tensor& logits) {
-  std::vector<int64_t> shape(logits.sizes().begin(), logits.sizes().end());
-  shape.erase(shape.begin() + 1);
-  return shape;
-}
-
 inline SoftmaxFocalCall softmax_focal_call(const at::Tensor& logits, const at::Tensor& target,
                                            const c10::optional<at::Tensor>& alpha,
                                            const c10::optional<at::Tensor>& weight, double gamma,
@@ -132,7 +126,7 @@ inline SoftmaxFocalCall softmax_focal_call(const at::Tensor& logits, const at::T
   check_same_device(logits, "input", target, "target");
   TORCH_CHECK_TYPE(target.scalar_type() == at::kLong, "target must be int64 class indices, got ",
                    target.scalar_type());
-  const std::vector<int64_t> shape = focal_row_shape(logits);
+  const std::vector<int64_t> shape = row_shape(logits);
   TORCH_CHECK_VALUE(target.sizes() == at::IntArrayRef(shape), "target must have shape ", at::IntArrayRef(shape),
                     " for input of shape ", logits.sizes(), ", got ", target.sizes());
   SoftmaxFocalCall call;
@@ -161,18 +155,18 @@ inline SoftmaxFocalCall softmax_focal_call(const at::Tensor& logits, const at::T
 
 inline void softmax_focal_alloc_forward(SoftmaxFocalCall& call) {
   const auto opts = call.logits.options().dtype(accumulate_dtype(call.logits.scalar_type()));
-  const auto shape = focal_row_shape(call.logits);
+  const auto shape = row_shape(call.logits);
   call.loss = at::empty(shape, opts);
   call.lse = at::empty(shape, opts);
   call.row_weight = at::empty(shape, opts);
   call.params.loss = call.loss.mutable_data_ptr();
-  call.params.lse = call.lse.mutable_data_ptr();
+  call.params.lse_out = call.lse.mutable_data_ptr();
   call.params.row_weight = call.row_weight.mutable_data_ptr();
 }
 
 inline void softmax_focal_fill_backward(SoftmaxFocalCall& call, const at::Tensor& grad_loss, const at::Tensor& lse) {
   const auto acc = accumulate_dtype(call.logits.scalar_type());
-  const std::vector<int64_t> shape = focal_row_shape(call.logits);
+  const std::vector<int64_t> shape = row_shape(call.logits);
   TORCH_CHECK_VALUE(lse.sizes() == at::IntArrayRef(shape), "lse must have shape ", at::IntArrayRef(shape), ", got ",
                     lse.sizes());
   TORCH_CHECK_VALUE(grad_loss.sizes() == at::IntArrayRef(shape), "grad_loss must have shape ", at::IntArrayRef(shape),
@@ -180,7 +174,7 @@ inline void softmax_focal_fill_backward(SoftmaxFocalCall& call, const at::Tensor
   check_same_device(call.logits, "input", grad_loss, "grad_loss");
   check_same_device(call.logits, "input", lse, "lse");
   call.lse = lse.to(acc).contiguous();
-  call.params.lse = call.lse.mutable_data_ptr();  // read only
+  call.params.lse = call.lse.const_data_ptr();
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, acc, &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();

@@ -124,7 +124,7 @@ cudaError_t box_pairwise_cuda(const BoxPairwiseParams& p, cudaStream_t stream) {
   const dim3 block(cuda::kThreadsX, cuda::kThreadsY);
   // The glue converts every other dtype to float32.
   if (p.dtype != DType::Float64 && p.dtype != DType::Float32) return cudaErrorInvalidValue;
-  return with_pair_kind(p.kind, [&](auto kind) {
+  return static_switch(kBoxPairKinds, p.kind, [&](auto kind) {
     constexpr BoxPairKind K = decltype(kind)::value;
     if (p.dtype == DType::Float64) {
       cuda::box_pairwise_kernel<K, double><<<grid, block, 0, stream>>>(
@@ -141,10 +141,10 @@ cudaError_t box_pairwise_cuda(const BoxPairwiseParams& p, cudaStream_t stream) {
 
 cudaError_t box_loss_fwd_cuda(const BoxLossParams& p, cudaStream_t stream) {
   if (p.pairs == 0) return cudaSuccess;
-  return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<cuda::CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     using acc_t = acc_type<T>;
-    return with_loss_mode(p.mode, [&](auto mode) {
+    return static_switch(kBoxLossModes, p.mode, [&](auto mode) {
       cuda::box_loss_fwd_kernel<decltype(mode)::value, T>
           <<<cuda::grid_for(p.pairs, cuda::kPairThreads), cuda::kPairThreads, 0, stream>>>(
               static_cast<const T*>(p.boxes1), static_cast<const T*>(p.boxes2), static_cast<acc_t*>(p.loss), p.pairs,
@@ -156,10 +156,10 @@ cudaError_t box_loss_fwd_cuda(const BoxLossParams& p, cudaStream_t stream) {
 
 cudaError_t box_loss_bwd_cuda(const BoxLossParams& p, cudaStream_t stream) {
   if (p.pairs == 0) return cudaSuccess;
-  return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<cuda::CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     using acc_t = acc_type<T>;
-    return with_loss_mode(p.mode, [&](auto mode) {
+    return static_switch(kBoxLossModes, p.mode, [&](auto mode) {
       cuda::box_loss_bwd_kernel<decltype(mode)::value, T>
           <<<cuda::grid_for(p.pairs, cuda::kPairThreads), cuda::kPairThreads, 0, stream>>>(
               static_cast<const acc_t*>(p.grad_loss), p.grad_loss_stride, static_cast<const T*>(p.boxes1),

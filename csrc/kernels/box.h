@@ -31,6 +31,7 @@
 #include <type_traits>
 
 #include "kernels/common.h"
+#include "kernels/static_switch.h"
 
 // The pair functions are large: without forcing, gcc calls them out of line
 // and the CPU pair loops no longer vectorize.
@@ -47,6 +48,11 @@ namespace lossext {
 enum class BoxFmt : int { XYXY = 0, XYWH = 1, CXCYWH = 2 };
 enum class BoxLossMode : int { IoU = 0, GIoU = 1, DIoU = 2, CIoU = 3, EIoU = 4, SIoU = 5 };
 enum class BoxPairKind : int { IoU = 0, GIoU = 1, DIoU = 2, CIoU = 3 };
+inline constexpr ValueList<BoxFmt::XYXY, BoxFmt::XYWH, BoxFmt::CXCYWH> kBoxFmts{};
+inline constexpr ValueList<BoxLossMode::IoU, BoxLossMode::GIoU, BoxLossMode::DIoU, BoxLossMode::CIoU,
+                           BoxLossMode::EIoU, BoxLossMode::SIoU>
+    kBoxLossModes{};
+inline constexpr ValueList<BoxPairKind::IoU, BoxPairKind::GIoU, BoxPairKind::DIoU, BoxPairKind::CIoU> kBoxPairKinds{};
 
 template <typename T> struct Box {
   T a, b, c, d;  // (x1, y1, x2, y2) once in xyxy; the raw four values before
@@ -298,36 +304,6 @@ LOSSEXT_BOX_HD T box_pair_value(const Box<T>& p, T area_p, T aspect_p, const Box
   const T v = four_over_pi_sq<T>() * da * da;
   const T alpha = v / (T(1) - iou + v + eps);
   return diou - alpha * v;
-}
-
-// Calls f with the runtime code as a compile-time constant (std::integral_constant),
-// so that each kernel is compiled per mode / kind / format without branches.
-template <typename F> inline auto with_loss_mode(BoxLossMode m, F&& f) {
-  switch (m) {
-    case BoxLossMode::IoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::IoU>());
-    case BoxLossMode::GIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::GIoU>());
-    case BoxLossMode::DIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::DIoU>());
-    case BoxLossMode::CIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::CIoU>());
-    case BoxLossMode::EIoU: return f(std::integral_constant<BoxLossMode, BoxLossMode::EIoU>());
-    default: return f(std::integral_constant<BoxLossMode, BoxLossMode::SIoU>());
-  }
-}
-
-template <typename F> inline auto with_pair_kind(BoxPairKind k, F&& f) {
-  switch (k) {
-    case BoxPairKind::IoU: return f(std::integral_constant<BoxPairKind, BoxPairKind::IoU>());
-    case BoxPairKind::GIoU: return f(std::integral_constant<BoxPairKind, BoxPairKind::GIoU>());
-    case BoxPairKind::DIoU: return f(std::integral_constant<BoxPairKind, BoxPairKind::DIoU>());
-    default: return f(std::integral_constant<BoxPairKind, BoxPairKind::CIoU>());
-  }
-}
-
-template <typename F> inline auto with_box_fmt(BoxFmt fmt, F&& f) {
-  switch (fmt) {
-    case BoxFmt::XYXY: return f(std::integral_constant<BoxFmt, BoxFmt::XYXY>());
-    case BoxFmt::XYWH: return f(std::integral_constant<BoxFmt, BoxFmt::XYWH>());
-    default: return f(std::integral_constant<BoxFmt, BoxFmt::CXCYWH>());
-  }
 }
 
 }  // namespace lossext

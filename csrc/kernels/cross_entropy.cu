@@ -5,8 +5,6 @@
 // positions), 32 for rows up to 2k classes, a whole block beyond. Forward makes
 // one pass with an online softmax and keeps only per-row statistics; backward
 // makes one pass that recomputes p = exp(x - lse) and writes the gradient.
-#include <type_traits>
-
 #include "kernels/cross_entropy.h"
 #include "kernels/cross_entropy_launch.h"
 #include "kernels/cuda_common.cuh"
@@ -14,8 +12,6 @@
 namespace lossext {
 namespace cuda {
 namespace {
-
-template <int V> using Int = std::integral_constant<int, V>;
 
 template <int G> __host__ __device__ constexpr int block_threads() { return G > 32 ? G : 256; }
 
@@ -78,7 +74,7 @@ cross_entropy_index_fwd_kernel(const CrossEntropyParams p) {
   const acc_t smoothing = static_cast<acc_t>(p.label_smoothing);
   const acc_t z_loss = static_cast<acc_t>(p.z_loss);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
   const int lane = threadIdx.x % G;
 
@@ -204,8 +200,8 @@ cross_entropy_prob_fwd_kernel(const CrossEntropyParams p) {
     if (lane == 0) {
       const acc_t lse = state.log_sum_exp();
       static_cast<acc_t*>(p.loss)[row] = cross_entropy_prob_loss(lse, mass, dot, z_loss);
-      static_cast<acc_t*>(p.lse)[row] = lse;
-      static_cast<acc_t*>(p.target_mass)[row] = mass;
+      static_cast<acc_t*>(p.lse_out)[row] = lse;
+      static_cast<acc_t*>(p.target_mass_out)[row] = mass;
     }
   }
 }
@@ -251,15 +247,25 @@ template <typename T> bool rows_vectorizable(const RowLayout& L, const void* in,
          aligned16(out);
 }
 
-// Picks threads-per-row G and vector width, then calls launch(Int<G>, Int<VEC>).
+// Threads per row: one for class-strided rows, else more for longer rows.
+inline int row_group(const RowLayout& L) {
+  if (L.stride_c != 1) return 1;
+  return L.classes <= 2048 ? 32 : L.classes <= 16384 ? 256 : 512;
+}
+
+// Picks threads-per-row G and vector width, then calls launch(Constant<G>, Constant<VEC>).
 template <typename T, typename Launch>
 cudaError_t launch_rows(const RowLayout& L, bool vectorizable, Launch&& launch) {
   constexpr int V = vec_width<T>();
   if (L.rows == 0) return cudaSuccess;
-  if (L.stride_c != 1) return launch(Int<1>{}, Int<1>{});
-  if (L.classes <= 2048) return vectorizable ? launch(Int<32>{}, Int<V>{}) : launch(Int<32>{}, Int<1>{});
-  if (L.classes <= 16384) return vectorizable ? launch(Int<256>{}, Int<V>{}) : launch(Int<256>{}, Int<1>{});
-  return vectorizable ? launch(Int<512>{}, Int<V>{}) : launch(Int<512>{}, Int<1>{});
+  return static_switch(ValueList<1, 32, 256, 512>{}, row_group(L), [&](auto g) {
+    if constexpr (decltype(g)::value == 1) {
+      return launch(g, Constant<1>{});  // strided rows are read one value at a time
+    } else {
+      return static_switch(kBools, vectorizable,
+                           [&](auto vec) { return launch(g, Constant<decltype(vec)::value ? V : 1>{}); });
+    }
+  });
 }
 
 template <int G> unsigned int grid_rows(int64_t rows) { return grid_for(rows, block_threads<G>() / G); }
@@ -267,8 +273,8 @@ template <int G> unsigned int grid_rows(int64_t rows) { return grid_for(rows, bl
 }  // namespace
 
 #define LOSSEXT_CE_LAUNCH(KERNEL, VEC_OK)                                                              \
-  dispatch_dtype(p.dtype, [&](auto* tag) {                                                             \
-    using T = std::remove_pointer_t<decltype(tag)>;                                                    \
+  dtype_switch<CudaTypes>(p.dtype, [&](auto tag) {                                                             \
+    using T = typename decltype(tag)::type;                                                    \
     return launch_rows<T>(p.layout, VEC_OK, [&](auto g, auto v) {                                      \
       constexpr int G = decltype(g)::value;                                                            \
       constexpr int VEC = decltype(v)::value;                                                          \

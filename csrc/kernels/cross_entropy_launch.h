@@ -32,11 +32,14 @@ struct CrossEntropyParams {
 
   // Forward outputs, [rows] each, accumulate type.
   void* loss = nullptr;
-  void* lse = nullptr;
-  void* row_weight = nullptr;   // index: w_y, 0 when ignored, nan when out of range
-  void* target_mass = nullptr;  // prob: sum_c t'_c w_c (backward needs it before its pass)
+  void* lse_out = nullptr;
+  void* row_weight = nullptr;       // index: w_y, 0 when ignored, nan when out of range
+  void* target_mass_out = nullptr;  // prob: sum_c t'_c w_c (backward needs it before its pass)
 
-  // Backward. grad_loss[row * grad_loss_stride] (stride 0 for a broadcast scalar).
+  // Backward inputs: what the forward wrote to lse_out and target_mass_out.
+  const void* lse = nullptr;
+  const void* target_mass = nullptr;
+  // grad_loss[row * grad_loss_stride] (stride 0 for a broadcast scalar).
   const void* grad_loss = nullptr;
   int64_t grad_loss_stride = 1;
   void* grad_logits = nullptr;  // dense (N, C, D) in the logits dtype

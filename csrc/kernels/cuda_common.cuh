@@ -1,6 +1,6 @@
 // Device-side helpers shared by every lossext CUDA kernel: element loads and
 // stores in any supported dtype, vectorised row access, group reductions, and
-// the DType -> C++ type switch. No torch header, by design.
+// the DType -> C++ type map. No torch header, by design.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -9,6 +9,7 @@
 
 #include "kernels/common.h"
 #include "kernels/layout.h"
+#include "kernels/static_switch.h"
 
 namespace lossext {
 namespace cuda {
@@ -84,16 +85,8 @@ __device__ __forceinline__ T group_allreduce(T v, Op op, T* scratch) {
   }
 }
 
-// Calls f with a null pointer of the C++ element type that `dtype` names.
-template <typename F> cudaError_t dispatch_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float32: return f(static_cast<float*>(nullptr));
-    case DType::Float64: return f(static_cast<double*>(nullptr));
-    case DType::Float16: return f(static_cast<__half*>(nullptr));
-    case DType::BFloat16: return f(static_cast<__nv_bfloat16*>(nullptr));
-  }
-  return cudaErrorInvalidValue;
-}
+// The C++ element type of each DType in device code, for dtype_switch.
+using CudaTypes = DTypeMap<float, double, __half, __nv_bfloat16>;
 
 // Blocks for a grid-stride loop over `units` work units of `per_block` each.
 inline unsigned int grid_for(int64_t units, int per_block) {

@@ -123,27 +123,22 @@ bool aligned16(const void* ptr) { return ptr == nullptr || reinterpret_cast<uint
 template <bool FORWARD, Kind K>
 cudaError_t launch(const DivergenceParams& p, cudaStream_t stream) {
   if (p.numel == 0) return cudaSuccess;
-  return dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     constexpr int V = vec_width<T>();
     const unsigned int grid = grid_for(divergence_chunks(p.numel), 1);
     // Chunks start at multiples of kDivergenceChunk elements, so aligned base
     // pointers keep every packet aligned.
     const bool vec = aligned16(p.input) && aligned16(p.target) && aligned16(FORWARD ? nullptr : p.grad_input);
-    if constexpr (FORWARD) {
-      if (vec) {
-        divergence_fwd_kernel<K, T, V><<<grid, kThreads, 0, stream>>>(p);
+    return static_switch(kBools, vec, [&](auto packed) {
+      constexpr int VEC = decltype(packed)::value ? V : 1;
+      if constexpr (FORWARD) {
+        divergence_fwd_kernel<K, T, VEC><<<grid, kThreads, 0, stream>>>(p);
       } else {
-        divergence_fwd_kernel<K, T, 1><<<grid, kThreads, 0, stream>>>(p);
+        divergence_bwd_kernel<K, T, VEC><<<grid, kThreads, 0, stream>>>(p);
       }
-    } else {
-      if (vec) {
-        divergence_bwd_kernel<K, T, V><<<grid, kThreads, 0, stream>>>(p);
-      } else {
-        divergence_bwd_kernel<K, T, 1><<<grid, kThreads, 0, stream>>>(p);
-      }
-    }
-    return cudaGetLastError();
+      return cudaGetLastError();
+    });
   });
 }
 

@@ -7,8 +7,6 @@
 // written once. Softmax focal: a warp per row for contiguous rows, a thread per
 // row for (N, C, d...) layouts (neighbouring threads then read neighbouring
 // positions); forward keeps the row's log-sum-exp, backward recomputes p.
-#include <type_traits>
-
 #include "kernels/cuda_common.cuh"
 #include "kernels/focal.h"
 #include "kernels/focal_launch.h"
@@ -18,10 +16,6 @@ namespace cuda {
 namespace {
 
 constexpr int kBlock = 256;
-
-template <GammaKind K> using Kind = std::integral_constant<GammaKind, K>;
-template <bool B> using Flag = std::integral_constant<bool, B>;
-template <int G> using Group = std::integral_constant<int, G>;
 
 // Index target of `row`, or why the row is skipped: ignored rows give 0,
 // out-of-range indices nan (never dereferenced; the glue documents it).
@@ -110,9 +104,7 @@ __global__ void __launch_bounds__(kBlock) sigmoid_focal_bwd_kernel(const Sigmoid
       }
       t = c == y ? acc_t(1) : acc_t(0);
     }
-    const acc_t g = p.grad_mode == GradMode::Scalar ? grad_loss[0]
-                    : p.grad_mode == GradMode::PerRow ? grad_loss[row]
-                                                      : grad_loss[i];
+    const acc_t g = grad_loss[(p.reduce_rows ? row : i) * p.grad_loss_stride];
     out[i] = from_acc<T>(g * sigmoid_focal_element<false, K>(to_acc(logits[i]), t, w ? w[c] : acc_t(1), cfg));
   }
 }
@@ -124,7 +116,7 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_fwd_kernel(const Softmax
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
   const acc_t* w = static_cast<const acc_t*>(p.weight);
   acc_t* loss = static_cast<acc_t*>(p.loss);
-  acc_t* lse_out = static_cast<acc_t*>(p.lse);
+  acc_t* lse_out = static_cast<acc_t*>(p.lse_out);
   acc_t* row_weight = static_cast<acc_t*>(p.row_weight);
   const int lane = threadIdx.x % G;
 
@@ -183,22 +175,15 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_bwd_kernel(const Softmax
 
 // ---- launches ---------------------------------------------------------------------
 
-template <typename T> using Elem = std::remove_pointer_t<T>;
+template <typename Tag> using Elem = typename Tag::type;
 
-// Calls f(tag, kind) with the element type's null-pointer tag and the gamma
-// kind as a compile-time constant: every kernel is specialised on both.
+// Calls f(tag, kind) with the element type's tag and the gamma kind as a
+// compile-time constant: every kernel is specialised on both.
 template <typename F> cudaError_t for_dtype_and_gamma(DType dtype, GammaKind k, F&& f) {
-  return dispatch_dtype(dtype, [&](auto* tag) {
-    switch (k) {
-      case GammaKind::Zero: return f(tag, Kind<GammaKind::Zero>{});
-      case GammaKind::One: return f(tag, Kind<GammaKind::One>{});
-      case GammaKind::Two: return f(tag, Kind<GammaKind::Two>{});
-      default: return f(tag, Kind<GammaKind::General>{});
-    }
+  return dtype_switch<CudaTypes>(dtype, [&](auto tag) {
+    return static_switch(kGammaKinds, k, [&](auto kind) { return f(tag, kind); });
   });
 }
-
-template <typename F> cudaError_t dispatch_flag(bool b, F&& f) { return b ? f(Flag<true>{}) : f(Flag<false>{}); }
 
 // One launch of `kernel` over `units` work units, `per_block` of them a block.
 template <typename Params>
@@ -212,9 +197,10 @@ cudaError_t launch(void (*kernel)(Params), int64_t units, int per_block, cudaStr
 // pick(tag, kind, group) names the kernel for a group of `group` threads a row.
 template <typename Pick> cudaError_t launch_softmax_rows(const SoftmaxFocalParams& p, cudaStream_t stream, Pick&& pick) {
   if (p.layout.rows == 0) return cudaSuccess;
-  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto* tag, auto kind) {
-    if (p.layout.stride_c == 1) return launch(pick(tag, kind, Group<32>{}), p.layout.rows, rows_per_block<32>(), stream, p);
-    return launch(pick(tag, kind, Group<1>{}), p.layout.rows, rows_per_block<1>(), stream, p);
+  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto tag, auto kind) {
+    return static_switch(ValueList<1, 32>{}, p.layout.stride_c == 1 ? 32 : 1, [&](auto group) {
+      return launch(pick(tag, kind, group), p.layout.rows, rows_per_block<decltype(group)::value>(), stream, p);
+    });
   });
 }
 
@@ -225,9 +211,9 @@ using namespace cuda;
 
 cudaError_t sigmoid_focal_fwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream) {
   if (p.rows == 0 || (p.classes == 0 && !p.reduce_rows)) return cudaSuccess;  // C = 0: rows still sum to 0
-  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto* tag, auto kind) {
-    return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
-      return dispatch_flag(p.reduce_rows, [&](auto reduce) {
+  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto tag, auto kind) {
+    return static_switch(kBools, p.target_dense != nullptr, [&](auto dense) {
+      return static_switch(kBools, p.reduce_rows, [&](auto reduce) {
         return launch(sigmoid_focal_fwd_kernel<Elem<decltype(tag)>, decltype(kind)::value, decltype(dense)::value,
                                                decltype(reduce)::value>,
                       p.rows, rows_per_block<32>(), stream, p);
@@ -238,8 +224,8 @@ cudaError_t sigmoid_focal_fwd_cuda(const SigmoidFocalParams& p, cudaStream_t str
 
 cudaError_t sigmoid_focal_bwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream) {
   if (p.rows == 0 || p.classes == 0) return cudaSuccess;
-  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto* tag, auto kind) {
-    return dispatch_flag(p.target_dense != nullptr, [&](auto dense) {
+  return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto tag, auto kind) {
+    return static_switch(kBools, p.target_dense != nullptr, [&](auto dense) {
       return launch(sigmoid_focal_bwd_kernel<Elem<decltype(tag)>, decltype(kind)::value, decltype(dense)::value>,
                     p.rows * p.classes, kBlock, stream, p);
     });
@@ -247,13 +233,13 @@ cudaError_t sigmoid_focal_bwd_cuda(const SigmoidFocalParams& p, cudaStream_t str
 }
 
 cudaError_t softmax_focal_fwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream) {
-  return launch_softmax_rows(p, stream, [](auto* tag, auto kind, auto group) {
+  return launch_softmax_rows(p, stream, [](auto tag, auto kind, auto group) {
     return softmax_focal_fwd_kernel<Elem<decltype(tag)>, decltype(group)::value, decltype(kind)::value>;
   });
 }
 
 cudaError_t softmax_focal_bwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream) {
-  return launch_softmax_rows(p, stream, [](auto* tag, auto kind, auto group) {
+  return launch_softmax_rows(p, stream, [](auto tag, auto kind, auto group) {
     return softmax_focal_bwd_kernel<Elem<decltype(tag)>, decltype(group)::value, decltype(kind)::value>;
   });
 }

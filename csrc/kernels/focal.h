@@ -28,12 +28,14 @@
 #pragma once
 
 #include "kernels/common.h"
+#include "kernels/static_switch.h"
 
 namespace lossext {
 
 // Which power of q the modulating factor is: the three common exponents skip
 // exp/log entirely. Picked once per call on the host.
 enum class GammaKind : int { Zero = 0, One = 1, Two = 2, General = 3 };
+inline constexpr ValueList<GammaKind::Zero, GammaKind::One, GammaKind::Two, GammaKind::General> kGammaKinds{};
 
 inline GammaKind gamma_kind(double gamma) {
   if (gamma == 0.0) return GammaKind::Zero;

@@ -11,13 +11,6 @@
 
 namespace lossext {
 
-// How the upstream gradient of the sigmoid focal loss is laid out.
-enum class GradMode : int {
-  Scalar = 0,      // one value for everything ('sum' / 'mean' reduced in Python)
-  PerRow = 1,      // [rows]: the loss was summed over classes in the kernel
-  PerElement = 2,  // [rows, classes]
-};
-
 // Sigmoid focal over a dense (rows, classes) view of the logits (the last dim
 // holds the classes; the glue makes it contiguous).
 struct SigmoidFocalParams {
@@ -42,8 +35,11 @@ struct SigmoidFocalParams {
   void* loss = nullptr;
 
   // Backward.
-  const void* grad_loss = nullptr;  // accumulate type, laid out as grad_mode says
-  GradMode grad_mode = GradMode::Scalar;
+  // Backward: the upstream gradient of loss value k (a row when reduce_rows,
+  // else an element) at grad_loss[k * grad_loss_stride], accumulate type;
+  // stride 0 for one scalar ('sum' / 'mean' reduced in Python).
+  const void* grad_loss = nullptr;
+  int64_t grad_loss_stride = 1;
   void* grad_logits = nullptr;      // [rows, classes] in the logits' dtype
 };
 
@@ -62,10 +58,12 @@ struct SoftmaxFocalParams {
 
   // Forward outputs, [rows], accumulate type.
   void* loss = nullptr;
-  void* lse = nullptr;
+  void* lse_out = nullptr;
   void* row_weight = nullptr;  // w_y; 0 when ignored, nan when out of range
 
-  // Backward: grad_loss[row * grad_loss_stride] (stride 0 for a broadcast scalar).
+  // Backward: the forward's lse_out, and grad_loss[row * grad_loss_stride]
+  // (stride 0 for a broadcast scalar).
+  const void* lse = nullptr;
   const void* grad_loss = nullptr;
   int64_t grad_loss_stride = 1;
   void* grad_logits = nullptr;  // dense (N, C, D) in the logits' dtype

@@ -34,26 +34,24 @@ constexpr int kThreads = 256;
 
 cudaError_t regression_fwd_cuda(const RegressionParams& p, cudaStream_t stream) {
   if (p.numel == 0) return cudaSuccess;
-  return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<cuda::CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     const auto param = static_cast<acc_type<T>>(p.param);
     const unsigned int grid = cuda::grid_for(p.numel, cuda::kThreads);
     const T* in = static_cast<const T*>(p.input);
     const T* tg = static_cast<const T*>(p.target);
     T* out = static_cast<T*>(p.loss);
-    if (p.kind == RegressionKind::SmoothL1) {
-      cuda::regression_fwd_kernel<RegressionKind::SmoothL1><<<grid, cuda::kThreads, 0, stream>>>(in, tg, out, p.numel, param);
-    } else {
-      cuda::regression_fwd_kernel<RegressionKind::Huber><<<grid, cuda::kThreads, 0, stream>>>(in, tg, out, p.numel, param);
-    }
-    return cudaGetLastError();
+    return static_switch(kRegressionKinds, p.kind, [&](auto kind) {
+      cuda::regression_fwd_kernel<decltype(kind)::value><<<grid, cuda::kThreads, 0, stream>>>(in, tg, out, p.numel, param);
+      return cudaGetLastError();
+    });
   });
 }
 
 cudaError_t regression_bwd_cuda(const RegressionParams& p, cudaStream_t stream) {
   if (p.numel == 0) return cudaSuccess;
-  return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<cuda::CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     using acc_t = acc_type<T>;
     const auto param = static_cast<acc_t>(p.param);
     const unsigned int grid = cuda::grid_for(p.numel, cuda::kThreads);
@@ -61,14 +59,11 @@ cudaError_t regression_bwd_cuda(const RegressionParams& p, cudaStream_t stream) 
     const T* in = static_cast<const T*>(p.input);
     const T* tg = static_cast<const T*>(p.target);
     T* out = static_cast<T*>(p.grad_input);
-    if (p.kind == RegressionKind::SmoothL1) {
-      cuda::regression_bwd_kernel<RegressionKind::SmoothL1>
+    return static_switch(kRegressionKinds, p.kind, [&](auto kind) {
+      cuda::regression_bwd_kernel<decltype(kind)::value>
           <<<grid, cuda::kThreads, 0, stream>>>(g, p.grad_loss_stride, in, tg, out, p.numel, param);
-    } else {
-      cuda::regression_bwd_kernel<RegressionKind::Huber>
-          <<<grid, cuda::kThreads, 0, stream>>>(g, p.grad_loss_stride, in, tg, out, p.numel, param);
-    }
-    return cudaGetLastError();
+      return cudaGetLastError();
+    });
   });
 }
 

@@ -9,10 +9,12 @@
 #pragma once
 
 #include "kernels/common.h"
+#include "kernels/static_switch.h"
 
 namespace lossext {
 
 enum class RegressionKind : int { SmoothL1 = 0, Huber = 1 };
+inline constexpr ValueList<RegressionKind::SmoothL1, RegressionKind::Huber> kRegressionKinds{};
 
 template <RegressionKind kind, typename T> LOSSEXT_HD T regression_loss(T d, T param) {
   const T a = d < T(0) ? -d : d;

@@ -22,8 +22,6 @@ namespace lossext {
 namespace cuda {
 namespace {
 
-template <SegActivation A> using Act = std::integral_constant<SegActivation, A>;
-
 // Validity of an index-target pixel: 1, 0 when ignored, nan when out of range.
 template <typename acc_t>
 __device__ __forceinline__ acc_t index_validity(int64_t y, const SegParams& p, bool* use) {
@@ -171,17 +169,13 @@ __global__ void __launch_bounds__(256) seg_grad_kernel(const SegParams p) {
   }
 }
 
-// Calls f(Act<...>{}, Flag<index>{}) for the (activation, target kind) pairs
+// Calls f(activation, index_target) as compile-time constants, for the pairs
 // the glue allows.
-template <bool B> using Flag = std::integral_constant<bool, B>;
-
 template <typename F> cudaError_t dispatch_variant(const SegParams& p, F&& f) {
-  if (p.target_index) {
-    if (p.activation == SegActivation::Softmax) return f(Act<SegActivation::Softmax>{}, Flag<true>{});
-    return f(Act<SegActivation::Identity>{}, Flag<true>{});
-  }
-  if (p.activation == SegActivation::Sigmoid) return f(Act<SegActivation::Sigmoid>{}, Flag<false>{});
-  return f(Act<SegActivation::Identity>{}, Flag<false>{});
+  return static_switch(kBools, p.target_index != nullptr, [&](auto index) {
+    return static_switch(seg_activations<decltype(index)::value>(), p.activation,
+                         [&](auto act) { return f(act, index); });
+  });
 }
 
 }  // namespace
@@ -195,8 +189,8 @@ cudaError_t seg_stats_fwd_cuda(const SegParams& p, cudaStream_t stream) {
   if (threads == 0) return cudaErrorInvalidValue;
   const int64_t bps = seg_cuda_blocks_per_sample(p.batch, p.pixels);
   const size_t shared = static_cast<size_t>(seg_cuda_shared_bytes(p.classes, p.dtype, threads));
-  return dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     using acc_t = acc_type<T>;
     return dispatch_variant(p, [&](auto act, auto index) {
       auto kernel = seg_stats_kernel<T, decltype(act)::value, decltype(index)::value>;
@@ -216,8 +210,8 @@ cudaError_t seg_stats_fwd_cuda(const SegParams& p, cudaStream_t stream) {
 
 cudaError_t seg_stats_bwd_cuda(const SegParams& p, cudaStream_t stream) {
   if (p.batch == 0 || p.classes == 0 || p.pixels == 0) return cudaSuccess;
-  return dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     return dispatch_variant(p, [&](auto act, auto index) {
       seg_grad_kernel<T, decltype(act)::value, decltype(index)::value>
           <<<grid_for(p.batch * p.pixels, 256), 256, 0, stream>>>(p);

@@ -20,11 +20,21 @@
 #pragma once
 
 #include "kernels/common.h"
+#include "kernels/static_switch.h"
 
 namespace lossext {
 
 // How probabilities are made from the input (the op's `activation` argument).
 enum class SegActivation : int { Identity = 0, Sigmoid = 1, Softmax = 2 };
+// The activations each target kind takes (the glue checks): softmax with index
+// targets, sigmoid with dense ones; any other value runs as Identity.
+template <bool INDEX_TARGET> constexpr auto seg_activations() {
+  if constexpr (INDEX_TARGET) {
+    return ValueList<SegActivation::Softmax, SegActivation::Identity>{};
+  } else {
+    return ValueList<SegActivation::Sigmoid, SegActivation::Identity>{};
+  }
+}
 
 // Statistics per (sample, class) in the order the ops return them.
 enum SegStat : int { kSegTP = 0, kSegSP = 1, kSegST = 2, kSegStats = 3 };

@@ -101,12 +101,9 @@ __global__ void __launch_bounds__(kTvThreads)
 
 // Calls f with the (isotropic, power) pair of p as template arguments.
 template <typename F> cudaError_t dispatch_tv(const TotalVariationParams& p, F&& f) {
-  if (!p.isotropic) return f(std::false_type{}, std::integral_constant<TvPower, TvPower::Sqrt>{});
-  switch (p.power) {
-    case TvPower::Sqrt: return f(std::true_type{}, std::integral_constant<TvPower, TvPower::Sqrt>{});
-    case TvPower::Square: return f(std::true_type{}, std::integral_constant<TvPower, TvPower::Square>{});
-    default: return f(std::true_type{}, std::integral_constant<TvPower, TvPower::General>{});
-  }
+  return static_switch(kBools, p.isotropic, [&](auto iso) {
+    return static_switch(tv_powers<decltype(iso)::value>(), p.power, [&](auto power) { return f(iso, power); });
+  });
 }
 
 }  // namespace
@@ -114,8 +111,8 @@ template <typename F> cudaError_t dispatch_tv(const TotalVariationParams& p, F&&
 
 cudaError_t total_variation_fwd_cuda(const TotalVariationParams& p, cudaStream_t stream) {
   if (p.planes == 0) return cudaSuccess;
-  return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<cuda::CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     using acc_t = acc_type<T>;
     return cuda::dispatch_tv(p, [&](auto iso, auto power) {
       const int64_t units = p.planes * p.chunks;
@@ -135,8 +132,8 @@ cudaError_t total_variation_fwd_cuda(const TotalVariationParams& p, cudaStream_t
 
 cudaError_t total_variation_bwd_cuda(const TotalVariationParams& p, cudaStream_t stream) {
   if (p.planes == 0) return cudaSuccess;
-  return cuda::dispatch_dtype(p.dtype, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
+  return dtype_switch<cuda::CudaTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
     using acc_t = acc_type<T>;
     return cuda::dispatch_tv(p, [&](auto iso, auto power) {
       const int64_t numel = p.planes * p.height * p.width;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include "kernels/common.h"
+#include "kernels/static_switch.h"
 
 namespace lossext {
 
@@ -35,6 +36,15 @@ LOSSEXT_HD double tv_pow(double s, double e) { return pow(s, e); }
 
 // The isotropic exponent, with the common cases that need no pow.
 enum class TvPower : int { Sqrt = 0, Square = 1, General = 2 };
+inline constexpr ValueList<TvPower::Sqrt, TvPower::Square, TvPower::General> kTvPowers{};
+// The anisotropic loss has no power: its kernels take Sqrt, whatever the params say.
+template <bool ISOTROPIC> constexpr auto tv_powers() {
+  if constexpr (ISOTROPIC) {
+    return kTvPowers;
+  } else {
+    return ValueList<TvPower::Sqrt>{};
+  }
+}
 
 template <TvPower P, typename T> LOSSEXT_HD T tv_iso_value(T dx, T dy, T beta, T eps) {
   const T s = dx * dx + dy * dy + eps;

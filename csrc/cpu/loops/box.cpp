@@ -44,51 +44,28 @@ LOSSEXT_ALWAYS_INLINE void bwd_loop(const T* __restrict__ grad, int64_t gs, cons
   }
 }
 
-// Explicit switches rather than the lambda helpers of box.h: lambdas are not
-// inlined into the target_clones entry points below, and would then run the
-// baseline-ISA code whatever the CPU.
-#define LOSSEXT_BOX_FMT_SWITCH(fmt_value, CALL)                 \
-  switch (fmt_value) {                                          \
-    case BoxFmt::XYXY: CALL(BoxFmt::XYXY); break;               \
-    case BoxFmt::XYWH: CALL(BoxFmt::XYWH); break;               \
-    default: CALL(BoxFmt::CXCYWH); break;                       \
-  }
-
-template <BoxLossMode mode, typename T>
-LOSSEXT_ALWAYS_INLINE void fwd_mode(const BoxLossParams& p, int64_t begin, int64_t end) {
-#define LOSSEXT_BOX_FWD(F)                                                                                 \
-  fwd_loop<mode, F>(static_cast<const T*>(p.boxes1), static_cast<const T*>(p.boxes2), static_cast<T*>(p.loss), \
-                    static_cast<T>(p.eps), begin, end)
-  LOSSEXT_BOX_FMT_SWITCH(p.fmt, LOSSEXT_BOX_FWD)
-#undef LOSSEXT_BOX_FWD
-}
-
-template <BoxLossMode mode, typename T>
-LOSSEXT_ALWAYS_INLINE void bwd_mode(const BoxLossParams& p, int64_t begin, int64_t end) {
-#define LOSSEXT_BOX_BWD(F)                                                                                       \
-  bwd_loop<mode, F>(static_cast<const T*>(p.grad_loss), p.grad_loss_stride, static_cast<const T*>(p.boxes1),       \
-                    static_cast<const T*>(p.boxes2), static_cast<T*>(p.grad1), static_cast<T*>(p.grad2),           \
-                    static_cast<T>(p.eps), begin, end)
-  LOSSEXT_BOX_FMT_SWITCH(p.fmt, LOSSEXT_BOX_BWD)
-#undef LOSSEXT_BOX_BWD
-}
-
-#define LOSSEXT_BOX_MODE_SWITCH(FN, T)                                              \
-  switch (p.mode) {                                                                 \
-    case BoxLossMode::IoU: FN<BoxLossMode::IoU, T>(p, begin, end); break;           \
-    case BoxLossMode::GIoU: FN<BoxLossMode::GIoU, T>(p, begin, end); break;         \
-    case BoxLossMode::DIoU: FN<BoxLossMode::DIoU, T>(p, begin, end); break;         \
-    case BoxLossMode::CIoU: FN<BoxLossMode::CIoU, T>(p, begin, end); break;         \
-    case BoxLossMode::EIoU: FN<BoxLossMode::EIoU, T>(p, begin, end); break;         \
-    default: FN<BoxLossMode::SIoU, T>(p, begin, end); break;                        \
-  }
-
+// The switches' bodies are always-inline lambdas (LOSSEXT_INLINE_LAMBDA): an
+// outlined one would be compiled for the baseline ISA only, not for each
+// target_clones entry point below.
 template <typename T> LOSSEXT_ALWAYS_INLINE void fwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
-  LOSSEXT_BOX_MODE_SWITCH(fwd_mode, T)
+  static_switch(kBoxLossModes, p.mode, [&](auto mode) LOSSEXT_INLINE_LAMBDA {
+    static_switch(kBoxFmts, p.fmt, [&](auto fmt) LOSSEXT_INLINE_LAMBDA {
+      fwd_loop<decltype(mode)::value, decltype(fmt)::value>(static_cast<const T*>(p.boxes1),
+                                                            static_cast<const T*>(p.boxes2), static_cast<T*>(p.loss),
+                                                            static_cast<T>(p.eps), begin, end);
+    });
+  });
 }
 
 template <typename T> LOSSEXT_ALWAYS_INLINE void bwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
-  LOSSEXT_BOX_MODE_SWITCH(bwd_mode, T)
+  static_switch(kBoxLossModes, p.mode, [&](auto mode) LOSSEXT_INLINE_LAMBDA {
+    static_switch(kBoxFmts, p.fmt, [&](auto fmt) LOSSEXT_INLINE_LAMBDA {
+      bwd_loop<decltype(mode)::value, decltype(fmt)::value>(
+          static_cast<const T*>(p.grad_loss), p.grad_loss_stride, static_cast<const T*>(p.boxes1),
+          static_cast<const T*>(p.boxes2), static_cast<T*>(p.grad1), static_cast<T*>(p.grad2), static_cast<T>(p.eps),
+          begin, end);
+    });
+  });
 }
 
 template <BoxPairKind kind, BoxFmt fmt, typename T>
@@ -111,20 +88,12 @@ LOSSEXT_ALWAYS_INLINE void pairwise_loop(const BoxPairwiseParams& p, int64_t beg
   }
 }
 
-template <BoxPairKind kind, typename T>
-LOSSEXT_ALWAYS_INLINE void pairwise_kind(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
-#define LOSSEXT_BOX_PAIR(F) pairwise_loop<kind, F, T>(p, begin, end)
-  LOSSEXT_BOX_FMT_SWITCH(p.fmt, LOSSEXT_BOX_PAIR)
-#undef LOSSEXT_BOX_PAIR
-}
-
 template <typename T> LOSSEXT_ALWAYS_INLINE void pairwise_typed(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
-  switch (p.kind) {
-    case BoxPairKind::IoU: pairwise_kind<BoxPairKind::IoU, T>(p, begin, end); break;
-    case BoxPairKind::GIoU: pairwise_kind<BoxPairKind::GIoU, T>(p, begin, end); break;
-    case BoxPairKind::DIoU: pairwise_kind<BoxPairKind::DIoU, T>(p, begin, end); break;
-    default: pairwise_kind<BoxPairKind::CIoU, T>(p, begin, end); break;
-  }
+  static_switch(kBoxPairKinds, p.kind, [&](auto kind) LOSSEXT_INLINE_LAMBDA {
+    static_switch(kBoxFmts, p.fmt, [&](auto fmt) LOSSEXT_INLINE_LAMBDA {
+      pairwise_loop<decltype(kind)::value, decltype(fmt)::value, T>(p, begin, end);
+    });
+  });
 }
 
 LOSSEXT_CPU_CLONES void fwd_float(const BoxLossParams& p, int64_t begin, int64_t end) { fwd_typed<float>(p, begin, end); }

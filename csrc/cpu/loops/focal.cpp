@@ -200,14 +200,10 @@ LOSSEXT_ALWAYS_INLINE void scale_rows(const T* d, int64_t rows, int64_t C, const
 
 // The runtime choices become template arguments here, in the body of each
 // cloned entry point, so that every loop is inlined into (and vectorized for)
-// the clone's ISA; a helper lambda would be compiled for the baseline only.
-#define LOSSEXT_FOCAL_VARIANTS(CALL)                \
-  switch (a.kind) {                                \
-    case GammaKind::Zero: CALL(GammaKind::Zero); break; \
-    case GammaKind::One: CALL(GammaKind::One); break;   \
-    case GammaKind::Two: CALL(GammaKind::Two); break;   \
-    default: CALL(GammaKind::General); break;           \
-  }
+// the clone's ISA; the switch's body is an always-inline lambda for the same
+// reason (an outlined one would be compiled for the baseline only).
+#define LOSSEXT_FOCAL_VARIANTS(CALL) \
+  static_switch(kGammaKinds, a.kind, [&](auto kind) LOSSEXT_INLINE_LAMBDA { CALL(decltype(kind)::value); })
 
 #define LOSSEXT_FOCAL_LOSS(K)                                                    \
   if (a.t && a.w) bad = loss_rows<K, true, true>(a, reduce, loss);               \
@@ -235,36 +231,36 @@ LOSSEXT_ALWAYS_INLINE void scale_rows(const T* d, int64_t rows, int64_t C, const
 
 LOSSEXT_CPU_CLONES int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<float>& a, bool reduce, float* loss) {
   int64_t bad = -1;
-  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS)
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS);
   return bad;
 }
 
 int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<double>& a, bool reduce, double* loss) {
   int64_t bad = -1;
-  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS)
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS);
   return bad;
 }
 
 LOSSEXT_CPU_CLONES void sigmoid_focal_rows_grad(const SigmoidFocalRows<float>& a, const float* g_elem,
                                                 const float* g_row, float g_scalar, float* out) {
-  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_GRAD)
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_GRAD);
 }
 
 void sigmoid_focal_rows_grad(const SigmoidFocalRows<double>& a, const double* g_elem, const double* g_row,
                              double g_scalar, double* out) {
-  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_GRAD)
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_GRAD);
 }
 
 LOSSEXT_CPU_CLONES int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<float>& a, bool reduce, float* loss,
                                                          float* grad) {
   int64_t bad = -1;
-  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS_GRAD)
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS_GRAD);
   return bad;
 }
 
 int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<double>& a, bool reduce, double* loss, double* grad) {
   int64_t bad = -1;
-  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS_GRAD)
+  LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS_GRAD);
   return bad;
 }
 

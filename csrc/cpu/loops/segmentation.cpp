@@ -205,14 +205,13 @@ LOSSEXT_ALWAYS_INLINE void dense_row_grad(const T* x, const T* t, int64_t n, T i
 
 }  // namespace
 
-#define LOSSEXT_SEG_BOOL(FLAG, NAME, ...) \
-  if (FLAG) {                             \
-    constexpr bool NAME = true;           \
-    __VA_ARGS__;                          \
-  } else {                                \
-    constexpr bool NAME = false;          \
-    __VA_ARGS__;                          \
-  }
+// NAME as a compile-time bool in the body; the body is an always-inline
+// lambda, so it is compiled for each target_clones entry point's ISA.
+#define LOSSEXT_SEG_BOOL(FLAG, NAME, ...)                                  \
+  static_switch(kBools, (FLAG), [&](auto NAME##_) LOSSEXT_INLINE_LAMBDA { \
+    constexpr bool NAME = decltype(NAME##_)::value;                        \
+    __VA_ARGS__;                                                           \
+  })
 
 #define LOSSEXT_SEG_INDEX_STATS(T)                                                                         \
   LOSSEXT_SEG_BOOL(act == SegActivation::Softmax, SM,                                                     \
@@ -245,43 +244,43 @@ LOSSEXT_CPU_CLONES void seg_index_tile_stats(const float* x, int64_t ldx, int64_
                                              const int32_t* cls, const float* valid, SegActivation act,
                                              bool squared, bool with_ce, float smoothing, float* work,
                                              double* acc) {
-  LOSSEXT_SEG_INDEX_STATS(float)
+  LOSSEXT_SEG_INDEX_STATS(float);
 }
 void seg_index_tile_stats(const double* x, int64_t ldx, int64_t classes, int64_t n, const int32_t* cls,
                           const double* valid, SegActivation act, bool squared, bool with_ce, double smoothing,
                           double* work, double* acc) {
-  LOSSEXT_SEG_INDEX_STATS(double)
+  LOSSEXT_SEG_INDEX_STATS(double);
 }
 
 LOSSEXT_CPU_CLONES void seg_index_tile_grad(const float* x, int64_t ldx, int64_t classes, int64_t n,
                                             const int32_t* cls, const float* valid, SegActivation act,
                                             bool squared, const float* A, const float* B, bool with_ce,
                                             float g_ce, float smoothing, float* work, float* out, int64_t ldo) {
-  LOSSEXT_SEG_INDEX_GRAD(float)
+  LOSSEXT_SEG_INDEX_GRAD(float);
 }
 void seg_index_tile_grad(const double* x, int64_t ldx, int64_t classes, int64_t n, const int32_t* cls,
                          const double* valid, SegActivation act, bool squared, const double* A, const double* B,
                          bool with_ce, double g_ce, double smoothing, double* work, double* out, int64_t ldo) {
-  LOSSEXT_SEG_INDEX_GRAD(double)
+  LOSSEXT_SEG_INDEX_GRAD(double);
 }
 
 LOSSEXT_CPU_CLONES void seg_dense_row_stats(const float* x, const float* t, int64_t n, SegActivation act,
                                             bool squared, bool has_ignore, float ignore, double* sums) {
-  LOSSEXT_SEG_DENSE(dense_row_stats, float, x, t, n, ignore, sums)
+  LOSSEXT_SEG_DENSE(dense_row_stats, float, x, t, n, ignore, sums);
 }
 void seg_dense_row_stats(const double* x, const double* t, int64_t n, SegActivation act, bool squared,
                          bool has_ignore, double ignore, double* sums) {
-  LOSSEXT_SEG_DENSE(dense_row_stats, double, x, t, n, ignore, sums)
+  LOSSEXT_SEG_DENSE(dense_row_stats, double, x, t, n, ignore, sums);
 }
 
 LOSSEXT_CPU_CLONES void seg_dense_row_grad(const float* x, const float* t, int64_t n, SegActivation act,
                                            bool squared, bool has_ignore, float ignore, float A, float B,
                                            float* out) {
-  LOSSEXT_SEG_DENSE(dense_row_grad, float, x, t, n, ignore, A, B, out)
+  LOSSEXT_SEG_DENSE(dense_row_grad, float, x, t, n, ignore, A, B, out);
 }
 void seg_dense_row_grad(const double* x, const double* t, int64_t n, SegActivation act, bool squared,
                         bool has_ignore, double ignore, double A, double B, double* out) {
-  LOSSEXT_SEG_DENSE(dense_row_grad, double, x, t, n, ignore, A, B, out)
+  LOSSEXT_SEG_DENSE(dense_row_grad, double, x, t, n, ignore, A, B, out);
 }
 
 }  // namespace cpu

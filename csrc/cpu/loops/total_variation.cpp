@@ -37,11 +37,10 @@ LOSSEXT_ALWAYS_INLINE T iso_sum_impl(const T* row, const T* next, int64_t w, T b
 template <typename T>
 LOSSEXT_ALWAYS_INLINE T iso_sum(const T* row, const T* next, int64_t w, TvPower power, T beta, T eps) {
   if (next == nullptr) return T(0);
-  switch (power) {
-    case TvPower::Sqrt: return iso_sum_impl<TvPower::Sqrt>(row, next, w, beta, eps);
-    case TvPower::Square: return iso_sum_impl<TvPower::Square>(row, next, w, beta, eps);
-    default: return iso_sum_impl<TvPower::General>(row, next, w, beta, eps);
-  }
+  // An always-inline body: it is then compiled for each target_clones entry point's ISA.
+  return static_switch(kTvPowers, power, [&](auto P) LOSSEXT_INLINE_LAMBDA {
+    return iso_sum_impl<decltype(P)::value>(row, next, w, beta, eps);
+  });
 }
 
 // HAS_UP / HAS_DOWN are template arguments so that the interior loop sees
@@ -107,11 +106,9 @@ LOSSEXT_ALWAYS_INLINE void iso_grad_rows(const T* prev, const T* row, const T* n
 template <typename T>
 LOSSEXT_ALWAYS_INLINE void iso_grad(const T* prev, const T* row, const T* next, int64_t w, TvPower power, T beta,
                                     T eps, T g, T* out) {
-  switch (power) {
-    case TvPower::Sqrt: return iso_grad_rows<TvPower::Sqrt>(prev, row, next, w, beta, eps, g, out);
-    case TvPower::Square: return iso_grad_rows<TvPower::Square>(prev, row, next, w, beta, eps, g, out);
-    default: return iso_grad_rows<TvPower::General>(prev, row, next, w, beta, eps, g, out);
-  }
+  static_switch(kTvPowers, power, [&](auto P) LOSSEXT_INLINE_LAMBDA {
+    iso_grad_rows<decltype(P)::value>(prev, row, next, w, beta, eps, g, out);
+  });
 }
 
 }  // namespace

@@ -160,8 +160,12 @@ template <class acc_t> void cross_entropy(Ctx& c, const CeCase& k) {
   p.z_loss = k.z_loss;
   RowStats<acc_t> out(rows);
   p.loss = out.loss.p;
-  p.lse = out.lse.p;
-  (prob ? p.target_mass : p.row_weight) = out.aux.p;
+  p.lse = p.lse_out = out.lse.p;
+  if (prob) {
+    p.target_mass = p.target_mass_out = out.aux.p;
+  } else {
+    p.row_weight = out.aux.p;
+  }
   g_current = &k;
   const int rc = prob ? simt_cross_entropy_prob_fwd_cuda(&p) : simt_cross_entropy_index_fwd_cuda(&p);
   g_current = nullptr;
@@ -242,8 +246,12 @@ template <class acc_t> void cross_entropy_empty(Ctx& c, const CeCase& k) {
   p.target_layout = X.L;
   RowStats<acc_t> out(3);
   p.loss = out.loss.p;
-  p.lse = out.lse.p;
-  (prob ? p.target_mass : p.row_weight) = out.aux.p;
+  p.lse = p.lse_out = out.lse.p;
+  if (prob) {
+    p.target_mass = p.target_mass_out = out.aux.p;
+  } else {
+    p.row_weight = out.aux.p;
+  }
   Acc<acc_t> G({1.0});
   p.grad_loss = G.b.p;
   p.grad_loss_stride = 0;

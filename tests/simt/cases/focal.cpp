@@ -87,12 +87,11 @@ template <class acc_t> void sigmoid_focal(Ctx& c, const FocalCase& fc) {
 
   // Backward, with the upstream gradient laid out as the forward's reduction
   // implies, or one scalar.
-  const GradMode mode = fc.scalar_grad ? GradMode::Scalar : fc.reduce ? GradMode::PerRow : GradMode::PerElement;
-  gl.resize(mode == GradMode::Scalar ? 1 : nloss);
+  gl.resize(fc.scalar_grad ? 1 : nloss);
   for (auto& v : gl) v = uniform(rng, -2, 2);
   Acc<acc_t> G(gl);
   p.grad_loss = G.b.p;
-  p.grad_mode = mode;
+  p.grad_loss_stride = fc.scalar_grad ? 0 : 1;
   Buf<unsigned char> grad(n * elem_size(fc.dtype), elem_size(fc.dtype));
   p.grad_logits = grad.p;
   const long bwd_before = simt::launches();
@@ -102,9 +101,9 @@ template <class acc_t> void sigmoid_focal(Ctx& c, const FocalCase& fc) {
   if (grad.unwritten()) c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
   c.add_digest(grad);
   std::vector<acc_t> gwant(n);
-  cpu::sigmoid_focal_rows_grad(a, mode == GradMode::PerElement ? G.b.p : nullptr,
-                               mode == GradMode::PerRow ? G.b.p : nullptr,
-                               mode == GradMode::Scalar ? G.b[0] : acc_t(0), gwant.data());
+  const bool per_element = !fc.scalar_grad && !fc.reduce, per_row = !fc.scalar_grad && fc.reduce;
+  cpu::sigmoid_focal_rows_grad(a, per_element ? G.b.p : nullptr, per_row ? G.b.p : nullptr,
+                               fc.scalar_grad ? G.b[0] : acc_t(0), gwant.data());
   th::compare(c, "grad", read_typed(fc.dtype, grad.p, n),
               round_to(fc.dtype, to_double(gwant.data(), n)), rtol_out(fc.dtype),
               fc.dtype == DType::Float64 ? 1e-12 : is16(fc.dtype) ? 1e-3 : 4e-7);
@@ -214,7 +213,7 @@ template <class acc_t> void softmax_focal(Ctx& c, const SoftmaxCase& k) {
   const int64_t out_rows = rows ? rows : 3;  // with no rows, room that must stay untouched
   Buf<acc_t> loss(out_rows), lse(out_rows), roww(out_rows);
   p.loss = loss.p;
-  p.lse = lse.p;
+  p.lse = p.lse_out = lse.p;
   p.row_weight = roww.p;
   std::vector<double> gl(k.broadcast_grad ? 1 : out_rows);
   for (auto& v : gl) v = uniform(rng, -2, 2);

@@ -63,7 +63,7 @@ void cross_entropy_index(int64_t n, int64_t c, int64_t d, const std::string& sha
   p.label_smoothing = 0.1;
   p.z_loss = 1e-4;
   p.loss = w.buf<float>("loss", rows);
-  p.lse = w.buf<float>("lse", rows);
+  p.lse = p.lse_out = w.buf<float>("lse", rows);
   p.row_weight = w.buf<float>("row_weight", rows);
   w.run("cross_entropy_index_fwd_cuda", [&] { return simt_cross_entropy_index_fwd_cuda(&p); },
         {{{{"logits"}, {"target"}}, {{"loss"}, {"lse"}, {"row_weight"}}, why}});
@@ -90,8 +90,8 @@ void cross_entropy_prob(int64_t n, int64_t c) {
   }
   p.target_probs = t;
   p.loss = w.buf<float>("loss", n);
-  p.lse = w.buf<float>("lse", n);
-  p.target_mass = w.buf<float>("target_mass", n);
+  p.lse = p.lse_out = w.buf<float>("lse", n);
+  p.target_mass = p.target_mass_out = w.buf<float>("target_mass", n);
   w.run("cross_entropy_prob_fwd_cuda", [&] { return simt_cross_entropy_prob_fwd_cuda(&p); },
         {{{{"logits"}, {"target"}}, {{"loss"}, {"lse"}, {"target_mass"}}, ""}});
   p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
@@ -127,7 +127,7 @@ void sigmoid_focal(int64_t rows, int64_t classes, bool dense) {
         {{{{"logits"}, {"target"}}, {{"loss"}}, ""}});
   // 'sum' hands the backward a broadcast scalar.
   p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
-  p.grad_mode = GradMode::Scalar;
+  p.grad_loss_stride = 0;
   p.grad_logits = w.buf<float>("grad_logits", rows * classes);
   w.run("sigmoid_focal_bwd_cuda", [&] { return simt_sigmoid_focal_bwd_cuda(&p); },
         {{{{"logits"}, {"target"}, {"grad_loss"}}, {{"grad_logits"}}, ""}});
@@ -145,7 +145,7 @@ void softmax_focal(int64_t n, int64_t c, int64_t d, const std::string& shape) {
   p.gamma = 2.0;
   p.gamma_kind = gamma_kind(p.gamma);
   p.loss = w.buf<float>("loss", rows);
-  p.lse = w.buf<float>("lse", rows);
+  p.lse = p.lse_out = w.buf<float>("lse", rows);
   p.row_weight = w.buf<float>("row_weight", rows);
   w.run("softmax_focal_fwd_cuda", [&] { return simt_softmax_focal_fwd_cuda(&p); },
         {{{{"logits"}, {"target"}}, {{"loss"}, {"lse"}, {"row_weight"}}, why}});
