@@ -263,13 +263,6 @@ def _check_class_weights(class_weights, num_classes, mode):
     ):
         raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
     return w
-    if w.dim() != 1 or w.numel() != num_classes:
-        raise ArgumentError(
-            f"class_weights must hold one weight per class ({num_classes}), got shape {tuple(w.shape)}"
-        )
-    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or not float(w.sum()) > 0:
-        raise ArgumentError(f"class_weights must be finite, non-negative and not all zero, got {w.tolist()}")
-    return w
 
 
 def _overlap(
@@ -300,38 +293,13 @@ def _overlap(
     class_weights = _check_class_weights(class_weights, input.shape[1], mode)
     target = target_k
     if not _use_kernel(name, input, target):
-        kwargs = dict(weight=weight, per_image=per_image, empty_classes=empty_classes, reduction=reduction)
-        if kind == "dice":
-            return reference.dice_loss(
-                input,
-                target,
-                mode,
-                classes,
-                log_loss,
-                from_logits,
-                smooth,
-                ignore_index,
-                eps,
-                class_weights,
-                squared_pred=squared_pred,
-                **kwargs,
-            )
-        if kind == "jaccard":
-            return reference.jaccard_loss(
-                input,
-                target,
-                mode,
-                classes,
-                log_loss,
-                from_logits,
-                smooth,
-                ignore_index,
-                eps,
-                class_weights,
-                squared_pred=squared_pred,
-                **kwargs,
-            )
-        return reference.tversky_loss(
+        # The reference of the same name takes the same arguments.
+        options = (
+            dict(alpha=alpha, beta=beta, gamma=gamma)
+            if kind == "tversky"
+            else dict(squared_pred=squared_pred)
+        )
+        return getattr(reference, name)(
             input,
             target,
             mode,
@@ -341,11 +309,12 @@ def _overlap(
             smooth,
             ignore_index,
             eps,
-            alpha,
-            beta,
-            gamma,
-            class_weights,
-            **kwargs,
+            class_weights=class_weights,
+            weight=weight,
+            per_image=per_image,
+            empty_classes=empty_classes,
+            reduction=reduction,
+            **options,
         )
     stats, _ = _stats(input, target_k, mode, from_logits, ignore_index, squared_pred)
     loss = _loss_from_stats(
