@@ -35,7 +35,7 @@ simt:
 	$(MAKE) -C tests/simt -j$(MAX_JOBS) check
 
 # ruff (Python) and clang-format (C++/CUDA) at pinned versions, installed into
-# build/lint; `make format` applies them. CI runs `make lint-python`.
+# build/lint; `make format` applies them. CI runs `make lint`.
 lint:
 	bash tools/lint.sh
 

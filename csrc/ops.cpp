@@ -57,8 +57,7 @@ TORCH_LIBRARY(lossext, m) {
   m.def("kl_div_fwd(Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
   m.def("kl_div_bwd(Tensor grad_partials, Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
   m.def("js_div_fwd(Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
-  m.def("js_div_bwd(Tensor grad_partials, Tensor input, Tensor target, float beta, bool log_target) -> Tensor",
-        pt2);
+  m.def("js_div_bwd(Tensor grad_partials, Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
   // Box IoU family (kernels/box.h). Integer codes: fmt 0 xyxy, 1 xywh,
   // 2 cxcywh; pairwise kind 0 iou, 1 giou, 2 diou, 3 ciou; loss mode 0 iou,
   // 1 giou, 2 diou, 3 ciou, 4 eiou, 5 siou. box_pairwise: [..., N, 4] x

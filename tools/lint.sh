@@ -2,8 +2,7 @@
 # The project's formatting and lint rules, checked (default) or applied (--fix):
 # ruff for Python (pyproject.toml), clang-format for C++/CUDA (.clang-format).
 #   tools/lint.sh [--fix] [python|cxx|all]      (default: all)
-# CI checks python; the C++ tree has not been put through clang-format yet
-# (`make format` does it), so `cxx` is not part of CI until then.
+# CI checks both (`make lint`); `make format` applies them.
 # Both come from PyPI at pinned versions into build/lint (never into the
 # environment, so nothing there is changed).
 set -euo pipefail

@@ -19,8 +19,7 @@ namespace {
 
 constexpr int64_t kPairGrain = 8192;
 
-at::Tensor box_pairwise_cpu(const at::Tensor& boxes1, const at::Tensor& boxes2, int64_t kind, int64_t fmt,
-                            double eps) {
+at::Tensor box_pairwise_cpu(const at::Tensor& boxes1, const at::Tensor& boxes2, int64_t kind, int64_t fmt, double eps) {
   glue::BoxPairwiseCall call = glue::pairwise_call(boxes1, boxes2, kind, fmt, eps);
   const BoxPairwiseParams& p = call.params;
   advise_huge_pages(p.out, static_cast<size_t>(call.out.nbytes()));
@@ -29,18 +28,21 @@ at::Tensor box_pairwise_cpu(const at::Tensor& boxes1, const at::Tensor& boxes2, 
   return call.out;
 }
 
-template <typename T> void widen(const T* src, int64_t n, std::vector<float>& dst) {
+template <typename T>
+void widen(const T* src, int64_t n, std::vector<float>& dst) {
   dst.resize(n);
   for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
 }
 
-template <typename T> void narrow(const std::vector<float>& src, T* dst) {
+template <typename T>
+void narrow(const std::vector<float>& src, T* dst) {
   for (size_t i = 0; i < src.size(); ++i) dst[i] = static_cast<T>(src[i]);
 }
 
 // Half boxes: the pairs of [begin, end) as a float32 problem of its own.
-template <typename T> BoxLossParams widened(const BoxLossParams& p, int64_t begin, int64_t end, std::vector<float>& a,
-                                            std::vector<float>& b) {
+template <typename T>
+BoxLossParams widened(const BoxLossParams& p, int64_t begin, int64_t end, std::vector<float>& a,
+                      std::vector<float>& b) {
   widen(static_cast<const T*>(p.boxes1) + begin * 4, (end - begin) * 4, a);
   widen(static_cast<const T*>(p.boxes2) + begin * 4, (end - begin) * 4, b);
   BoxLossParams q = p;
@@ -51,8 +53,7 @@ template <typename T> BoxLossParams widened(const BoxLossParams& p, int64_t begi
   return q;
 }
 
-at::Tensor box_loss_fwd_cpu(const at::Tensor& boxes1, const at::Tensor& boxes2, int64_t mode, int64_t fmt,
-                            double eps) {
+at::Tensor box_loss_fwd_cpu(const at::Tensor& boxes1, const at::Tensor& boxes2, int64_t mode, int64_t fmt, double eps) {
   glue::BoxLossCall call = glue::loss_call(boxes1, boxes2, mode, fmt, eps);
   glue::alloc_loss(call);
   const BoxLossParams& p = call.params;
@@ -73,8 +74,7 @@ at::Tensor box_loss_fwd_cpu(const at::Tensor& boxes1, const at::Tensor& boxes2, 
 }
 
 std::tuple<at::Tensor, at::Tensor> box_loss_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& boxes1,
-                                                    const at::Tensor& boxes2, int64_t mode, int64_t fmt,
-                                                    double eps) {
+                                                    const at::Tensor& boxes2, int64_t mode, int64_t fmt, double eps) {
   glue::BoxLossCall call = glue::loss_call(boxes1, boxes2, mode, fmt, eps);
   glue::fill_loss_backward(call, grad_loss);
   const BoxLossParams& p = call.params;

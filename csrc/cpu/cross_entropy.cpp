@@ -28,7 +28,10 @@ const acc_type<T>* load_row(const void* base, const RowLayout& L, int64_t row, s
 
 // Where a row's gradient is computed: straight into the output when it is a
 // contiguous accumulate-type row, else into `buf` and copied by store_row.
-template <typename T> bool writes_in_place(const RowLayout& L) { return std::is_same_v<T, acc_type<T>> && L.inner == 1; }
+template <typename T>
+bool writes_in_place(const RowLayout& L) {
+  return std::is_same_v<T, acc_type<T>> && L.inner == 1;
+}
 
 template <typename T>
 acc_type<T>* grad_row_target(void* grad, const RowLayout& L, int64_t row, std::vector<acc_type<T>>& buf) {
@@ -44,7 +47,8 @@ void store_row(void* grad, const RowLayout& L, int64_t row, const acc_type<T>* v
   store_from_acc<T>(values, L.classes, out, L.dense_stride_c());
 }
 
-template <typename T> void index_forward(const CrossEntropyParams& p, BadRow& bad_row) {
+template <typename T>
+void index_forward(const CrossEntropyParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* w = static_cast<const acc_t*>(p.weight);
@@ -79,7 +83,8 @@ template <typename T> void index_forward(const CrossEntropyParams& p, BadRow& ba
   });
 }
 
-template <typename T> void index_backward(const CrossEntropyParams& p) {
+template <typename T>
+void index_backward(const CrossEntropyParams& p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* w = static_cast<const acc_t*>(p.weight);
@@ -110,7 +115,8 @@ template <typename T> void index_backward(const CrossEntropyParams& p) {
   });
 }
 
-template <typename T> void prob_forward(const CrossEntropyParams& p) {
+template <typename T>
+void prob_forward(const CrossEntropyParams& p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* w = static_cast<const acc_t*>(p.weight);
@@ -132,7 +138,8 @@ template <typename T> void prob_forward(const CrossEntropyParams& p) {
   });
 }
 
-template <typename T> void prob_backward(const CrossEntropyParams& p) {
+template <typename T>
+void prob_backward(const CrossEntropyParams& p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* w = static_cast<const acc_t*>(p.weight);
@@ -155,9 +162,11 @@ template <typename T> void prob_backward(const CrossEntropyParams& p) {
   });
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_index_fwd_cpu(
-    const at::Tensor& logits, const at::Tensor& target, const c10::optional<at::Tensor>& weight,
-    int64_t ignore_index, double label_smoothing, double z_loss) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_index_fwd_cpu(const at::Tensor& logits,
+                                                                           const at::Tensor& target,
+                                                                           const c10::optional<at::Tensor>& weight,
+                                                                           int64_t ignore_index, double label_smoothing,
+                                                                           double z_loss) {
   CrossEntropyCall call = glue::index_forward_call(logits, target, weight, ignore_index, label_smoothing, z_loss);
   BadRow bad_row;
   dtype_switch<CpuTypes>(call.params.dtype,
@@ -166,10 +175,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_index_fwd_cpu(
   return {call.loss, call.lse, call.aux};
 }
 
-at::Tensor cross_entropy_index_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                       const at::Tensor& target, const c10::optional<at::Tensor>& weight,
-                                       const at::Tensor& lse, int64_t ignore_index, double label_smoothing,
-                                       double z_loss) {
+at::Tensor cross_entropy_index_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& target,
+                                       const c10::optional<at::Tensor>& weight, const at::Tensor& lse,
+                                       int64_t ignore_index, double label_smoothing, double z_loss) {
   CrossEntropyCall call =
       glue::index_backward_call(grad_loss, logits, target, weight, lse, ignore_index, label_smoothing, z_loss);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
@@ -183,15 +191,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_prob_fwd_cpu(const 
                                                                           const c10::optional<at::Tensor>& weight,
                                                                           double label_smoothing, double z_loss) {
   CrossEntropyCall call = glue::prob_forward_call(logits, target, weight, label_smoothing, z_loss);
-  dtype_switch<CpuTypes>(call.params.dtype,
-                         [&](auto tag) { prob_forward<typename decltype(tag)::type>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) { prob_forward<typename decltype(tag)::type>(call.params); });
   return {call.loss, call.lse, call.aux};
 }
 
-at::Tensor cross_entropy_prob_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                      const at::Tensor& target, const c10::optional<at::Tensor>& weight,
-                                      const at::Tensor& lse, const at::Tensor& target_mass, double label_smoothing,
-                                      double z_loss) {
+at::Tensor cross_entropy_prob_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& target,
+                                      const c10::optional<at::Tensor>& weight, const at::Tensor& lse,
+                                      const at::Tensor& target_mass, double label_smoothing, double z_loss) {
   CrossEntropyCall call =
       glue::prob_backward_call(grad_loss, logits, target, weight, lse, target_mass, label_smoothing, z_loss);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());

@@ -29,7 +29,8 @@ inline int64_t grain_rows(int64_t classes, int64_t elements) {
   return std::max<int64_t>(1, elements / std::max<int64_t>(classes, 1));
 }
 
-template <typename T> constexpr bool is_16bit = std::is_same_v<T, at::Half> || std::is_same_v<T, at::BFloat16>;
+template <typename T>
+constexpr bool is_16bit = std::is_same_v<T, at::Half> || std::is_same_v<T, at::BFloat16>;
 
 // n values starting at x (stride s) as contiguous accumulate-type values: x
 // itself when it already is, else a converted copy in `buf` (a vectorized
@@ -51,7 +52,8 @@ const acc_type<T>* as_acc(const T* x, int64_t n, int64_t s, std::vector<acc_type
 }
 
 // The inverse of as_acc: n accumulate-type values stored at dst (stride s).
-template <typename T> void store_from_acc(const acc_type<T>* src, int64_t n, T* dst, int64_t s) {
+template <typename T>
+void store_from_acc(const acc_type<T>* src, int64_t n, T* dst, int64_t s) {
   if constexpr (is_16bit<T>) {
     if (s == 1) {
       narrow_16bit(src, 1, n, std::is_same_v<T, at::BFloat16>, reinterpret_cast<uint16_t*>(dst), n);

@@ -36,7 +36,8 @@ const acc_type<T>* chunk_values(const void* base, int64_t begin, int64_t end, st
 
 // Where a chunk's gradient is computed: straight into the output when it has
 // the accumulate type, else into `buf` (narrowed by the caller).
-template <typename T> acc_type<T>* out_values(T* out, int64_t n, std::vector<acc_type<T>>& buf) {
+template <typename T>
+acc_type<T>* out_values(T* out, int64_t n, std::vector<acc_type<T>>& buf) {
   if constexpr (std::is_same_v<T, acc_type<T>>) {
     return out;
   } else {
@@ -45,7 +46,8 @@ template <typename T> acc_type<T>* out_values(T* out, int64_t n, std::vector<acc
   }
 }
 
-template <Kind K, typename T> void forward(const DivergenceParams& p) {
+template <Kind K, typename T>
+void forward(const DivergenceParams& p) {
   using acc_t = acc_type<T>;
   acc_t* partials = static_cast<acc_t*>(p.partials);
   const acc_t beta = static_cast<acc_t>(p.beta);
@@ -62,7 +64,8 @@ template <Kind K, typename T> void forward(const DivergenceParams& p) {
   });
 }
 
-template <Kind K, typename T> void backward(const DivergenceParams& p) {
+template <Kind K, typename T>
+void backward(const DivergenceParams& p) {
   using acc_t = acc_type<T>;
   const acc_t* grad_partials = static_cast<const acc_t*>(p.grad_partials);
   const acc_t beta = static_cast<acc_t>(p.beta);
@@ -89,10 +92,10 @@ template <Kind K, typename T> void backward(const DivergenceParams& p) {
   });
 }
 
-template <Kind K> at::Tensor fwd(const at::Tensor& input, const at::Tensor& target, bool log_target, double beta) {
+template <Kind K>
+at::Tensor fwd(const at::Tensor& input, const at::Tensor& target, bool log_target, double beta) {
   DivergenceCall call = glue::divergence_forward_call(input, target, log_target, beta);
-  dtype_switch<CpuTypes>(call.params.dtype,
-                         [&](auto tag) { forward<K, typename decltype(tag)::type>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) { forward<K, typename decltype(tag)::type>(call.params); });
   return call.partials;
 }
 
@@ -101,8 +104,7 @@ at::Tensor bwd(const at::Tensor& grad_partials, const at::Tensor& input, const a
                double beta) {
   DivergenceCall call = glue::divergence_backward_call(grad_partials, input, target, log_target, beta);
   advise_huge_pages(call.grad_input.data_ptr(), call.grad_input.nbytes());
-  dtype_switch<CpuTypes>(call.params.dtype,
-                         [&](auto tag) { backward<K, typename decltype(tag)::type>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) { backward<K, typename decltype(tag)::type>(call.params); });
   return call.grad_input;
 }
 

@@ -26,7 +26,8 @@ int64_t grain_rows(int64_t classes) { return cpu::grain_rows(classes, 16384); }
 // KiB, so the copies stay in L1.
 int64_t convert_block_rows(int64_t classes) { return std::max<int64_t>(1, 2048 / std::max<int64_t>(classes, 1)); }
 
-template <typename acc_t> SigmoidFocalRows<acc_t> sigmoid_rows(const SigmoidFocalParams& p) {
+template <typename acc_t>
+SigmoidFocalRows<acc_t> sigmoid_rows(const SigmoidFocalParams& p) {
   SigmoidFocalRows<acc_t> a;
   a.ignore_index = p.ignore_index;
   a.w = static_cast<const acc_t*>(p.weight);
@@ -49,7 +50,8 @@ void bind_rows(const SigmoidFocalParams& p, int64_t r0, SigmoidFocalRows<acc_typ
 // A thread's rows go to the kernel in one call when the logits already are
 // in the accumulate type (the per-row work then has no call or dispatch
 // overhead), else in blocks converted on the fly.
-template <typename T> int64_t rows_per_call(int64_t begin, int64_t end, int64_t classes) {
+template <typename T>
+int64_t rows_per_call(int64_t begin, int64_t end, int64_t classes) {
   return std::is_same_v<T, acc_type<T>> ? std::max<int64_t>(end - begin, 1) : convert_block_rows(classes);
 }
 
@@ -57,7 +59,8 @@ template <typename T> int64_t rows_per_call(int64_t begin, int64_t end, int64_t 
 // type, and calls f(rows, first_row, grad). With kGrad, `grad` is the block of
 // grad_logits itself when T is the accumulate type, else a buffer converted
 // back to T once f returns; without it, `grad` is null.
-template <typename T, bool kGrad, typename F> void for_each_row_block(const SigmoidFocalParams& p, F&& f) {
+template <typename T, bool kGrad, typename F>
+void for_each_row_block(const SigmoidFocalParams& p, F&& f) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
   const SigmoidFocalRows<acc_t> base = sigmoid_rows<acc_t>(p);
@@ -85,7 +88,8 @@ template <typename T, bool kGrad, typename F> void for_each_row_block(const Sigm
   });
 }
 
-template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, BadRow& bad_row) {
+template <typename T>
+void sigmoid_forward(const SigmoidFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   acc_t* loss = static_cast<acc_t*>(p.loss);
   for_each_row_block<T, false>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t*) {
@@ -96,19 +100,22 @@ template <typename T> void sigmoid_forward(const SigmoidFocalParams& p, BadRow& 
 
 // The upstream gradient of the rows from r0 on, as the row loops take it: per
 // element, per row (the loss summed over classes), or one scalar.
-template <typename acc_t> struct RowsUpstream {
+template <typename acc_t>
+struct RowsUpstream {
   const acc_t* elem = nullptr;
   const acc_t* row = nullptr;
   acc_t scalar = 0;
 };
-template <typename acc_t> RowsUpstream<acc_t> rows_upstream(const SigmoidFocalParams& p, int64_t r0) {
+template <typename acc_t>
+RowsUpstream<acc_t> rows_upstream(const SigmoidFocalParams& p, int64_t r0) {
   const acc_t* g = static_cast<const acc_t*>(p.grad_loss);
   if (p.grad_loss_stride == 0) return {nullptr, nullptr, g[0]};
   if (p.reduce_rows) return {nullptr, g + r0, acc_t(0)};
   return {g + r0 * p.classes, nullptr, acc_t(0)};
 }
 
-template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
+template <typename T>
+void sigmoid_backward(const SigmoidFocalParams& p) {
   using acc_t = acc_type<T>;
   for_each_row_block<T, true>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t* g) {
     const RowsUpstream<acc_t> u = rows_upstream<acc_t>(p, r0);
@@ -119,18 +126,19 @@ template <typename T> void sigmoid_backward(const SigmoidFocalParams& p) {
 // The forward of sigmoid_forward plus dL/dx of every element from the same
 // evaluation (what the backward would recompute: on the CPU the element math,
 // not memory, is the cost).
-template <typename T> void sigmoid_forward_with_grad(const SigmoidFocalParams& p, BadRow& bad_row) {
+template <typename T>
+void sigmoid_forward_with_grad(const SigmoidFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   acc_t* loss = static_cast<acc_t*>(p.loss);
   for_each_row_block<T, true>(p, [&](const SigmoidFocalRows<acc_t>& a, int64_t r0, acc_t* g) {
-    const int64_t bad =
-        sigmoid_focal_rows_loss_grad(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * p.classes), g);
+    const int64_t bad = sigmoid_focal_rows_loss_grad(a, p.reduce_rows, loss + (p.reduce_rows ? r0 : r0 * p.classes), g);
     if (bad >= 0) bad_row.record(r0 + bad);
   });
 }
 
 // grad_logits = upstream gradient x the saved dL/dx (p.logits), rounded once.
-template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
+template <typename T>
+void sigmoid_scale_saved(const SigmoidFocalParams& p) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
   constexpr bool in_place = std::is_same_v<T, acc_t>;
@@ -155,7 +163,8 @@ template <typename T> void sigmoid_scale_saved(const SigmoidFocalParams& p) {
 
 // ---- softmax focal ---------------------------------------------------------------
 
-template <typename T, GammaKind K> void softmax_forward(const SoftmaxFocalParams& p, BadRow& bad_row) {
+template <typename T, GammaKind K>
+void softmax_forward(const SoftmaxFocalParams& p, BadRow& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -184,7 +193,8 @@ template <typename T, GammaKind K> void softmax_forward(const SoftmaxFocalParams
   });
 }
 
-template <typename T, GammaKind K> void softmax_backward(const SoftmaxFocalParams& p) {
+template <typename T, GammaKind K>
+void softmax_backward(const SoftmaxFocalParams& p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -204,8 +214,8 @@ template <typename T, GammaKind K> void softmax_backward(const SoftmaxFocalParam
       } else {
         const acc_t* x = as_acc(static_cast<const T*>(p.logits) + L.row_offset(row), L.classes, L.stride_c, xbuf);
         const acc_t lse = lse_in[row];
-        const acc_t G = softmax_focal_grad_scale<K>(x[y] - lse, softmax_focal_class(alpha, w, y).coeff,
-                                                    acc_t(p.gamma), grad_loss[row * p.grad_loss_stride]);
+        const acc_t G = softmax_focal_grad_scale<K>(x[y] - lse, softmax_focal_class(alpha, w, y).coeff, acc_t(p.gamma),
+                                                    grad_loss[row * p.grad_loss_stride]);
         // grad_c = G (p_c - [c == y]): the cross-entropy row loop with a = G, d = 0.
         const CrossEntropyIndexGrad<acc_t> k{G, G, acc_t(0)};
         cross_entropy_index_grad_row(x, g, L.classes, lse, k, static_cast<const acc_t*>(nullptr));
@@ -250,8 +260,9 @@ std::tuple<at::Tensor, at::Tensor> sigmoid_focal_fwd_with_grad_cpu(const at::Ten
   glue::sigmoid_focal_alloc_grad(call);
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
   BadRow bad_row;
-  dtype_switch<CpuTypes>(call.params.dtype,
-                         [&](auto tag) { sigmoid_forward_with_grad<typename decltype(tag)::type>(call.params, bad_row); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
+    sigmoid_forward_with_grad<typename decltype(tag)::type>(call.params, bad_row);
+  });
   bad_row.raise_if_any(call.params.target_index, -1, call.params.classes, ignore_index);
   return {call.loss, call.grad_logits};
 }

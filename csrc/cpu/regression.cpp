@@ -12,7 +12,8 @@ namespace {
 
 constexpr int64_t kGrain = 32768;
 
-template <RegressionKind kind, typename T> void forward(const RegressionParams& p) {
+template <RegressionKind kind, typename T>
+void forward(const RegressionParams& p) {
   using acc_t = acc_type<T>;
   const T* x = static_cast<const T*>(p.input);
   const T* y = static_cast<const T*>(p.target);
@@ -25,7 +26,8 @@ template <RegressionKind kind, typename T> void forward(const RegressionParams& 
   });
 }
 
-template <RegressionKind kind, typename T> void backward(const RegressionParams& p) {
+template <RegressionKind kind, typename T>
+void backward(const RegressionParams& p) {
   using acc_t = acc_type<T>;
   const T* x = static_cast<const T*>(p.input);
   const T* y = static_cast<const T*>(p.target);

@@ -23,7 +23,6 @@ constexpr int64_t kChunk = 16 * kSegTile;  // pixels per work unit
 
 int64_t chunks_of(int64_t pixels) { return (pixels + kChunk - 1) / kChunk; }
 
-
 // Tile rows (C rows of n pixels, `stride` apart) as accumulate-type values:
 // the input itself when it already is, else converted into buf.
 template <typename T>
@@ -42,13 +41,14 @@ const acc_type<T>* tile_rows(const T* x, int64_t stride, int64_t classes, int64_
 }
 
 // rows x n accumulate-type values (dense) into dst rows `ld` apart.
-template <typename T> void store_rows(const acc_type<T>* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
+template <typename T>
+void store_rows(const acc_type<T>* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
   static_assert(is_16bit<T>);
   narrow_16bit(src, rows, n, std::is_same_v<T, at::BFloat16>, reinterpret_cast<uint16_t*>(dst), ld);
 }
 
-template <typename acc_t> void finish_stats(const SegParams& p, const std::vector<double>& partial, int64_t units,
-                                            int64_t K) {
+template <typename acc_t>
+void finish_stats(const SegParams& p, const std::vector<double>& partial, int64_t units, int64_t K) {
   acc_t* stats = static_cast<acc_t*>(p.stats);
   acc_t* extras = static_cast<acc_t*>(p.extras);
   const int64_t C = p.classes;
@@ -63,7 +63,8 @@ template <typename acc_t> void finish_stats(const SegParams& p, const std::vecto
   }
 }
 
-template <typename T> void index_forward(const SegParams& p, BadRow& bad) {
+template <typename T>
+void index_forward(const SegParams& p, BadRow& bad) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes, S = p.pixels, K = seg_accumulators(C);
   const int64_t units = chunks_of(S);
@@ -81,8 +82,8 @@ template <typename T> void index_forward(const SegParams& p, BadRow& bad) {
                                               cls.data(), valid.data());
         if (off >= 0) bad.record(n * S + s0 + off);
         int64_t ldx = 0;
-        const acc_t* x = tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf,
-                                   &ldx);
+        const acc_t* x =
+            tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf, &ldx);
         seg_index_tile_stats(x, ldx, C, len, cls.data(), valid.data(), p.activation, p.squared, p.with_ce,
                              acc_t(p.label_smoothing), work.data(), acc);
       }
@@ -91,7 +92,8 @@ template <typename T> void index_forward(const SegParams& p, BadRow& bad) {
   finish_stats<acc_t>(p, partial, units, K);
 }
 
-template <typename T> void index_backward(const SegParams& p) {
+template <typename T>
+void index_backward(const SegParams& p) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes, S = p.pixels;
   const int64_t units = chunks_of(S);
@@ -111,16 +113,15 @@ template <typename T> void index_backward(const SegParams& p) {
         const int64_t len = std::min(kSegTile, s_end - s0);
         // Out-of-range indices (reported by the forward) map to "ignored":
         // never dereferenced here either.
-        seg_prepare_index(p.target_index + n * S + s0, len, C, p.has_ignore, p.ignore_index, cls.data(),
-                          valid.data());
+        seg_prepare_index(p.target_index + n * S + s0, len, C, p.has_ignore, p.ignore_index, cls.data(), valid.data());
         int64_t ldx = 0;
-        const acc_t* x = tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf,
-                                   &ldx);
+        const acc_t* x =
+            tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf, &ldx);
         T* dst = static_cast<T*>(p.grad_logits) + n * C * S + s0;
         acc_t* out = in_place ? reinterpret_cast<acc_t*>(dst) : obuf.data();
         const int64_t ldo = in_place ? S : len;
-        seg_index_tile_grad(x, ldx, C, len, cls.data(), valid.data(), p.activation, p.squared, A, B, p.with_ce,
-                            g_ce, acc_t(p.label_smoothing), work.data(), out, ldo);
+        seg_index_tile_grad(x, ldx, C, len, cls.data(), valid.data(), p.activation, p.squared, A, B, p.with_ce, g_ce,
+                            acc_t(p.label_smoothing), work.data(), out, ldo);
         if constexpr (!in_place) store_rows(obuf.data(), C, len, dst, S);
       }
     }
@@ -128,7 +129,8 @@ template <typename T> void index_backward(const SegParams& p) {
 }
 
 // Dense targets: a work unit is one chunk of one (sample, class) row.
-template <typename T> void dense_forward(const SegParams& p) {
+template <typename T>
+void dense_forward(const SegParams& p) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes, S = p.pixels, K = seg_accumulators(C);
   const int64_t units = chunks_of(S);
@@ -139,8 +141,8 @@ template <typename T> void dense_forward(const SegParams& p) {
       const int64_t row = unit / units, n = row / C, c = row - n * C;
       const int64_t s0 = (unit % units) * kChunk, len = std::min(kChunk, S - s0);
       int64_t ld = 0;
-      const acc_t* x = tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + c * p.stride_c + s0, 0, 1, len,
-                                 xbuf, &ld);
+      const acc_t* x =
+          tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + c * p.stride_c + s0, 0, 1, len, xbuf, &ld);
       const acc_t* t = tile_rows(static_cast<const T*>(p.target_dense) + row * S + s0, 0, 1, len, tbuf, &ld);
       seg_dense_row_stats(x, t, len, p.activation, p.squared, p.has_ignore, acc_t(p.ignore_index),
                           partial.data() + unit * 4);
@@ -163,7 +165,8 @@ template <typename T> void dense_forward(const SegParams& p) {
   finish_stats<acc_t>(p, per_sample, 1, K);
 }
 
-template <typename T> void dense_backward(const SegParams& p) {
+template <typename T>
+void dense_backward(const SegParams& p) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes, S = p.pixels;
   const int64_t units = chunks_of(S);
@@ -175,8 +178,8 @@ template <typename T> void dense_backward(const SegParams& p) {
       const int64_t row = unit / units, n = row / C, c = row - n * C;
       const int64_t s0 = (unit % units) * kChunk, len = std::min(kChunk, S - s0);
       int64_t ld = 0;
-      const acc_t* x = tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + c * p.stride_c + s0, 0, 1, len,
-                                 xbuf, &ld);
+      const acc_t* x =
+          tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + c * p.stride_c + s0, 0, 1, len, xbuf, &ld);
       const acc_t* t = tile_rows(static_cast<const T*>(p.target_dense) + row * S + s0, 0, 1, len, tbuf, &ld);
       T* dst = static_cast<T*>(p.grad_logits) + row * S + s0;
       acc_t* out = in_place ? reinterpret_cast<acc_t*>(dst) : obuf.data();
@@ -197,8 +200,10 @@ std::tuple<at::Tensor, at::Tensor> seg_stats_fwd_cpu(const at::Tensor& input, co
   BadRow bad;
   dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
     using scalar_t = typename decltype(tag)::type;
-    if (p.target_index) index_forward<scalar_t>(p, bad);
-    else dense_forward<scalar_t>(p);
+    if (p.target_index)
+      index_forward<scalar_t>(p, bad);
+    else
+      dense_forward<scalar_t>(p);
   });
   bad.raise_if_any(p.target_index, 0, p.classes, ignore_index, has_ignore);
   return {call.stats, call.extras};
@@ -214,8 +219,10 @@ at::Tensor seg_stats_bwd_cpu(const at::Tensor& grad_stats, const at::Tensor& gra
   advise_huge_pages(call.grad_logits.data_ptr(), call.grad_logits.nbytes());
   dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) {
     using scalar_t = typename decltype(tag)::type;
-    if (p.target_index) index_backward<scalar_t>(p);
-    else dense_backward<scalar_t>(p);
+    if (p.target_index)
+      index_backward<scalar_t>(p);
+    else
+      dense_backward<scalar_t>(p);
   });
   return call.grad_logits;
 }

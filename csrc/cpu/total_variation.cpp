@@ -24,7 +24,8 @@ using glue::TotalVariationCall;
 int64_t row_grain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1)); }
 
 // Row `r` (plane-major) as accumulate-type values: in place, or widened into buf.
-template <typename T> struct RowReader {
+template <typename T>
+struct RowReader {
   using acc_t = acc_type<T>;
   const T* base;
   int64_t width;
@@ -42,7 +43,8 @@ template <typename T> struct RowReader {
   }
 };
 
-template <typename T> void forward(const TotalVariationParams& p) {
+template <typename T>
+void forward(const TotalVariationParams& p) {
   using acc_t = acc_type<T>;
   const int64_t h = p.height, w = p.width, rows = p.planes * h;
   std::vector<acc_t> sums(2 * rows);
@@ -71,7 +73,8 @@ template <typename T> void forward(const TotalVariationParams& p) {
   }
 }
 
-template <typename T> void backward(const TotalVariationParams& p) {
+template <typename T>
+void backward(const TotalVariationParams& p) {
   using acc_t = acc_type<T>;
   const int64_t h = p.height, w = p.width, rows = p.planes * h;
   const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
@@ -112,8 +115,7 @@ at::Tensor total_variation_fwd_cpu(const at::Tensor& img, bool isotropic, bool m
   TotalVariationCall call = glue::total_variation_call(img, isotropic, mean, beta, eps);
   glue::alloc_total_variation_loss(call);
   if (call.params.planes == 0) return call.loss;
-  dtype_switch<CpuTypes>(call.params.dtype,
-                         [&](auto tag) { forward<typename decltype(tag)::type>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) { forward<typename decltype(tag)::type>(call.params); });
   return call.loss;
 }
 
@@ -122,8 +124,7 @@ at::Tensor total_variation_bwd_cpu(const at::Tensor& grad_loss, const at::Tensor
   TotalVariationCall call = glue::total_variation_call(img, isotropic, mean, beta, eps);
   glue::fill_total_variation_backward(call, grad_loss);
   if (call.params.planes == 0) return call.grad_input;
-  dtype_switch<CpuTypes>(call.params.dtype,
-                         [&](auto tag) { backward<typename decltype(tag)::type>(call.params); });
+  dtype_switch<CpuTypes>(call.params.dtype, [&](auto tag) { backward<typename decltype(tag)::type>(call.params); });
   return call.grad_input;
 }
 

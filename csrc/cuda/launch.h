@@ -10,8 +10,7 @@ namespace lossext {
 namespace cuda {
 
 template <typename Params>
-inline void launch_checked(cudaError_t (*launcher)(const Params&, cudaStream_t), const Params& params,
-                           const char* op) {
+inline void launch_checked(cudaError_t (*launcher)(const Params&, cudaStream_t), const Params& params, const char* op) {
   const cudaError_t err = launcher(params, c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, op, ": CUDA launch failed: ", cudaGetErrorString(err));
 }

@@ -20,8 +20,9 @@ std::tuple<at::Tensor, at::Tensor> seg_stats_fwd_cuda_op(const at::Tensor& input
   c10::cuda::CUDAGuard guard(input.device());
   auto call = glue::seg_call(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing);
   glue::seg_alloc_forward(call);
-  TORCH_CHECK_VALUE(seg_cuda_threads(call.params.classes, call.params.dtype) > 0, "seg_stats_fwd: ",
-                    call.params.classes, " classes is more than the CUDA kernel holds in shared memory");
+  TORCH_CHECK_VALUE(seg_cuda_threads(call.params.classes, call.params.dtype) > 0,
+                    "seg_stats_fwd: ", call.params.classes,
+                    " classes is more than the CUDA kernel holds in shared memory");
   at::Tensor workspace = at::empty({seg_cuda_workspace_bytes(call.params)}, input.options().dtype(at::kByte));
   call.params.workspace = workspace.mutable_data_ptr();
   launch_checked(seg_stats_fwd_cuda, call.params, "seg_stats_fwd");

@@ -36,8 +36,8 @@ inline BoxPairwiseCall pairwise_call(const at::Tensor& boxes1, const at::Tensor&
   check_boxes(boxes2, "boxes2", 2);
   check_same_device(boxes1, "boxes1", boxes2, "boxes2");
   TORCH_CHECK_VALUE(kind >= 0 && kind <= 3, "kind must be 0 (iou), 1 (giou), 2 (diou) or 3 (ciou), got ", kind);
-  TORCH_CHECK_VALUE(boxes1.dim() == boxes2.dim() && boxes1.sizes().slice(0, boxes1.dim() - 2) ==
-                                                        boxes2.sizes().slice(0, boxes2.dim() - 2),
+  TORCH_CHECK_VALUE(boxes1.dim() == boxes2.dim() &&
+                        boxes1.sizes().slice(0, boxes1.dim() - 2) == boxes2.sizes().slice(0, boxes2.dim() - 2),
                     "boxes1 and boxes2 must have the same batch dimensions, got ", boxes1.sizes(), " and ",
                     boxes2.sizes());
   TORCH_CHECK_TYPE(boxes1.scalar_type() != at::kBool && boxes2.scalar_type() != at::kBool &&

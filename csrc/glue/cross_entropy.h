@@ -31,8 +31,8 @@ inline void check_logits(const at::Tensor& logits) {
 
 inline void fill_common(CrossEntropyCall& call, const c10::optional<at::Tensor>& weight, double label_smoothing,
                         double z_loss) {
-  TORCH_CHECK_VALUE(label_smoothing >= 0.0 && label_smoothing <= 1.0,
-                    "label_smoothing must be in [0, 1], got ", label_smoothing);
+  TORCH_CHECK_VALUE(label_smoothing >= 0.0 && label_smoothing <= 1.0, "label_smoothing must be in [0, 1], got ",
+                    label_smoothing);
   call.weight = class_weight(weight, call.logits, call.logits.size(1));
   CrossEntropyParams& p = call.params;
   p.logits = call.logits.const_data_ptr();
@@ -53,8 +53,7 @@ inline void fill_index_target(CrossEntropyCall& call, const at::Tensor& target, 
   TORCH_CHECK_TYPE(target.scalar_type() == at::kLong, "target must be int64 class indices, got ", target.scalar_type());
   const std::vector<int64_t> shape = row_shape(call.logits);
   TORCH_CHECK_VALUE(target.sizes() == at::IntArrayRef(shape), "target must have shape ", at::IntArrayRef(shape),
-                    " for input of shape ", call.logits.sizes(), ", got ",
-                    target.sizes());
+                    " for input of shape ", call.logits.sizes(), ", got ", target.sizes());
   call.target = target.contiguous();
   call.params.target_index = call.target.const_data_ptr<int64_t>();
   call.params.ignore_index = ignore_index;
@@ -86,7 +85,8 @@ inline void fill_backward(CrossEntropyCall& call, const at::Tensor& grad_loss, c
   const auto acc = accumulate_dtype(call.logits.scalar_type());
   const std::vector<int64_t> shape = row_shape(call.logits);
   TORCH_CHECK_VALUE(lse.sizes() == at::IntArrayRef(shape), "lse must have shape ", shape, ", got ", lse.sizes());
-  TORCH_CHECK_VALUE(grad_loss.sizes() == at::IntArrayRef(shape), "grad_loss must have shape ", shape, ", got ", grad_loss.sizes());
+  TORCH_CHECK_VALUE(grad_loss.sizes() == at::IntArrayRef(shape), "grad_loss must have shape ", shape, ", got ",
+                    grad_loss.sizes());
   check_same_device(call.logits, "input", grad_loss, "grad_loss");
   check_same_device(call.logits, "input", lse, "lse");
   call.lse = lse.to(acc).contiguous();
@@ -142,16 +142,16 @@ inline CrossEntropyCall prob_forward_call(const at::Tensor& logits, const at::Te
 
 inline CrossEntropyCall prob_backward_call(const at::Tensor& grad_loss, const at::Tensor& logits,
                                            const at::Tensor& target, const c10::optional<at::Tensor>& weight,
-                                           const at::Tensor& lse, const at::Tensor& target_mass,
-                                           double label_smoothing, double z_loss) {
+                                           const at::Tensor& lse, const at::Tensor& target_mass, double label_smoothing,
+                                           double z_loss) {
   check_logits(logits);
   CrossEntropyCall call;
   call.logits = walkable(logits);
   fill_common(call, weight, label_smoothing, z_loss);
   fill_prob_target(call, target);
   fill_backward(call, grad_loss, lse);
-  TORCH_CHECK_VALUE(target_mass.sizes() == call.lse.sizes(), "target_mass must have shape ", call.lse.sizes(),
-                    ", got ", target_mass.sizes());
+  TORCH_CHECK_VALUE(target_mass.sizes() == call.lse.sizes(), "target_mass must have shape ", call.lse.sizes(), ", got ",
+                    target_mass.sizes());
   check_same_device(call.logits, "input", target_mass, "target_mass");
   call.aux = target_mass.to(call.lse.scalar_type()).contiguous();
   call.params.target_mass = call.aux.const_data_ptr();

@@ -41,15 +41,15 @@ inline SigmoidFocalCall sigmoid_focal_call(const at::Tensor& logits, const at::T
   p.rows = logits.size(0);
   p.classes = logits.size(1);
   if (target.scalar_type() == at::kLong) {
-    TORCH_CHECK_VALUE(target.dim() == 1 && target.size(0) == p.rows, "class-index target must have shape (",
-                      p.rows, ",) for input of shape ", logits.sizes(), ", got ", target.sizes());
+    TORCH_CHECK_VALUE(target.dim() == 1 && target.size(0) == p.rows, "class-index target must have shape (", p.rows,
+                      ",) for input of shape ", logits.sizes(), ", got ", target.sizes());
     call.target = target.contiguous();
     p.target_index = call.target.const_data_ptr<int64_t>();
   } else {
     TORCH_CHECK_TYPE(at::isFloatingType(target.scalar_type()),
                      "target must be int64 class indices or a floating tensor, got ", target.scalar_type());
-    TORCH_CHECK_VALUE(target.sizes() == logits.sizes(), "dense target must have the shape of input ",
-                      logits.sizes(), ", got ", target.sizes());
+    TORCH_CHECK_VALUE(target.sizes() == logits.sizes(), "dense target must have the shape of input ", logits.sizes(),
+                      ", got ", target.sizes());
     call.target = target.to(logits.scalar_type()).contiguous();
     p.target_dense = call.target.const_data_ptr();
   }
@@ -76,8 +76,8 @@ inline void sigmoid_focal_fill_backward(SigmoidFocalCall& call, const at::Tensor
   check_same_device(call.logits, "input", grad_loss, "grad_loss");
   const std::vector<int64_t> shape =
       p.reduce_rows ? std::vector<int64_t>{p.rows} : std::vector<int64_t>{p.rows, p.classes};
-  TORCH_CHECK_VALUE(grad_loss.sizes() == at::IntArrayRef(shape), "grad_loss must have shape ",
-                    at::IntArrayRef(shape), ", got ", grad_loss.sizes());
+  TORCH_CHECK_VALUE(grad_loss.sizes() == at::IntArrayRef(shape), "grad_loss must have shape ", at::IntArrayRef(shape),
+                    ", got ", grad_loss.sizes());
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, accumulate_dtype(call.logits.scalar_type()), &broadcast);
   p.grad_loss = call.grad_loss.const_data_ptr();
@@ -97,8 +97,7 @@ inline void sigmoid_focal_alloc_grad(SigmoidFocalCall& call) {
 // logits (shape, dtype, device) and the upstream gradient as the backward does.
 inline SigmoidFocalCall sigmoid_focal_saved_call(const at::Tensor& grad_loss, const at::Tensor& dloss_dinput,
                                                  bool reduce_rows) {
-  TORCH_CHECK_VALUE(dloss_dinput.dim() == 2, "dloss_dinput must be 2-D (rows, classes), got ",
-                    dloss_dinput.sizes());
+  TORCH_CHECK_VALUE(dloss_dinput.dim() == 2, "dloss_dinput must be 2-D (rows, classes), got ", dloss_dinput.sizes());
   SigmoidFocalCall call;
   call.logits = dloss_dinput.contiguous();
   call.params.dtype = to_dtype(dloss_dinput.scalar_type(), "dloss_dinput");
@@ -124,8 +123,7 @@ inline SoftmaxFocalCall softmax_focal_call(const at::Tensor& logits, const at::T
   TORCH_CHECK_VALUE(logits.dim() >= 2, "input must have shape (N, C) or (N, C, d1, ..., dk), got ", logits.sizes());
   TORCH_CHECK_VALUE(gamma >= 0.0, "gamma must be >= 0, got ", gamma);
   check_same_device(logits, "input", target, "target");
-  TORCH_CHECK_TYPE(target.scalar_type() == at::kLong, "target must be int64 class indices, got ",
-                   target.scalar_type());
+  TORCH_CHECK_TYPE(target.scalar_type() == at::kLong, "target must be int64 class indices, got ", target.scalar_type());
   const std::vector<int64_t> shape = row_shape(logits);
   TORCH_CHECK_VALUE(target.sizes() == at::IntArrayRef(shape), "target must have shape ", at::IntArrayRef(shape),
                     " for input of shape ", logits.sizes(), ", got ", target.sizes());
@@ -140,8 +138,10 @@ inline SoftmaxFocalCall softmax_focal_call(const at::Tensor& logits, const at::T
   p.ignore_index = ignore_index;
   const int64_t classes = logits.size(1);
   if (alpha.has_value() && alpha->defined()) {
-    TORCH_CHECK_VALUE(alpha->dim() == 1 && alpha->size(0) == classes, "alpha must be a float or a 1-D tensor of "
-                      "length C = ", classes, ", got shape ", alpha->sizes());
+    TORCH_CHECK_VALUE(alpha->dim() == 1 && alpha->size(0) == classes,
+                      "alpha must be a float or a 1-D tensor of "
+                      "length C = ",
+                      classes, ", got shape ", alpha->sizes());
     check_same_device(logits, "input", *alpha, "alpha");
     call.alpha = alpha->to(accumulate_dtype(logits.scalar_type())).contiguous();
     p.alpha = call.alpha.const_data_ptr();
@@ -179,8 +179,7 @@ inline void softmax_focal_fill_backward(SoftmaxFocalCall& call, const at::Tensor
   call.grad_loss = upstream(grad_loss, acc, &broadcast);
   call.params.grad_loss = call.grad_loss.const_data_ptr();
   call.params.grad_loss_stride = broadcast ? 0 : 1;
-  call.grad_logits =
-      at::empty(call.logits.sizes(), call.logits.options().memory_format(at::MemoryFormat::Contiguous));
+  call.grad_logits = at::empty(call.logits.sizes(), call.logits.options().memory_format(at::MemoryFormat::Contiguous));
   call.params.grad_logits = call.grad_logits.mutable_data_ptr();
 }
 

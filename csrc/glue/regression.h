@@ -46,8 +46,8 @@ inline void alloc_regression_loss(RegressionCall& call) {
 }
 
 inline void fill_regression_backward(RegressionCall& call, const at::Tensor& grad_loss) {
-  TORCH_CHECK_VALUE(grad_loss.sizes() == call.input.sizes(), "grad_loss must have shape ", call.input.sizes(),
-                    ", got ", grad_loss.sizes());
+  TORCH_CHECK_VALUE(grad_loss.sizes() == call.input.sizes(), "grad_loss must have shape ", call.input.sizes(), ", got ",
+                    grad_loss.sizes());
   check_same_device(call.input, "input", grad_loss, "grad_loss");
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, accumulate_dtype(call.input.scalar_type()), &broadcast);

@@ -19,8 +19,10 @@ struct SegCall {
 inline SegCall seg_call(const at::Tensor& input, const at::Tensor& target, int64_t activation, int64_t ignore_index,
                         bool has_ignore, bool squared, bool with_ce, double label_smoothing) {
   TORCH_CHECK_VALUE(input.dim() >= 2, "input must have shape (N, C, d1, ..., dk), got ", input.sizes());
-  TORCH_CHECK_VALUE(activation >= 0 && activation <= 2, "activation must be 0 (identity), 1 (sigmoid) or 2 "
-                    "(softmax), got ", activation);
+  TORCH_CHECK_VALUE(activation >= 0 && activation <= 2,
+                    "activation must be 0 (identity), 1 (sigmoid) or 2 "
+                    "(softmax), got ",
+                    activation);
   TORCH_CHECK_VALUE(label_smoothing >= 0.0 && label_smoothing <= 1.0, "label_smoothing must be in [0, 1], got ",
                     label_smoothing);
   check_same_device(input, "input", target, "target");
@@ -53,8 +55,8 @@ inline SegCall seg_call(const at::Tensor& input, const at::Tensor& target, int64
   } else {
     TORCH_CHECK_TYPE(at::isFloatingType(target.scalar_type()),
                      "target must be int64 class indices or a floating mask, got ", target.scalar_type());
-    TORCH_CHECK_VALUE(target.sizes() == input.sizes(), "dense target must have the shape of input ",
-                      input.sizes(), ", got ", target.sizes());
+    TORCH_CHECK_VALUE(target.sizes() == input.sizes(), "dense target must have the shape of input ", input.sizes(),
+                      ", got ", target.sizes());
     TORCH_CHECK_VALUE(p.activation != SegActivation::Softmax,
                       "dense targets go with a sigmoid (or no activation), not a softmax");
     call.target = target.to(input.scalar_type()).contiguous();

@@ -20,15 +20,16 @@ constexpr int kTileM = 128;
 constexpr int kThreadsX = 32;
 constexpr int kThreadsY = 8;
 
-template <typename T> __device__ __forceinline__ Box<T> load_box(const T* base, int64_t i, BoxFmt fmt) {
+template <typename T>
+__device__ __forceinline__ Box<T> load_box(const T* base, int64_t i, BoxFmt fmt) {
   const T* b = base + i * 4;
   return to_xyxy(fmt, Box<T>{b[0], b[1], b[2], b[3]});
 }
 
 template <BoxPairKind kind, typename T>
 __global__ void __launch_bounds__(kThreadsX* kThreadsY)
-    box_pairwise_kernel(const T* __restrict__ boxes1, const T* __restrict__ boxes2, T* __restrict__ out,
-                        int64_t batch, int64_t n, int64_t m, BoxFmt fmt, T eps) {
+    box_pairwise_kernel(const T* __restrict__ boxes1, const T* __restrict__ boxes2, T* __restrict__ out, int64_t batch,
+                        int64_t n, int64_t m, BoxFmt fmt, T eps) {
   __shared__ Box<T> tile1[kTileN];
   __shared__ T area1[kTileN], aspect1[kTileN];
   __shared__ Box<T> tile2[kTileM];
@@ -73,12 +74,14 @@ __global__ void __launch_bounds__(kThreadsX* kThreadsY)
   }
 }
 
-template <typename T> __device__ __forceinline__ Box<acc_type<T>> load_pair_box(const T* base, int64_t i, BoxFmt fmt) {
+template <typename T>
+__device__ __forceinline__ Box<acc_type<T>> load_pair_box(const T* base, int64_t i, BoxFmt fmt) {
   const T* b = base + i * 4;
   return to_xyxy(fmt, Box<acc_type<T>>{to_acc(b[0]), to_acc(b[1]), to_acc(b[2]), to_acc(b[3])});
 }
 
-template <typename T> __device__ __forceinline__ void store_box(T* base, int64_t i, const Box<acc_type<T>>& g) {
+template <typename T>
+__device__ __forceinline__ void store_box(T* base, int64_t i, const Box<acc_type<T>>& g) {
   T* b = base + i * 4;
   b[0] = from_acc<T>(g.a);
   b[1] = from_acc<T>(g.b);
@@ -127,13 +130,13 @@ cudaError_t box_pairwise_cuda(const BoxPairwiseParams& p, cudaStream_t stream) {
   return static_switch(kBoxPairKinds, p.kind, [&](auto kind) {
     constexpr BoxPairKind K = decltype(kind)::value;
     if (p.dtype == DType::Float64) {
-      cuda::box_pairwise_kernel<K, double><<<grid, block, 0, stream>>>(
-          static_cast<const double*>(p.boxes1), static_cast<const double*>(p.boxes2), static_cast<double*>(p.out),
-          p.batch, p.n, p.m, p.fmt, p.eps);
+      cuda::box_pairwise_kernel<K, double>
+          <<<grid, block, 0, stream>>>(static_cast<const double*>(p.boxes1), static_cast<const double*>(p.boxes2),
+                                       static_cast<double*>(p.out), p.batch, p.n, p.m, p.fmt, p.eps);
     } else {
-      cuda::box_pairwise_kernel<K, float><<<grid, block, 0, stream>>>(
-          static_cast<const float*>(p.boxes1), static_cast<const float*>(p.boxes2), static_cast<float*>(p.out),
-          p.batch, p.n, p.m, p.fmt, static_cast<float>(p.eps));
+      cuda::box_pairwise_kernel<K, float>
+          <<<grid, block, 0, stream>>>(static_cast<const float*>(p.boxes1), static_cast<const float*>(p.boxes2),
+                                       static_cast<float*>(p.out), p.batch, p.n, p.m, p.fmt, static_cast<float>(p.eps));
     }
     return cudaGetLastError();
   });

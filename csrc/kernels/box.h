@@ -49,16 +49,18 @@ enum class BoxFmt : int { XYXY = 0, XYWH = 1, CXCYWH = 2 };
 enum class BoxLossMode : int { IoU = 0, GIoU = 1, DIoU = 2, CIoU = 3, EIoU = 4, SIoU = 5 };
 enum class BoxPairKind : int { IoU = 0, GIoU = 1, DIoU = 2, CIoU = 3 };
 inline constexpr ValueList<BoxFmt::XYXY, BoxFmt::XYWH, BoxFmt::CXCYWH> kBoxFmts{};
-inline constexpr ValueList<BoxLossMode::IoU, BoxLossMode::GIoU, BoxLossMode::DIoU, BoxLossMode::CIoU,
-                           BoxLossMode::EIoU, BoxLossMode::SIoU>
+inline constexpr ValueList<BoxLossMode::IoU, BoxLossMode::GIoU, BoxLossMode::DIoU, BoxLossMode::CIoU, BoxLossMode::EIoU,
+                           BoxLossMode::SIoU>
     kBoxLossModes{};
 inline constexpr ValueList<BoxPairKind::IoU, BoxPairKind::GIoU, BoxPairKind::DIoU, BoxPairKind::CIoU> kBoxPairKinds{};
 
-template <typename T> struct Box {
+template <typename T>
+struct Box {
   T a, b, c, d;  // (x1, y1, x2, y2) once in xyxy; the raw four values before
 };
 
-template <typename T> LOSSEXT_HD Box<T> to_xyxy(BoxFmt fmt, Box<T> v) {
+template <typename T>
+LOSSEXT_HD Box<T> to_xyxy(BoxFmt fmt, Box<T> v) {
   switch (fmt) {
     case BoxFmt::XYWH: return {v.a, v.b, v.a + v.c, v.b + v.d};
     case BoxFmt::CXCYWH: {
@@ -70,7 +72,8 @@ template <typename T> LOSSEXT_HD Box<T> to_xyxy(BoxFmt fmt, Box<T> v) {
 }
 
 // Chain rule of to_xyxy: gradient w.r.t. the xyxy corners -> w.r.t. fmt's values.
-template <typename T> LOSSEXT_HD Box<T> grad_from_xyxy(BoxFmt fmt, Box<T> g) {
+template <typename T>
+LOSSEXT_HD Box<T> grad_from_xyxy(BoxFmt fmt, Box<T> g) {
   switch (fmt) {
     case BoxFmt::XYWH: return {g.a + g.c, g.b + g.d, g.c, g.d};
     case BoxFmt::CXCYWH: return {g.a + g.c, g.b + g.d, (g.c - g.a) * T(0.5), (g.d - g.b) * T(0.5)};
@@ -80,13 +83,31 @@ template <typename T> LOSSEXT_HD Box<T> grad_from_xyxy(BoxFmt fmt, Box<T> g) {
 
 namespace box_detail {
 
-template <typename T> LOSSEXT_HD T max_(T a, T b) { return a > b ? a : b; }
-template <typename T> LOSSEXT_HD T min_(T a, T b) { return a < b ? a : b; }
-template <typename T> LOSSEXT_HD T abs_(T a) { return a < T(0) ? -a : a; }
-template <typename T> LOSSEXT_HD T sign_(T a) { return a > T(0) ? T(1) : (a < T(0) ? T(-1) : T(0)); }
+template <typename T>
+LOSSEXT_HD T max_(T a, T b) {
+  return a > b ? a : b;
+}
+template <typename T>
+LOSSEXT_HD T min_(T a, T b) {
+  return a < b ? a : b;
+}
+template <typename T>
+LOSSEXT_HD T abs_(T a) {
+  return a < T(0) ? -a : a;
+}
+template <typename T>
+LOSSEXT_HD T sign_(T a) {
+  return a > T(0) ? T(1) : (a < T(0) ? T(-1) : T(0));
+}
 // Share of the gradient of max(a, b) that goes to a (torch.maximum's rule).
-template <typename T> LOSSEXT_HD T max_share(T a, T b) { return a > b ? T(1) : (a == b ? T(0.5) : T(0)); }
-template <typename T> LOSSEXT_HD T min_share(T a, T b) { return a < b ? T(1) : (a == b ? T(0.5) : T(0)); }
+template <typename T>
+LOSSEXT_HD T max_share(T a, T b) {
+  return a > b ? T(1) : (a == b ? T(0.5) : T(0));
+}
+template <typename T>
+LOSSEXT_HD T min_share(T a, T b) {
+  return a < b ? T(1) : (a == b ? T(0.5) : T(0));
+}
 
 // atan for the host loops: Cephes' atanf (range reduction to |x| <= tan(pi/8)
 // and a degree-9 odd polynomial, about 2 ulp), branch-free so that gcc
@@ -102,8 +123,8 @@ LOSSEXT_HD float atan_(float x) {
   const float inv = -1.0f / ax, shifted = (ax - 1.0f) / (ax + 1.0f);
   const float xr = big ? inv : (mid ? shifted : ax);
   const float z = xr * xr;
-  const float poly = (((8.05374449538e-2f * z - 1.38776856032e-1f) * z + 1.99777106478e-1f) * z -
-                      3.33329491539e-1f) * z * xr + xr;
+  const float poly =
+      (((8.05374449538e-2f * z - 1.38776856032e-1f) * z + 1.99777106478e-1f) * z - 3.33329491539e-1f) * z * xr + xr;
   const float r = base + poly;
   return x < 0.0f ? -r : r;
 #endif
@@ -114,14 +135,16 @@ LOSSEXT_HD double exp_(double x) { return exp(x); }
 
 // atan(w / h), finite for h = 0 (see the header comment). Selects, not
 // branches: the host loops vectorize over pairs.
-template <typename T> LOSSEXT_HD T aspect_angle(T w, T h) {
+template <typename T>
+LOSSEXT_HD T aspect_angle(T w, T h) {
   const T half_pi = T(1.5707963267948966);
   const T edge = w > T(0) ? half_pi : (w < T(0) ? -half_pi : T(0));
   const T a = atan_(w / (h != T(0) ? h : T(1)));
   return h != T(0) ? a : edge;
 }
 // d/dw and d/dh of atan(w/h): h/(w^2+h^2), -w/(w^2+h^2); 0 at w = h = 0.
-template <typename T> LOSSEXT_HD void aspect_angle_grad(T w, T h, T& dw, T& dh) {
+template <typename T>
+LOSSEXT_HD void aspect_angle_grad(T w, T h, T& dw, T& dh) {
   const T r = w * w + h * h;
   const T inv_safe = T(1) / (r != T(0) ? r : T(1));
   const T inv = r != T(0) ? inv_safe : T(0);
@@ -129,7 +152,10 @@ template <typename T> LOSSEXT_HD void aspect_angle_grad(T w, T h, T& dw, T& dh) 
   dh = -w * inv;
 }
 
-template <typename T> LOSSEXT_HD T four_over_pi_sq() { return T(0.40528473456935108578); }
+template <typename T>
+LOSSEXT_HD T four_over_pi_sq() {
+  return T(0.40528473456935108578);
+}
 
 }  // namespace box_detail
 
@@ -252,30 +278,64 @@ LOSSEXT_BOX_HD T box_pair_loss(const Box<T>& p, const Box<T>& q, T eps, T g, Box
 
   Box<T> a{T(0), T(0), T(0), T(0)}, b{T(0), T(0), T(0), T(0)};
   // widths and heights
-  a.c += g_w1; a.a -= g_w1; a.d += g_h1; a.b -= g_h1;
-  b.c += g_w2; b.a -= g_w2; b.d += g_h2; b.b -= g_h2;
+  a.c += g_w1;
+  a.a -= g_w1;
+  a.d += g_h1;
+  a.b -= g_h1;
+  b.c += g_w2;
+  b.a -= g_w2;
+  b.d += g_h2;
+  b.b -= g_h2;
   // intersection sides: iw = min(x2s) - max(x1s)
-  T s = min_share(p.c, q.c); a.c += g_iw * s; b.c += g_iw * (T(1) - s);
-  s = max_share(p.a, q.a);   a.a -= g_iw * s; b.a -= g_iw * (T(1) - s);
-  s = min_share(p.d, q.d);   a.d += g_ih * s; b.d += g_ih * (T(1) - s);
-  s = max_share(p.b, q.b);   a.b -= g_ih * s; b.b -= g_ih * (T(1) - s);
+  T s = min_share(p.c, q.c);
+  a.c += g_iw * s;
+  b.c += g_iw * (T(1) - s);
+  s = max_share(p.a, q.a);
+  a.a -= g_iw * s;
+  b.a -= g_iw * (T(1) - s);
+  s = min_share(p.d, q.d);
+  a.d += g_ih * s;
+  b.d += g_ih * (T(1) - s);
+  s = max_share(p.b, q.b);
+  a.b -= g_ih * s;
+  b.b -= g_ih * (T(1) - s);
   // enclosing sides: cw = max(x2s) - min(x1s)
-  s = max_share(p.c, q.c);   a.c += g_cw * s; b.c += g_cw * (T(1) - s);
-  s = min_share(p.a, q.a);   a.a -= g_cw * s; b.a -= g_cw * (T(1) - s);
-  s = max_share(p.d, q.d);   a.d += g_ch * s; b.d += g_ch * (T(1) - s);
-  s = min_share(p.b, q.b);   a.b -= g_ch * s; b.b -= g_ch * (T(1) - s);
+  s = max_share(p.c, q.c);
+  a.c += g_cw * s;
+  b.c += g_cw * (T(1) - s);
+  s = min_share(p.a, q.a);
+  a.a -= g_cw * s;
+  b.a -= g_cw * (T(1) - s);
+  s = max_share(p.d, q.d);
+  a.d += g_ch * s;
+  b.d += g_ch * (T(1) - s);
+  s = min_share(p.b, q.b);
+  a.b -= g_ch * s;
+  b.b -= g_ch * (T(1) - s);
   // centre offset
   const T hx = g_sx * T(0.5), hy = g_sy * T(0.5);
-  a.a -= hx; a.c -= hx; b.a += hx; b.c += hx;
-  a.b -= hy; a.d -= hy; b.b += hy; b.d += hy;
+  a.a -= hx;
+  a.c -= hx;
+  b.a += hx;
+  b.c += hx;
+  a.b -= hy;
+  a.d -= hy;
+  b.b += hy;
+  b.d += hy;
   *gp = a;
   *gq = b;
   return loss;
 }
 
-template <typename T> LOSSEXT_HD T box_area(const Box<T>& b) { return (b.c - b.a) * (b.d - b.b); }
+template <typename T>
+LOSSEXT_HD T box_area(const Box<T>& b) {
+  return (b.c - b.a) * (b.d - b.b);
+}
 // atan(w / h) of a box, CIoU's aspect angle.
-template <typename T> LOSSEXT_HD T box_aspect(const Box<T>& b) { return box_detail::aspect_angle(b.c - b.a, b.d - b.b); }
+template <typename T>
+LOSSEXT_HD T box_aspect(const Box<T>& b) {
+  return box_detail::aspect_angle(b.c - b.a, b.d - b.b);
+}
 
 // One entry of a pairwise matrix (torchvision's box_iou & co.) for xyxy boxes.
 // Areas and aspect angles (CIoU only) are computed once per box by the caller:

@@ -30,11 +30,21 @@ namespace lossext {
 
 // Half and bfloat16 inputs accumulate in float; float64 stays float64 so that
 // gradcheck sees full precision.
-template <typename T> struct AccumulateType { using type = float; };
-template <> struct AccumulateType<double> { using type = double; };
-template <typename T> using acc_type = typename AccumulateType<T>::type;
+template <typename T>
+struct AccumulateType {
+  using type = float;
+};
+template <>
+struct AccumulateType<double> {
+  using type = double;
+};
+template <typename T>
+using acc_type = typename AccumulateType<T>::type;
 
-template <typename T> LOSSEXT_HD T neg_infinity() { return -static_cast<T>(INFINITY); }
+template <typename T>
+LOSSEXT_HD T neg_infinity() {
+  return -static_cast<T>(INFINITY);
+}
 
 // exp(x) for the hot loops.
 // Device: the hardware exp2 path (__expf); its error is a couple of ulp for the
@@ -183,7 +193,8 @@ LOSSEXT_HD double log_(double x) { return log(x); }
 // Running (max, sum of exp(x - max)) pair: the state of a one-pass softmax.
 // Merging two states is associative, which lets threads, warps and blocks each
 // fold their share and combine at the end.
-template <typename acc_t> struct SoftmaxState {
+template <typename acc_t>
+struct SoftmaxState {
   acc_t max;
   acc_t sum;
 
@@ -202,7 +213,8 @@ template <typename acc_t> struct SoftmaxState {
   }
 
   // N values at once: one rescale of `sum` per chunk instead of one per value.
-  template <int N> LOSSEXT_HD void add_chunk(const acc_t (&v)[N]) {
+  template <int N>
+  LOSSEXT_HD void add_chunk(const acc_t (&v)[N]) {
     acc_t m = v[0];
     for (int i = 1; i < N; ++i) m = v[i] > m ? v[i] : m;
     if (m > max) {

@@ -13,7 +13,10 @@ namespace lossext {
 namespace cuda {
 namespace {
 
-template <int G> __host__ __device__ constexpr int block_threads() { return G > 32 ? G : 256; }
+template <int G>
+__host__ __device__ constexpr int block_threads() {
+  return G > 32 ? G : 256;
+}
 
 // Calls f(c, v) for the slice of the row that thread `lane` of the group owns,
 // VEC consecutive values at a time (VEC > 1 only when the row is contiguous).
@@ -45,8 +48,7 @@ __device__ __forceinline__ void store_row_chunk(T* out, int64_t c, int64_t dense
 }
 
 template <typename T, int G, int VEC>
-__device__ __forceinline__ void fill_row(T* out, int64_t classes, int64_t dense_stride_c, int lane,
-                                         acc_type<T> value) {
+__device__ __forceinline__ void fill_row(T* out, int64_t classes, int64_t dense_stride_c, int lane, acc_type<T> value) {
   acc_type<T> v[VEC];
 #pragma unroll
   for (int i = 0; i < VEC; ++i) v[i] = value;
@@ -59,13 +61,13 @@ template <typename T, int G>
 __device__ __forceinline__ int64_t first_row() {
   return int64_t(blockIdx.x) * (block_threads<G>() / G) + threadIdx.x / G;
 }
-template <int G> __device__ __forceinline__ int64_t row_step() {
+template <int G>
+__device__ __forceinline__ int64_t row_step() {
   return int64_t(gridDim.x) * (block_threads<G>() / G);
 }
 
 template <typename T, int G, int VEC>
-__global__ void __launch_bounds__(block_threads<G>())
-cross_entropy_index_fwd_kernel(const CrossEntropyParams p) {
+__global__ void __launch_bounds__(block_threads<G>()) cross_entropy_index_fwd_kernel(const CrossEntropyParams p) {
   using acc_t = acc_type<T>;
   __shared__ SoftmaxState<acc_t> scratch_state[block_threads<G>() / 32];
   __shared__ acc_t scratch_sum[block_threads<G>() / 32];
@@ -95,7 +97,7 @@ cross_entropy_index_fwd_kernel(const CrossEntropyParams p) {
     const T* x = static_cast<const T*>(p.logits) + L.row_offset(row);
     SoftmaxState<acc_t> state = SoftmaxState<acc_t>::empty();
     acc_t weighted_logits = 0;
-    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t (&v)[VEC]) {
+    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t(&v)[VEC]) {
       state.add_chunk(v);
       if (smoothing > acc_t(0)) {
 #pragma unroll
@@ -119,8 +121,7 @@ cross_entropy_index_fwd_kernel(const CrossEntropyParams p) {
 }
 
 template <typename T, int G, int VEC>
-__global__ void __launch_bounds__(block_threads<G>())
-cross_entropy_index_bwd_kernel(const CrossEntropyParams p) {
+__global__ void __launch_bounds__(block_threads<G>()) cross_entropy_index_bwd_kernel(const CrossEntropyParams p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* weight = static_cast<const acc_t*>(p.weight);
@@ -140,10 +141,10 @@ cross_entropy_index_bwd_kernel(const CrossEntropyParams p) {
     }
     const T* x = static_cast<const T*>(p.logits) + L.row_offset(row);
     const acc_t lse = lse_in[row];
-    const CrossEntropyIndexGrad<acc_t> k = cross_entropy_index_grad_coeffs(
-        grad_loss[row * p.grad_loss_stride], lse, weight ? weight[y] : acc_t(1), weight_sum, smoothing,
-        L.classes, z_loss);
-    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t (&v)[VEC]) {
+    const CrossEntropyIndexGrad<acc_t> k =
+        cross_entropy_index_grad_coeffs(grad_loss[row * p.grad_loss_stride], lse, weight ? weight[y] : acc_t(1),
+                                        weight_sum, smoothing, L.classes, z_loss);
+    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t(&v)[VEC]) {
       acc_t g[VEC];
 #pragma unroll
       for (int i = 0; i < VEC; ++i) {
@@ -165,8 +166,7 @@ __device__ __forceinline__ void load_target_chunk(const T* t, int64_t c, int64_t
 }
 
 template <typename T, int G, int VEC>
-__global__ void __launch_bounds__(block_threads<G>())
-cross_entropy_prob_fwd_kernel(const CrossEntropyParams p) {
+__global__ void __launch_bounds__(block_threads<G>()) cross_entropy_prob_fwd_kernel(const CrossEntropyParams p) {
   using acc_t = acc_type<T>;
   __shared__ SoftmaxState<acc_t> scratch_state[block_threads<G>() / 32];
   __shared__ acc_t scratch_mass[block_threads<G>() / 32];
@@ -183,7 +183,7 @@ cross_entropy_prob_fwd_kernel(const CrossEntropyParams p) {
     const T* t = static_cast<const T*>(p.target_probs) + tL.row_offset(row);
     SoftmaxState<acc_t> state = SoftmaxState<acc_t>::empty();
     acc_t mass = 0, dot = 0;
-    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t (&v)[VEC]) {
+    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t(&v)[VEC]) {
       state.add_chunk(v);
       acc_t tv[VEC];
       load_target_chunk<T, VEC>(t, c, tL.stride_c, tv);
@@ -207,8 +207,7 @@ cross_entropy_prob_fwd_kernel(const CrossEntropyParams p) {
 }
 
 template <typename T, int G, int VEC>
-__global__ void __launch_bounds__(block_threads<G>())
-cross_entropy_prob_bwd_kernel(const CrossEntropyParams p) {
+__global__ void __launch_bounds__(block_threads<G>()) cross_entropy_prob_bwd_kernel(const CrossEntropyParams p) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const RowLayout tL = p.target_layout;
@@ -224,7 +223,7 @@ cross_entropy_prob_bwd_kernel(const CrossEntropyParams p) {
     const acc_t lse = static_cast<const acc_t*>(p.lse)[row];
     const acc_t grad_row = static_cast<const acc_t*>(p.grad_loss)[row * p.grad_loss_stride];
     const acc_t a = cross_entropy_prob_grad_coeff(grad_row, lse, static_cast<const acc_t*>(p.target_mass)[row], z_loss);
-    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t (&v)[VEC]) {
+    visit_row<T, G, VEC>(x, L.classes, L.stride_c, lane, [&](int64_t c, const acc_t(&v)[VEC]) {
       acc_t tv[VEC], g[VEC];
       load_target_chunk<T, VEC>(t, c, tL.stride_c, tv);
 #pragma unroll
@@ -241,7 +240,8 @@ bool aligned16(const void* ptr) { return ptr == nullptr || reinterpret_cast<uint
 
 // Rows may be read and written 16 bytes at a time when every row starts on a
 // 16-byte boundary and holds a whole number of packets.
-template <typename T> bool rows_vectorizable(const RowLayout& L, const void* in, const void* out) {
+template <typename T>
+bool rows_vectorizable(const RowLayout& L, const void* in, const void* out) {
   constexpr int V = vec_width<T>();
   return L.stride_c == 1 && L.inner == 1 && L.stride_n % V == 0 && L.classes % V == 0 && aligned16(in) &&
          aligned16(out);
@@ -268,33 +268,34 @@ cudaError_t launch_rows(const RowLayout& L, bool vectorizable, Launch&& launch) 
   });
 }
 
-template <int G> unsigned int grid_rows(int64_t rows) { return grid_for(rows, block_threads<G>() / G); }
+template <int G>
+unsigned int grid_rows(int64_t rows) {
+  return grid_for(rows, block_threads<G>() / G);
+}
 
 }  // namespace
 
-#define LOSSEXT_CE_LAUNCH(KERNEL, VEC_OK)                                                              \
-  dtype_switch<CudaTypes>(p.dtype, [&](auto tag) {                                                             \
-    using T = typename decltype(tag)::type;                                                    \
-    return launch_rows<T>(p.layout, VEC_OK, [&](auto g, auto v) {                                      \
-      constexpr int G = decltype(g)::value;                                                            \
-      constexpr int VEC = decltype(v)::value;                                                          \
-      KERNEL<T, G, VEC><<<grid_rows<G>(p.layout.rows), block_threads<G>(), 0, stream>>>(p);            \
-      return cudaGetLastError();                                                                       \
-    });                                                                                                \
+#define LOSSEXT_CE_LAUNCH(KERNEL, VEC_OK)                                                   \
+  dtype_switch<CudaTypes>(p.dtype, [&](auto tag) {                                          \
+    using T = typename decltype(tag)::type;                                                 \
+    return launch_rows<T>(p.layout, VEC_OK, [&](auto g, auto v) {                           \
+      constexpr int G = decltype(g)::value;                                                 \
+      constexpr int VEC = decltype(v)::value;                                               \
+      KERNEL<T, G, VEC><<<grid_rows<G>(p.layout.rows), block_threads<G>(), 0, stream>>>(p); \
+      return cudaGetLastError();                                                            \
+    });                                                                                     \
   })
 
 }  // namespace cuda
 
 cudaError_t cross_entropy_index_fwd_cuda(const CrossEntropyParams& p, cudaStream_t stream) {
   using namespace cuda;
-  return LOSSEXT_CE_LAUNCH(cross_entropy_index_fwd_kernel,
-                           (rows_vectorizable<T>(p.layout, p.logits, nullptr)));
+  return LOSSEXT_CE_LAUNCH(cross_entropy_index_fwd_kernel, (rows_vectorizable<T>(p.layout, p.logits, nullptr)));
 }
 
 cudaError_t cross_entropy_index_bwd_cuda(const CrossEntropyParams& p, cudaStream_t stream) {
   using namespace cuda;
-  return LOSSEXT_CE_LAUNCH(cross_entropy_index_bwd_kernel,
-                           (rows_vectorizable<T>(p.layout, p.logits, p.grad_logits)));
+  return LOSSEXT_CE_LAUNCH(cross_entropy_index_bwd_kernel, (rows_vectorizable<T>(p.layout, p.logits, p.grad_logits)));
 }
 
 cudaError_t cross_entropy_prob_fwd_cuda(const CrossEntropyParams& p, cudaStream_t stream) {

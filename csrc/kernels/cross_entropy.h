@@ -18,16 +18,17 @@
 namespace lossext {
 
 // Everything the loss of an index-target row needs besides the log-sum-exp.
-template <typename acc_t> struct CrossEntropyIndexRow {
-  acc_t target_logit;    // x_y
-  acc_t target_weight;   // w_y
-  acc_t weight_sum;      // sum_c w_c (C without weights)
-  acc_t weighted_logits; // sum_c w_c x_c (only read when smoothing > 0)
+template <typename acc_t>
+struct CrossEntropyIndexRow {
+  acc_t target_logit;     // x_y
+  acc_t target_weight;    // w_y
+  acc_t weight_sum;       // sum_c w_c (C without weights)
+  acc_t weighted_logits;  // sum_c w_c x_c (only read when smoothing > 0)
 };
 
 template <typename acc_t>
-LOSSEXT_HD acc_t cross_entropy_index_loss(acc_t lse, const CrossEntropyIndexRow<acc_t>& row,
-                                          acc_t smoothing, int64_t classes, acc_t z_loss) {
+LOSSEXT_HD acc_t cross_entropy_index_loss(acc_t lse, const CrossEntropyIndexRow<acc_t>& row, acc_t smoothing,
+                                          int64_t classes, acc_t z_loss) {
   acc_t loss = (acc_t(1) - smoothing) * row.target_weight * (lse - row.target_logit);
   // Skipped, not multiplied by zero: sum_c w_c x_c is inf for rows holding -inf
   // logits, and 0 * inf would turn a finite loss into nan.
@@ -39,16 +40,17 @@ LOSSEXT_HD acc_t cross_entropy_index_loss(acc_t lse, const CrossEntropyIndexRow<
 }
 
 // Per-row constants of the index-target gradient: grad_c = a p_c - b [c==y] - d w_c.
-template <typename acc_t> struct CrossEntropyIndexGrad {
+template <typename acc_t>
+struct CrossEntropyIndexGrad {
   acc_t a;  // coefficient of p_c
   acc_t b;  // subtracted at the target class
   acc_t d;  // coefficient of w_c (label smoothing)
 };
 
 template <typename acc_t>
-LOSSEXT_HD CrossEntropyIndexGrad<acc_t> cross_entropy_index_grad_coeffs(
-    acc_t grad_row, acc_t lse, acc_t target_weight, acc_t weight_sum, acc_t smoothing,
-    int64_t classes, acc_t z_loss) {
+LOSSEXT_HD CrossEntropyIndexGrad<acc_t> cross_entropy_index_grad_coeffs(acc_t grad_row, acc_t lse, acc_t target_weight,
+                                                                        acc_t weight_sum, acc_t smoothing,
+                                                                        int64_t classes, acc_t z_loss) {
   const acc_t keep = acc_t(1) - smoothing;
   const acc_t spread = smoothing / acc_t(classes);
   CrossEntropyIndexGrad<acc_t> k;
@@ -59,22 +61,20 @@ LOSSEXT_HD CrossEntropyIndexGrad<acc_t> cross_entropy_index_grad_coeffs(
 }
 
 template <typename acc_t>
-LOSSEXT_HD acc_t cross_entropy_index_grad(const CrossEntropyIndexGrad<acc_t>& k, acc_t prob,
-                                          bool is_target, acc_t class_weight) {
+LOSSEXT_HD acc_t cross_entropy_index_grad(const CrossEntropyIndexGrad<acc_t>& k, acc_t prob, bool is_target,
+                                          acc_t class_weight) {
   return k.a * prob - (is_target ? k.b : acc_t(0)) - k.d * class_weight;
 }
 
 // The smoothed probability target t'_c times its class weight.
 template <typename acc_t>
-LOSSEXT_HD acc_t cross_entropy_prob_target(acc_t target, acc_t class_weight, acc_t smoothing,
-                                           int64_t classes) {
+LOSSEXT_HD acc_t cross_entropy_prob_target(acc_t target, acc_t class_weight, acc_t smoothing, int64_t classes) {
   return ((acc_t(1) - smoothing) * target + smoothing / acc_t(classes)) * class_weight;
 }
 
 // loss = lse * sum_c t'_c w_c - sum_c t'_c w_c x_c + z lse^2
 template <typename acc_t>
-LOSSEXT_HD acc_t cross_entropy_prob_loss(acc_t lse, acc_t target_mass, acc_t target_dot_logits,
-                                         acc_t z_loss) {
+LOSSEXT_HD acc_t cross_entropy_prob_loss(acc_t lse, acc_t target_mass, acc_t target_dot_logits, acc_t z_loss) {
   acc_t loss = lse * target_mass - target_dot_logits;
   if (z_loss != acc_t(0)) loss += z_loss * lse * lse;
   return loss;
@@ -82,8 +82,7 @@ LOSSEXT_HD acc_t cross_entropy_prob_loss(acc_t lse, acc_t target_mass, acc_t tar
 
 // Coefficient of p_c in the soft-target gradient; the element is a p_c - g t'_c w_c.
 template <typename acc_t>
-LOSSEXT_HD acc_t cross_entropy_prob_grad_coeff(acc_t grad_row, acc_t lse, acc_t target_mass,
-                                               acc_t z_loss) {
+LOSSEXT_HD acc_t cross_entropy_prob_grad_coeff(acc_t grad_row, acc_t lse, acc_t target_mass, acc_t z_loss) {
   return grad_row * (target_mass + acc_t(2) * z_loss * lse);
 }
 

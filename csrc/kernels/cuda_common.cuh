@@ -14,16 +14,35 @@
 namespace lossext {
 namespace cuda {
 
-template <typename T> __device__ __forceinline__ acc_type<T> to_acc(T v) { return static_cast<acc_type<T>>(v); }
-template <> __device__ __forceinline__ float to_acc<__half>(__half v) { return __half2float(v); }
-template <> __device__ __forceinline__ float to_acc<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <typename T>
+__device__ __forceinline__ acc_type<T> to_acc(T v) {
+  return static_cast<acc_type<T>>(v);
+}
+template <>
+__device__ __forceinline__ float to_acc<__half>(__half v) {
+  return __half2float(v);
+}
+template <>
+__device__ __forceinline__ float to_acc<__nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
 
-template <typename T> __device__ __forceinline__ T from_acc(acc_type<T> v) { return static_cast<T>(v); }
-template <> __device__ __forceinline__ __half from_acc<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <typename T>
+__device__ __forceinline__ T from_acc(acc_type<T> v) {
+  return static_cast<T>(v);
+}
+template <>
+__device__ __forceinline__ __half from_acc<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 
 // VEC consecutive elements moved as one 16-byte (or smaller) transaction.
-template <typename T, int VEC> struct alignas(sizeof(T) * VEC) Packed {
+template <typename T, int VEC>
+struct alignas(sizeof(T) * VEC) Packed {
   T v[VEC];
 };
 
@@ -43,7 +62,10 @@ __device__ __forceinline__ void store_packed(T* p, const acc_type<T> (&in)[VEC])
 }
 
 // Elements per 16-byte transaction.
-template <typename T> __host__ __device__ constexpr int vec_width() { return static_cast<int>(16 / sizeof(T)); }
+template <typename T>
+__host__ __device__ constexpr int vec_width() {
+  return static_cast<int>(16 / sizeof(T));
+}
 
 __device__ __forceinline__ float shfl_xor(float v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
 __device__ __forceinline__ double shfl_xor(double v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
@@ -53,10 +75,14 @@ __device__ __forceinline__ SoftmaxState<acc_t> shfl_xor(const SoftmaxState<acc_t
 }
 
 struct SumOp {
-  template <typename T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+  template <typename T>
+  __device__ __forceinline__ T operator()(T a, T b) const {
+    return a + b;
+  }
 };
 struct MergeOp {
-  template <typename S> __device__ __forceinline__ S operator()(S a, const S& b) const {
+  template <typename S>
+  __device__ __forceinline__ S operator()(S a, const S& b) const {
     a.merge(b);
     return a;
   }

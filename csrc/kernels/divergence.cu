@@ -76,10 +76,10 @@ __global__ void __launch_bounds__(kThreads) divergence_fwd_kernel(const Divergen
     const int64_t begin = chunk * kDivergenceChunk;
     const int64_t end = begin + kDivergenceChunk < p.numel ? begin + kDivergenceChunk : p.numel;
     acc_t sum = 0;
-    visit_chunk<T, VEC, true>(x, t, begin, end, [&](int64_t, const acc_t(&xv)[VEC], const acc_t(&tv)[VEC],
-                                                    int n = VEC) {
-      for (int k = 0; k < n; ++k) sum += term<K>(xv[k], tv[k], beta, p.log_target);
-    });
+    visit_chunk<T, VEC, true>(x, t, begin, end,
+                              [&](int64_t, const acc_t(&xv)[VEC], const acc_t(&tv)[VEC], int n = VEC) {
+                                for (int k = 0; k < n; ++k) sum += term<K>(xv[k], tv[k], beta, p.log_target);
+                              });
     sum = group_allreduce<kThreads>(sum, SumOp{}, scratch);
     if (threadIdx.x == 0) static_cast<acc_t*>(p.partials)[chunk] = sum;
   }
@@ -100,21 +100,21 @@ __global__ void __launch_bounds__(kThreads) divergence_bwd_kernel(const Divergen
     const int64_t begin = chunk * kDivergenceChunk;
     const int64_t end = begin + kDivergenceChunk < p.numel ? begin + kDivergenceChunk : p.numel;
     const acc_t g = grad_partials[chunk];
-    visit_chunk<T, VEC, kReadX>(x, t, begin, end, [&](int64_t i, const acc_t(&xv)[VEC], const acc_t(&tv)[VEC],
-                                                      int n = VEC) {
-      acc_t gv[VEC];
-      if (n == VEC) {
+    visit_chunk<T, VEC, kReadX>(x, t, begin, end,
+                                [&](int64_t i, const acc_t(&xv)[VEC], const acc_t(&tv)[VEC], int n = VEC) {
+                                  acc_t gv[VEC];
+                                  if (n == VEC) {
 #pragma unroll
-        for (int k = 0; k < VEC; ++k) gv[k] = grad<K>(xv[k], tv[k], beta, p.log_target, g);
-        if constexpr (VEC > 1) {
-          store_packed<T, VEC>(out + i, gv);
-          return;
-        }
-      } else {
-        gv[0] = grad<K>(xv[0], tv[0], beta, p.log_target, g);
-      }
-      out[i] = from_acc<T>(gv[0]);
-    });
+                                    for (int k = 0; k < VEC; ++k) gv[k] = grad<K>(xv[k], tv[k], beta, p.log_target, g);
+                                    if constexpr (VEC > 1) {
+                                      store_packed<T, VEC>(out + i, gv);
+                                      return;
+                                    }
+                                  } else {
+                                    gv[0] = grad<K>(xv[0], tv[0], beta, p.log_target, g);
+                                  }
+                                  out[i] = from_acc<T>(gv[0]);
+                                });
   }
 }
 

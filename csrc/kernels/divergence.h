@@ -25,7 +25,8 @@ namespace lossext {
 
 // ---- KL ----
 
-template <typename acc_t> LOSSEXT_HD acc_t kl_div_term(acc_t x, acc_t t, bool log_target) {
+template <typename acc_t>
+LOSSEXT_HD acc_t kl_div_term(acc_t x, acc_t t, bool log_target) {
   if (log_target) return fast_exp(t) * (t - x);
   // The select sits on log t alone, before any arithmetic: gcc keeps such a
   // body branch-free and vectorizes it. `== 0`, not `> 0`: a nan target must
@@ -36,18 +37,21 @@ template <typename acc_t> LOSSEXT_HD acc_t kl_div_term(acc_t x, acc_t t, bool lo
 }
 
 // d term / d x, times the upstream gradient g.
-template <typename acc_t> LOSSEXT_HD acc_t kl_div_grad_input(acc_t t, acc_t g, bool log_target) {
+template <typename acc_t>
+LOSSEXT_HD acc_t kl_div_grad_input(acc_t t, acc_t g, bool log_target) {
   return -g * (log_target ? fast_exp(t) : t);
 }
 
 // ---- JS ----
 
 // The per-element probabilities and log m, shared by loss and gradient.
-template <typename acc_t> struct JsElement {
+template <typename acc_t>
+struct JsElement {
   acc_t q, p, log_p, log_m;
 };
 
-template <typename acc_t> LOSSEXT_HD JsElement<acc_t> js_element(acc_t x, acc_t y, acc_t beta, bool log_target) {
+template <typename acc_t>
+LOSSEXT_HD JsElement<acc_t> js_element(acc_t x, acc_t y, acc_t beta, bool log_target) {
   JsElement<acc_t> e;
   e.q = fast_exp(x);
   e.p = log_target ? fast_exp(y) : y;
@@ -59,11 +63,13 @@ template <typename acc_t> LOSSEXT_HD JsElement<acc_t> js_element(acc_t x, acc_t 
 // log(a / m), or 0 where a == 0 so that a zero probability contributes 0
 // (its log is -inf and so may be log m). Selected before multiplying by a,
 // which keeps the loops branch-free (see kl_div_term).
-template <typename acc_t> LOSSEXT_HD acc_t js_log_ratio(acc_t a, acc_t log_a, acc_t log_m) {
+template <typename acc_t>
+LOSSEXT_HD acc_t js_log_ratio(acc_t a, acc_t log_a, acc_t log_m) {
   return a == acc_t(0) ? acc_t(0) : log_a - log_m;
 }
 
-template <typename acc_t> LOSSEXT_HD acc_t js_div_term(acc_t x, acc_t y, acc_t beta, bool log_target) {
+template <typename acc_t>
+LOSSEXT_HD acc_t js_div_term(acc_t x, acc_t y, acc_t beta, bool log_target) {
   const JsElement<acc_t> e = js_element(x, y, beta, log_target);
   const acc_t kl_p = e.p * js_log_ratio(e.p, e.log_p, e.log_m);
   const acc_t kl_q = e.q * js_log_ratio(e.q, x, e.log_m);

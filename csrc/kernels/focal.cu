@@ -25,13 +25,20 @@ __device__ __forceinline__ bool skip_row(int64_t y, int64_t ignore_index, int64_
   return *ignored || y < lowest || y >= classes;
 }
 
-template <int G> __host__ __device__ constexpr int rows_per_block() { return kBlock / G; }
+template <int G>
+__host__ __device__ constexpr int rows_per_block() {
+  return kBlock / G;
+}
 
 // Grid-stride walk over rows, a group of G threads a row.
-template <int G> __device__ __forceinline__ int64_t first_row() {
+template <int G>
+__device__ __forceinline__ int64_t first_row() {
   return int64_t(blockIdx.x) * rows_per_block<G>() + threadIdx.x / G;
 }
-template <int G> __device__ __forceinline__ int64_t row_step() { return int64_t(gridDim.x) * rows_per_block<G>(); }
+template <int G>
+__device__ __forceinline__ int64_t row_step() {
+  return int64_t(gridDim.x) * rows_per_block<G>();
+}
 
 template <typename T, GammaKind K, bool DENSE, bool REDUCE>
 __global__ void __launch_bounds__(kBlock) sigmoid_focal_fwd_kernel(const SigmoidFocalParams p) {
@@ -175,14 +182,15 @@ __global__ void __launch_bounds__(kBlock) softmax_focal_bwd_kernel(const Softmax
 
 // ---- launches ---------------------------------------------------------------------
 
-template <typename Tag> using Elem = typename Tag::type;
+template <typename Tag>
+using Elem = typename Tag::type;
 
 // Calls f(tag, kind) with the element type's tag and the gamma kind as a
 // compile-time constant: every kernel is specialised on both.
-template <typename F> cudaError_t for_dtype_and_gamma(DType dtype, GammaKind k, F&& f) {
-  return dtype_switch<CudaTypes>(dtype, [&](auto tag) {
-    return static_switch(kGammaKinds, k, [&](auto kind) { return f(tag, kind); });
-  });
+template <typename F>
+cudaError_t for_dtype_and_gamma(DType dtype, GammaKind k, F&& f) {
+  return dtype_switch<CudaTypes>(
+      dtype, [&](auto tag) { return static_switch(kGammaKinds, k, [&](auto kind) { return f(tag, kind); }); });
 }
 
 // One launch of `kernel` over `units` work units, `per_block` of them a block.
@@ -195,7 +203,8 @@ cudaError_t launch(void (*kernel)(Params), int64_t units, int per_block, cudaStr
 // Softmax focal rows: a warp per contiguous row; a thread per row when the
 // classes are strided (neighbouring threads then read neighbouring positions).
 // pick(tag, kind, group) names the kernel for a group of `group` threads a row.
-template <typename Pick> cudaError_t launch_softmax_rows(const SoftmaxFocalParams& p, cudaStream_t stream, Pick&& pick) {
+template <typename Pick>
+cudaError_t launch_softmax_rows(const SoftmaxFocalParams& p, cudaStream_t stream, Pick&& pick) {
   if (p.layout.rows == 0) return cudaSuccess;
   return for_dtype_and_gamma(p.dtype, p.gamma_kind, [&](auto tag, auto kind) {
     return static_switch(ValueList<1, 32>{}, p.layout.stride_c == 1 ? 32 : 1, [&](auto group) {

@@ -55,7 +55,8 @@ LOSSEXT_HD_INLINE double focal_expm1(double x) { return expm1(x); }
 
 // q^gamma for q in [0, 1], given log q for the general exponent; 0^0 = 1 as
 // in torch.
-template <GammaKind K, typename acc_t> LOSSEXT_HD_INLINE acc_t focal_pow(acc_t q, acc_t log_q, acc_t gamma) {
+template <GammaKind K, typename acc_t>
+LOSSEXT_HD_INLINE acc_t focal_pow(acc_t q, acc_t log_q, acc_t gamma) {
   if constexpr (K == GammaKind::Zero) {
     return acc_t(1);
   } else if constexpr (K == GammaKind::One) {
@@ -69,19 +70,22 @@ template <GammaKind K, typename acc_t> LOSSEXT_HD_INLINE acc_t focal_pow(acc_t q
 }
 
 // log q for q in [0, 1] (q = 0 need not give -inf: focal_pow masks it).
-template <typename acc_t> LOSSEXT_HD_INLINE acc_t focal_log_q(acc_t q) {
+template <typename acc_t>
+LOSSEXT_HD_INLINE acc_t focal_log_q(acc_t q) {
   return log_positive(q > acc_t(0) ? q : acc_t(1));
 }
 
 // Per-call constants of the sigmoid focal loss.
-template <typename acc_t> struct SigmoidFocalConfig {
-  acc_t alpha;      // < 0: no alpha weighting
+template <typename acc_t>
+struct SigmoidFocalConfig {
+  acc_t alpha;  // < 0: no alpha weighting
   acc_t gamma;
   acc_t smoothing;  // apex label smoothing s in [0, 1]
 };
 
 // alpha_t, or 1 when alpha is disabled.
-template <typename acc_t> LOSSEXT_HD_INLINE acc_t focal_alpha_t(acc_t alpha, acc_t t) {
+template <typename acc_t>
+LOSSEXT_HD_INLINE acc_t focal_alpha_t(acc_t alpha, acc_t t) {
   const acc_t weighted = alpha * t + (acc_t(1) - alpha) * (acc_t(1) - t);
   return alpha < acc_t(0) ? acc_t(1) : weighted;
 }
@@ -92,7 +96,8 @@ template <typename acc_t> LOSSEXT_HD_INLINE acc_t focal_alpha_t(acc_t alpha, acc
 // the hard cases are spelled out rather than left to constant folding.
 enum class FocalTarget : int { Soft = 0, Negative = 1, Positive = 2 };
 
-template <typename acc_t> struct FocalValueGrad {
+template <typename acc_t>
+struct FocalValueGrad {
   acc_t loss;
   acc_t grad;  // dL/dx
 };
@@ -173,7 +178,8 @@ LOSSEXT_HD_INLINE acc_t sigmoid_focal_element(acc_t x, acc_t t, acc_t w, const S
 
 // The class factors of a softmax focal row with target y: w_y and the loss
 // coefficient k = alpha_y w_y (a null table stands for ones).
-template <typename acc_t> struct SoftmaxFocalClass {
+template <typename acc_t>
+struct SoftmaxFocalClass {
   acc_t weight;
   acc_t coeff;
 };

@@ -40,7 +40,7 @@ struct SigmoidFocalParams {
   // stride 0 for one scalar ('sum' / 'mean' reduced in Python).
   const void* grad_loss = nullptr;
   int64_t grad_loss_stride = 1;
-  void* grad_logits = nullptr;      // [rows, classes] in the logits' dtype
+  void* grad_logits = nullptr;  // [rows, classes] in the logits' dtype
 };
 
 // Softmax focal over (N, C, d...) logits walked through a RowLayout, index targets.

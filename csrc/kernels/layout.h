@@ -12,12 +12,12 @@
 namespace lossext {
 
 struct RowLayout {
-  int64_t rows = 0;       // N * D
-  int64_t classes = 0;    // C
-  int64_t inner = 1;      // D: positions per sample (1 for 2-D input)
-  int64_t stride_n = 0;   // elements between samples
-  int64_t stride_c = 0;   // elements between classes of one row
-  int64_t stride_s = 0;   // elements between positions of one sample
+  int64_t rows = 0;      // N * D
+  int64_t classes = 0;   // C
+  int64_t inner = 1;     // D: positions per sample (1 for 2-D input)
+  int64_t stride_n = 0;  // elements between samples
+  int64_t stride_c = 0;  // elements between classes of one row
+  int64_t stride_s = 0;  // elements between positions of one sample
 
   LOSSEXT_HD int64_t row_offset(int64_t row) const {
     const int64_t n = row / inner;

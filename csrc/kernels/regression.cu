@@ -42,7 +42,8 @@ cudaError_t regression_fwd_cuda(const RegressionParams& p, cudaStream_t stream) 
     const T* tg = static_cast<const T*>(p.target);
     T* out = static_cast<T*>(p.loss);
     return static_switch(kRegressionKinds, p.kind, [&](auto kind) {
-      cuda::regression_fwd_kernel<decltype(kind)::value><<<grid, cuda::kThreads, 0, stream>>>(in, tg, out, p.numel, param);
+      cuda::regression_fwd_kernel<decltype(kind)::value>
+          <<<grid, cuda::kThreads, 0, stream>>>(in, tg, out, p.numel, param);
       return cudaGetLastError();
     });
   });

@@ -16,7 +16,8 @@ namespace lossext {
 enum class RegressionKind : int { SmoothL1 = 0, Huber = 1 };
 inline constexpr ValueList<RegressionKind::SmoothL1, RegressionKind::Huber> kRegressionKinds{};
 
-template <RegressionKind kind, typename T> LOSSEXT_HD T regression_loss(T d, T param) {
+template <RegressionKind kind, typename T>
+LOSSEXT_HD T regression_loss(T d, T param) {
   const T a = d < T(0) ? -d : d;
   if constexpr (kind == RegressionKind::SmoothL1) {
     // beta = 0: `a < 0` never holds, so this is |d| - 0 (the L1 loss) with
@@ -28,7 +29,8 @@ template <RegressionKind kind, typename T> LOSSEXT_HD T regression_loss(T d, T p
   }
 }
 
-template <RegressionKind kind, typename T> LOSSEXT_HD T regression_grad(T d, T param) {
+template <RegressionKind kind, typename T>
+LOSSEXT_HD T regression_grad(T d, T param) {
   // sign(d), with 0 at d = 0 and nan (d itself) at nan.
   const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : d);
   if constexpr (kind == RegressionKind::SmoothL1) {

@@ -97,7 +97,8 @@ __global__ void seg_stats_kernel(const SegParams p, int64_t blocks_per_sample) {
   }
 }
 
-template <typename acc_t> __global__ void seg_finish_kernel(const SegParams p, int64_t blocks_per_sample) {
+template <typename acc_t>
+__global__ void seg_finish_kernel(const SegParams p, int64_t blocks_per_sample) {
   const int64_t C = p.classes, K = seg_accumulators(C);
   const acc_t* partial = static_cast<const acc_t*>(p.workspace);
   acc_t* stats = static_cast<acc_t*>(p.stats);
@@ -107,8 +108,10 @@ template <typename acc_t> __global__ void seg_finish_kernel(const SegParams p, i
     const int64_t n = i / K, k = i - n * K;
     acc_t total = 0;
     for (int64_t b = 0; b < blocks_per_sample; ++b) total += partial[(n * blocks_per_sample + b) * K + k];
-    if (k < kSegStats * C) stats[n * kSegStats * C + k] = total;
-    else extras[n * kSegExtras + (k - kSegStats * C)] = total;
+    if (k < kSegStats * C)
+      stats[n * kSegStats * C + k] = total;
+    else
+      extras[n * kSegExtras + (k - kSegStats * C)] = total;
   }
 }
 
@@ -149,8 +152,8 @@ __global__ void __launch_bounds__(256) seg_grad_kernel(const SegParams p) {
         }
       } else {
         for (int64_t c = 0; c < C; ++c) {
-          const acc_t g = seg_dp(A[c], B[c], (use && c == y) ? acc_t(1) : acc_t(0), to_acc(x[c * p.stride_c]),
-                                 p.squared);
+          const acc_t g =
+              seg_dp(A[c], B[c], (use && c == y) ? acc_t(1) : acc_t(0), to_acc(x[c * p.stride_c]), p.squared);
           out[c * S] = from_acc<T>(valid * g);
         }
       }
@@ -171,7 +174,8 @@ __global__ void __launch_bounds__(256) seg_grad_kernel(const SegParams p) {
 
 // Calls f(activation, index_target) as compile-time constants, for the pairs
 // the glue allows.
-template <typename F> cudaError_t dispatch_variant(const SegParams& p, F&& f) {
+template <typename F>
+cudaError_t dispatch_variant(const SegParams& p, F&& f) {
   return static_switch(kBools, p.target_index != nullptr, [&](auto index) {
     return static_switch(seg_activations<decltype(index)::value>(), p.activation,
                          [&](auto act) { return f(act, index); });

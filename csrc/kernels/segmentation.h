@@ -28,7 +28,8 @@ namespace lossext {
 enum class SegActivation : int { Identity = 0, Sigmoid = 1, Softmax = 2 };
 // The activations each target kind takes (the glue checks): softmax with index
 // targets, sigmoid with dense ones; any other value runs as Identity.
-template <bool INDEX_TARGET> constexpr auto seg_activations() {
+template <bool INDEX_TARGET>
+constexpr auto seg_activations() {
   if constexpr (INDEX_TARGET) {
     return ValueList<SegActivation::Softmax, SegActivation::Identity>{};
   } else {
@@ -43,10 +44,14 @@ enum SegExtra : int { kSegCE = 0, kSegValid = 1, kSegExtras = 2 };
 
 // sigmoid(x) = 1 / (1 + exp(-x)); exp overflows to inf for x < -88, which
 // gives exactly 0, and underflows to 0 for large x, which gives exactly 1.
-template <typename acc_t> LOSSEXT_HD acc_t seg_sigmoid(acc_t x) { return acc_t(1) / (acc_t(1) + fast_exp(-x)); }
+template <typename acc_t>
+LOSSEXT_HD acc_t seg_sigmoid(acc_t x) {
+  return acc_t(1) / (acc_t(1) + fast_exp(-x));
+}
 
 // dL/dp of one pixel and class from the score coefficients.
-template <typename acc_t> LOSSEXT_HD acc_t seg_dp(acc_t A, acc_t B, acc_t t, acc_t p, bool squared) {
+template <typename acc_t>
+LOSSEXT_HD acc_t seg_dp(acc_t A, acc_t B, acc_t t, acc_t p, bool squared) {
   return A * t + B * (squared ? acc_t(2) * p : acc_t(1));
 }
 
@@ -58,7 +63,8 @@ LOSSEXT_HD acc_t seg_ce_pixel(acc_t lse, acc_t x_y, acc_t sum_x, acc_t smoothing
 }
 
 // d(cross-entropy)/dx_c of one pixel: p_c - (1 - s) [c == y] - s / C.
-template <typename acc_t> LOSSEXT_HD acc_t seg_ce_grad(acc_t p, bool is_target, acc_t smoothing, acc_t classes) {
+template <typename acc_t>
+LOSSEXT_HD acc_t seg_ce_grad(acc_t p, bool is_target, acc_t smoothing, acc_t classes) {
   return p - (is_target ? acc_t(1) - smoothing : acc_t(0)) - smoothing / classes;
 }
 

@@ -17,9 +17,9 @@ namespace lossext {
 struct SegParams {
   const void* logits = nullptr;
   DType dtype = DType::Float32;
-  int64_t batch = 0;   // N
-  int64_t classes = 0; // C
-  int64_t pixels = 0;  // S = d1 * ... * dk
+  int64_t batch = 0;    // N
+  int64_t classes = 0;  // C
+  int64_t pixels = 0;   // S = d1 * ... * dk
   int64_t stride_n = 0;
   int64_t stride_c = 0;
 
@@ -80,8 +80,7 @@ inline int seg_cuda_threads(int64_t classes, DType dtype) {
 }
 
 inline int64_t seg_cuda_workspace_bytes(const SegParams& p) {
-  return p.batch * seg_cuda_blocks_per_sample(p.batch, p.pixels) * seg_accumulators(p.classes) *
-         seg_acc_size(p.dtype);
+  return p.batch * seg_cuda_blocks_per_sample(p.batch, p.pixels) * seg_accumulators(p.classes) * seg_acc_size(p.dtype);
 }
 
 #if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)

@@ -34,11 +34,13 @@
 
 namespace lossext {
 
-template <auto V> using Constant = std::integral_constant<decltype(V), V>;
+template <auto V>
+using Constant = std::integral_constant<decltype(V), V>;
 
 // The values a switch may take, in order; the last one also stands for any
 // value outside the list (the `default:` of a hand-written switch).
-template <auto... Vs> struct ValueList {};
+template <auto... Vs>
+struct ValueList {};
 
 inline constexpr ValueList<false, true> kBools{};
 inline constexpr ValueList<DType::Float32, DType::Float64, DType::Float16, DType::BFloat16> kDTypes{};
@@ -57,7 +59,8 @@ LOSSEXT_SWITCH_INLINE decltype(auto) static_switch(ValueList<First, Rest...>, T 
 }
 
 // A C++ type handed to a switch's body: `typename decltype(tag)::type`.
-template <typename T> struct TypeTag {
+template <typename T>
+struct TypeTag {
   using type = T;
 };
 
@@ -65,7 +68,8 @@ template <typename T> struct TypeTag {
 // __nv_bfloat16 (kernels/cuda_common.cuh), the torch adapters at::Half and
 // at::BFloat16 (cpu/dispatch.h), the torch-free CPU loops compute 16-bit
 // inputs in float after a conversion.
-template <typename F32, typename F64, typename F16, typename BF16> struct DTypeMap {
+template <typename F32, typename F64, typename F16, typename BF16>
+struct DTypeMap {
   template <DType D>
   using type = std::conditional_t<
       D == DType::Float64, F64,
@@ -73,7 +77,8 @@ template <typename F32, typename F64, typename F16, typename BF16> struct DTypeM
 };
 
 // f(TypeTag<Map::type<dtype>>{}); returns what f returns.
-template <typename Map, typename F> LOSSEXT_SWITCH_INLINE decltype(auto) dtype_switch(DType dtype, F&& f) {
+template <typename Map, typename F>
+LOSSEXT_SWITCH_INLINE decltype(auto) dtype_switch(DType dtype, F&& f) {
   return static_switch(kDTypes, dtype, [&](auto d) LOSSEXT_INLINE_LAMBDA -> decltype(auto) {
     return f(TypeTag<typename Map::template type<decltype(d)::value>>{});
   });

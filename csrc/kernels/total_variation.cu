@@ -14,7 +14,8 @@ namespace {
 
 constexpr int kTvThreads = 256;
 
-template <typename T> struct TvPlane {
+template <typename T>
+struct TvPlane {
   const T* base;
   int64_t width;
   __device__ __forceinline__ acc_type<T> at(int64_t i, int64_t j) const { return to_acc(base[i * width + j]); }
@@ -22,8 +23,8 @@ template <typename T> struct TvPlane {
 
 template <bool ISO, TvPower P, typename T>
 __global__ void __launch_bounds__(kTvThreads)
-    tv_fwd_partial_kernel(const T* __restrict__ input, acc_type<T>* __restrict__ partial, int64_t units,
-                          int64_t chunks, int64_t height, int64_t width, acc_type<T> beta, acc_type<T> eps) {
+    tv_fwd_partial_kernel(const T* __restrict__ input, acc_type<T>* __restrict__ partial, int64_t units, int64_t chunks,
+                          int64_t height, int64_t width, acc_type<T> beta, acc_type<T> eps) {
   using acc_t = acc_type<T>;
   __shared__ acc_t scratch[kTvThreads / 32];
   const int64_t pixels = height * width;
@@ -100,7 +101,8 @@ __global__ void __launch_bounds__(kTvThreads)
 }
 
 // Calls f with the (isotropic, power) pair of p as template arguments.
-template <typename F> cudaError_t dispatch_tv(const TotalVariationParams& p, F&& f) {
+template <typename F>
+cudaError_t dispatch_tv(const TotalVariationParams& p, F&& f) {
   return static_switch(kBools, p.isotropic, [&](auto iso) {
     return static_switch(tv_powers<decltype(iso)::value>(), p.power, [&](auto power) { return f(iso, power); });
   });

@@ -24,10 +24,16 @@
 
 namespace lossext {
 
-template <typename T> LOSSEXT_HD T tv_abs(T d) { return d < T(0) ? -d : d; }
+template <typename T>
+LOSSEXT_HD T tv_abs(T d) {
+  return d < T(0) ? -d : d;
+}
 
 // sign(d), 0 at 0, nan for nan (d * 0).
-template <typename T> LOSSEXT_HD T tv_sign(T d) { return d > T(0) ? T(1) : (d < T(0) ? T(-1) : d * T(0)); }
+template <typename T>
+LOSSEXT_HD T tv_sign(T d) {
+  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : d * T(0));
+}
 
 LOSSEXT_HD float tv_sqrt(float s) { return sqrtf(s); }
 LOSSEXT_HD double tv_sqrt(double s) { return sqrt(s); }
@@ -38,7 +44,8 @@ LOSSEXT_HD double tv_pow(double s, double e) { return pow(s, e); }
 enum class TvPower : int { Sqrt = 0, Square = 1, General = 2 };
 inline constexpr ValueList<TvPower::Sqrt, TvPower::Square, TvPower::General> kTvPowers{};
 // The anisotropic loss has no power: its kernels take Sqrt, whatever the params say.
-template <bool ISOTROPIC> constexpr auto tv_powers() {
+template <bool ISOTROPIC>
+constexpr auto tv_powers() {
   if constexpr (ISOTROPIC) {
     return kTvPowers;
   } else {
@@ -46,7 +53,8 @@ template <bool ISOTROPIC> constexpr auto tv_powers() {
   }
 }
 
-template <TvPower P, typename T> LOSSEXT_HD T tv_iso_value(T dx, T dy, T beta, T eps) {
+template <TvPower P, typename T>
+LOSSEXT_HD T tv_iso_value(T dx, T dy, T beta, T eps) {
   const T s = dx * dx + dy * dy + eps;
   if constexpr (P == TvPower::Sqrt) {
     return tv_sqrt(s);
@@ -58,7 +66,8 @@ template <TvPower P, typename T> LOSSEXT_HD T tv_iso_value(T dx, T dy, T beta, T
 }
 
 // coef with d value / d dx = coef * dx (and likewise dy).
-template <TvPower P, typename T> LOSSEXT_HD T tv_iso_coef(T dx, T dy, T beta, T eps) {
+template <TvPower P, typename T>
+LOSSEXT_HD T tv_iso_coef(T dx, T dy, T beta, T eps) {
   const T s = dx * dx + dy * dy + eps;
   if constexpr (P == TvPower::Square) {
     return T(2);
@@ -87,8 +96,8 @@ LOSSEXT_HD T tv_aniso_pixel_grad(T c, T up, T down, T left, T right, bool has_up
 // Pixel (i, j) enters cell (i, j) as the base of dx and dy, cell (i, j-1) as
 // the right end of its dx, cell (i-1, j) as the lower end of its dy.
 template <TvPower P, typename T>
-LOSSEXT_HD T tv_iso_pixel_grad(T c, T up, T up_right, T down, T down_left, T left, T right, bool has_up,
-                               bool has_down, bool has_left, bool has_right, T beta, T eps) {
+LOSSEXT_HD T tv_iso_pixel_grad(T c, T up, T up_right, T down, T down_left, T left, T right, bool has_up, bool has_down,
+                               bool has_left, bool has_right, T beta, T eps) {
   T g = T(0);
   if (has_down && has_right) {
     const T dx = right - c, dy = down - c;

@@ -5,17 +5,18 @@
 
 #include "cpu/loops/box.h"
 
-
 namespace lossext {
 namespace cpu {
 namespace {
 
-template <BoxFmt fmt, typename T> LOSSEXT_ALWAYS_INLINE Box<T> load(const T* __restrict__ base, int64_t i) {
+template <BoxFmt fmt, typename T>
+LOSSEXT_ALWAYS_INLINE Box<T> load(const T* __restrict__ base, int64_t i) {
   const T* b = base + i * 4;
   return to_xyxy(fmt, Box<T>{b[0], b[1], b[2], b[3]});
 }
 
-template <BoxFmt fmt, typename T> LOSSEXT_ALWAYS_INLINE void store(T* __restrict__ base, int64_t i, const Box<T>& g) {
+template <BoxFmt fmt, typename T>
+LOSSEXT_ALWAYS_INLINE void store(T* __restrict__ base, int64_t i, const Box<T>& g) {
   const Box<T> v = grad_from_xyxy(fmt, g);
   T* b = base + i * 4;
   b[0] = v.a;
@@ -26,7 +27,7 @@ template <BoxFmt fmt, typename T> LOSSEXT_ALWAYS_INLINE void store(T* __restrict
 
 template <BoxLossMode mode, BoxFmt fmt, typename T>
 LOSSEXT_ALWAYS_INLINE void fwd_loop(const T* __restrict__ b1, const T* __restrict__ b2, T* __restrict__ loss, T eps,
-                                 int64_t begin, int64_t end) {
+                                    int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     loss[i] = box_pair_loss<mode, false, T>(load<fmt>(b1, i), load<fmt>(b2, i), eps, T(1), nullptr, nullptr);
   }
@@ -34,8 +35,8 @@ LOSSEXT_ALWAYS_INLINE void fwd_loop(const T* __restrict__ b1, const T* __restric
 
 template <BoxLossMode mode, BoxFmt fmt, typename T>
 LOSSEXT_ALWAYS_INLINE void bwd_loop(const T* __restrict__ grad, int64_t gs, const T* __restrict__ b1,
-                                 const T* __restrict__ b2, T* __restrict__ g1, T* __restrict__ g2, T eps,
-                                 int64_t begin, int64_t end) {
+                                    const T* __restrict__ b2, T* __restrict__ g1, T* __restrict__ g2, T eps,
+                                    int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     Box<T> ga, gb;
     box_pair_loss<mode, true, T>(load<fmt>(b1, i), load<fmt>(b2, i), eps, grad[i * gs], &ga, &gb);
@@ -47,7 +48,8 @@ LOSSEXT_ALWAYS_INLINE void bwd_loop(const T* __restrict__ grad, int64_t gs, cons
 // The switches' bodies are always-inline lambdas (LOSSEXT_INLINE_LAMBDA): an
 // outlined one would be compiled for the baseline ISA only, not for each
 // target_clones entry point below.
-template <typename T> LOSSEXT_ALWAYS_INLINE void fwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void fwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
   static_switch(kBoxLossModes, p.mode, [&](auto mode) LOSSEXT_INLINE_LAMBDA {
     static_switch(kBoxFmts, p.fmt, [&](auto fmt) LOSSEXT_INLINE_LAMBDA {
       fwd_loop<decltype(mode)::value, decltype(fmt)::value>(static_cast<const T*>(p.boxes1),
@@ -57,7 +59,8 @@ template <typename T> LOSSEXT_ALWAYS_INLINE void fwd_typed(const BoxLossParams& 
   });
 }
 
-template <typename T> LOSSEXT_ALWAYS_INLINE void bwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void bwd_typed(const BoxLossParams& p, int64_t begin, int64_t end) {
   static_switch(kBoxLossModes, p.mode, [&](auto mode) LOSSEXT_INLINE_LAMBDA {
     static_switch(kBoxFmts, p.fmt, [&](auto fmt) LOSSEXT_INLINE_LAMBDA {
       bwd_loop<decltype(mode)::value, decltype(fmt)::value>(
@@ -88,7 +91,8 @@ LOSSEXT_ALWAYS_INLINE void pairwise_loop(const BoxPairwiseParams& p, int64_t beg
   }
 }
 
-template <typename T> LOSSEXT_ALWAYS_INLINE void pairwise_typed(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void pairwise_typed(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
   static_switch(kBoxPairKinds, p.kind, [&](auto kind) LOSSEXT_INLINE_LAMBDA {
     static_switch(kBoxFmts, p.fmt, [&](auto fmt) LOSSEXT_INLINE_LAMBDA {
       pairwise_loop<decltype(kind)::value, decltype(fmt)::value, T>(p, begin, end);
@@ -96,8 +100,12 @@ template <typename T> LOSSEXT_ALWAYS_INLINE void pairwise_typed(const BoxPairwis
   });
 }
 
-LOSSEXT_CPU_CLONES void fwd_float(const BoxLossParams& p, int64_t begin, int64_t end) { fwd_typed<float>(p, begin, end); }
-LOSSEXT_CPU_CLONES void bwd_float(const BoxLossParams& p, int64_t begin, int64_t end) { bwd_typed<float>(p, begin, end); }
+LOSSEXT_CPU_CLONES void fwd_float(const BoxLossParams& p, int64_t begin, int64_t end) {
+  fwd_typed<float>(p, begin, end);
+}
+LOSSEXT_CPU_CLONES void bwd_float(const BoxLossParams& p, int64_t begin, int64_t end) {
+  bwd_typed<float>(p, begin, end);
+}
 LOSSEXT_CPU_CLONES void pairwise_float(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
   pairwise_typed<float>(p, begin, end);
 }

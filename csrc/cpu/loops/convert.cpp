@@ -57,8 +57,7 @@ LOSSEXT_ALWAYS_INLINE uint16_t float_to_bf16(float x) {
 
 }  // namespace
 
-LOSSEXT_CPU_CLONES void widen_16bit(const uint16_t* src, int64_t ld, int64_t rows, int64_t n, bool bf16,
-                                    float* dst) {
+LOSSEXT_CPU_CLONES void widen_16bit(const uint16_t* src, int64_t ld, int64_t rows, int64_t n, bool bf16, float* dst) {
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t* s = src + r * ld;
     float* d = dst + r * n;
@@ -72,8 +71,7 @@ LOSSEXT_CPU_CLONES void widen_16bit(const uint16_t* src, int64_t ld, int64_t row
   }
 }
 
-LOSSEXT_CPU_CLONES void narrow_16bit(const float* src, int64_t rows, int64_t n, bool bf16, uint16_t* dst,
-                                     int64_t ld) {
+LOSSEXT_CPU_CLONES void narrow_16bit(const float* src, int64_t rows, int64_t n, bool bf16, uint16_t* dst, int64_t ld) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* s = src + r * n;
     uint16_t* d = dst + r * ld;

@@ -4,26 +4,28 @@
 
 #include "cpu/loops/cross_entropy.h"
 
-
 namespace lossext {
 namespace cpu {
 namespace {
 
-template <typename T> LOSSEXT_ALWAYS_INLINE T max_impl(const T* x, int64_t n) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T max_impl(const T* x, int64_t n) {
   T m = neg_infinity<T>();
 #pragma omp simd reduction(max : m)
   for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
 }
 
-template <typename T> LOSSEXT_ALWAYS_INLINE T sum_exp_impl(const T* x, int64_t n, T shift) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T sum_exp_impl(const T* x, int64_t n, T shift) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; ++i) s += fast_exp(x[i] - shift);
   return s;
 }
 
-template <typename T> LOSSEXT_ALWAYS_INLINE T dot_impl(const T* x, const T* w, int64_t n) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T dot_impl(const T* x, const T* w, int64_t n) {
   T s = 0;
   if (w == nullptr) {
 #pragma omp simd reduction(+ : s)
@@ -48,8 +50,8 @@ LOSSEXT_ALWAYS_INLINE void index_grad_impl(const T* x, T* out, int64_t n, T lse,
 }
 
 template <typename T>
-LOSSEXT_ALWAYS_INLINE void prob_stats_impl(const T* x, const T* t, const T* w, int64_t n, T smoothing,
-                                           int64_t classes, T* mass_out, T* dot_out) {
+LOSSEXT_ALWAYS_INLINE void prob_stats_impl(const T* x, const T* t, const T* w, int64_t n, T smoothing, int64_t classes,
+                                           T* mass_out, T* dot_out) {
   T mass = 0, dot = 0;
 #pragma omp simd reduction(+ : mass, dot)
   for (int64_t i = 0; i < n; ++i) {
@@ -62,8 +64,8 @@ LOSSEXT_ALWAYS_INLINE void prob_stats_impl(const T* x, const T* t, const T* w, i
 }
 
 template <typename T>
-LOSSEXT_ALWAYS_INLINE void prob_grad_impl(const T* x, const T* t, const T* w, T* out, int64_t n, T lse, T a,
-                                          T grad_row, T smoothing, int64_t classes) {
+LOSSEXT_ALWAYS_INLINE void prob_grad_impl(const T* x, const T* t, const T* w, T* out, int64_t n, T lse, T a, T grad_row,
+                                          T smoothing, int64_t classes) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     const T tw = cross_entropy_prob_target(t[i], w ? w[i] : T(1), smoothing, classes);
@@ -105,8 +107,8 @@ LOSSEXT_CPU_CLONES void cross_entropy_prob_grad_row(const float* x, const float*
                                                     int64_t classes) {
   prob_grad_impl(x, t, w, out, n, lse, a, grad_row, smoothing, classes);
 }
-void cross_entropy_prob_grad_row(const double* x, const double* t, const double* w, double* out, int64_t n,
-                                 double lse, double a, double grad_row, double smoothing, int64_t classes) {
+void cross_entropy_prob_grad_row(const double* x, const double* t, const double* w, double* out, int64_t n, double lse,
+                                 double a, double grad_row, double smoothing, int64_t classes) {
   prob_grad_impl(x, t, w, out, n, lse, a, grad_row, smoothing, classes);
 }
 

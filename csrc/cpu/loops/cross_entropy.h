@@ -22,7 +22,8 @@ float row_sum_exp(const float* x, int64_t n, float shift);
 double row_sum_exp(const double* x, int64_t n, double shift);
 
 // log(sum_i exp(x_i)); an all -inf row gives -inf (and its loss nan, as in torch).
-template <typename acc_t> acc_t log_sum_exp(const acc_t* x, int64_t n) {
+template <typename acc_t>
+acc_t log_sum_exp(const acc_t* x, int64_t n) {
   const acc_t m = row_max(x, n);
   if (m == neg_infinity<acc_t>()) return m;
   return m + log_(row_sum_exp(x, n, m));
@@ -46,8 +47,8 @@ void cross_entropy_prob_stats_row(const double* x, const double* t, const double
 
 void cross_entropy_prob_grad_row(const float* x, const float* t, const float* w, float* out, int64_t n, float lse,
                                  float a, float grad_row, float smoothing, int64_t classes);
-void cross_entropy_prob_grad_row(const double* x, const double* t, const double* w, double* out, int64_t n,
-                                 double lse, double a, double grad_row, double smoothing, int64_t classes);
+void cross_entropy_prob_grad_row(const double* x, const double* t, const double* w, double* out, int64_t n, double lse,
+                                 double a, double grad_row, double smoothing, int64_t classes);
 
 }  // namespace cpu
 }  // namespace lossext

@@ -7,12 +7,12 @@
 
 #include "kernels/divergence.h"
 
-
 namespace lossext {
 namespace cpu {
 namespace {
 
-template <typename T, bool LOG_TARGET> LOSSEXT_ALWAYS_INLINE T kl_sum_impl(const T* x, const T* t, int64_t n) {
+template <typename T, bool LOG_TARGET>
+LOSSEXT_ALWAYS_INLINE T kl_sum_impl(const T* x, const T* t, int64_t n) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; ++i) s += kl_div_term(x[i], t[i], LOG_TARGET);
@@ -27,7 +27,8 @@ LOSSEXT_ALWAYS_INLINE T js_sum_impl(const T* x, const T* t, int64_t n, T beta) {
   return s;
 }
 
-template <typename T, bool LOG_TARGET> LOSSEXT_ALWAYS_INLINE void kl_grad_impl(const T* t, T g, T* out, int64_t n) {
+template <typename T, bool LOG_TARGET>
+LOSSEXT_ALWAYS_INLINE void kl_grad_impl(const T* t, T g, T* out, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) out[i] = kl_div_grad_input(t[i], g, LOG_TARGET);
 }
@@ -38,13 +39,16 @@ LOSSEXT_ALWAYS_INLINE void js_grad_impl(const T* x, const T* t, T g, T* out, int
   for (int64_t i = 0; i < n; ++i) out[i] = js_div_grad_input(x[i], t[i], beta, LOG_TARGET, g);
 }
 
-template <typename T> LOSSEXT_ALWAYS_INLINE T kl_sum(const T* x, const T* t, int64_t n, bool log_target) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T kl_sum(const T* x, const T* t, int64_t n, bool log_target) {
   return log_target ? kl_sum_impl<T, true>(x, t, n) : kl_sum_impl<T, false>(x, t, n);
 }
-template <typename T> LOSSEXT_ALWAYS_INLINE T js_sum(const T* x, const T* t, int64_t n, T beta, bool log_target) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T js_sum(const T* x, const T* t, int64_t n, T beta, bool log_target) {
   return log_target ? js_sum_impl<T, true>(x, t, n, beta) : js_sum_impl<T, false>(x, t, n, beta);
 }
-template <typename T> LOSSEXT_ALWAYS_INLINE void kl_grad(const T* t, T g, T* out, int64_t n, bool log_target) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void kl_grad(const T* t, T g, T* out, int64_t n, bool log_target) {
   log_target ? kl_grad_impl<T, true>(t, g, out, n) : kl_grad_impl<T, false>(t, g, out, n);
 }
 template <typename T>

@@ -16,9 +16,11 @@ namespace {
 // Index targets: the loops treat every class as a negative (folding the
 // hard-target arms of sigmoid_focal_element) and the positive class y, if
 // any, is done on its own.
-template <bool DENSE> constexpr FocalTarget kBulk = DENSE ? FocalTarget::Soft : FocalTarget::Negative;
+template <bool DENSE>
+constexpr FocalTarget kBulk = DENSE ? FocalTarget::Soft : FocalTarget::Negative;
 
-template <typename T, bool DENSE> LOSSEXT_ALWAYS_INLINE T target_at(const T* t, int64_t c) {
+template <typename T, bool DENSE>
+LOSSEXT_ALWAYS_INLINE T target_at(const T* t, int64_t c) {
   if constexpr (DENSE) {
     return t[c];
   } else {
@@ -47,7 +49,8 @@ LOSSEXT_ALWAYS_INLINE void row_loss(const T* x, const T* t, int64_t y, const T* 
 // reduction inside the element loop keeps gcc from vectorizing that loop well.
 constexpr int kLanes = 16;
 
-template <typename T> LOSSEXT_ALWAYS_INLINE T lane_sum(const T* v, int64_t n) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE T lane_sum(const T* v, int64_t n) {
   T lanes[kLanes] = {};
   int64_t c0 = 0;
   for (; c0 + kLanes <= n; c0 += kLanes) {
@@ -65,7 +68,8 @@ LOSSEXT_ALWAYS_INLINE void row_grad(const T* x, const T* t, int64_t y, const T* 
                                     const SigmoidFocalConfig<T>& cfg, const T* g, T g_row, T* out) {
 #pragma omp simd
   for (int64_t c = 0; c < n; ++c) {
-    const T d = sigmoid_focal_element<false, K, kBulk<DENSE>>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
+    const T d =
+        sigmoid_focal_element<false, K, kBulk<DENSE>>(x[c], target_at<T, DENSE>(t, c), WEIGHTED ? w[c] : T(1), cfg);
     out[c] = (PER_ELEMENT ? g[c] : g_row) * d;
   }
   if (!DENSE && y >= 0) {
@@ -85,7 +89,8 @@ LOSSEXT_ALWAYS_INLINE void row_loss_grad(const T* x, const T* t, int64_t y, cons
     d[c] = v.grad;
   }
   if (!DENSE && y >= 0) {
-    const FocalValueGrad<T> v = sigmoid_focal_value_grad<K, FocalTarget::Positive>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
+    const FocalValueGrad<T> v =
+        sigmoid_focal_value_grad<K, FocalTarget::Positive>(x[y], T(1), WEIGHTED ? w[y] : T(1), cfg);
     out[y] = v.loss;
     d[y] = v.grad;
   }
@@ -93,7 +98,8 @@ LOSSEXT_ALWAYS_INLINE void row_loss_grad(const T* x, const T* t, int64_t y, cons
 
 // Whether a row with class index y is skipped, and what fills it then (0 when
 // ignored, nan for a bad index).
-template <typename T> LOSSEXT_ALWAYS_INLINE bool skip_row(const SigmoidFocalRows<T>& a, int64_t y, T* fill) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE bool skip_row(const SigmoidFocalRows<T>& a, int64_t y, T* fill) {
   const bool ignored = y == a.ignore_index;
   *fill = ignored ? T(0) : T(NAN);
   return ignored || y < -1 || y >= a.classes;
@@ -186,8 +192,8 @@ LOSSEXT_ALWAYS_INLINE int64_t loss_grad_rows(const SigmoidFocalRows<T>& a, bool 
 
 // out[r, c] = g_rc d[r, c], g_rc as in sigmoid_focal_rows_grad.
 template <bool PER_ELEMENT, typename T>
-LOSSEXT_ALWAYS_INLINE void scale_rows(const T* d, int64_t rows, int64_t C, const T* g_elem, const T* g_row,
-                                      T g_scalar, T* out) {
+LOSSEXT_ALWAYS_INLINE void scale_rows(const T* d, int64_t rows, int64_t C, const T* g_elem, const T* g_row, T g_scalar,
+                                      T* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const T g = g_row ? g_row[r] : g_scalar;
     const T* dr = d + r * C;
@@ -205,27 +211,42 @@ LOSSEXT_ALWAYS_INLINE void scale_rows(const T* d, int64_t rows, int64_t C, const
 #define LOSSEXT_FOCAL_VARIANTS(CALL) \
   static_switch(kGammaKinds, a.kind, [&](auto kind) LOSSEXT_INLINE_LAMBDA { CALL(decltype(kind)::value); })
 
-#define LOSSEXT_FOCAL_LOSS(K)                                                    \
-  if (a.t && a.w) bad = loss_rows<K, true, true>(a, reduce, loss);               \
-  else if (a.t) bad = loss_rows<K, true, false>(a, reduce, loss);                \
-  else if (a.w) bad = loss_rows<K, false, true>(a, reduce, loss);                \
-  else bad = loss_rows<K, false, false>(a, reduce, loss);
+#define LOSSEXT_FOCAL_LOSS(K)                         \
+  if (a.t && a.w)                                     \
+    bad = loss_rows<K, true, true>(a, reduce, loss);  \
+  else if (a.t)                                       \
+    bad = loss_rows<K, true, false>(a, reduce, loss); \
+  else if (a.w)                                       \
+    bad = loss_rows<K, false, true>(a, reduce, loss); \
+  else                                                \
+    bad = loss_rows<K, false, false>(a, reduce, loss);
 
-#define LOSSEXT_FOCAL_GRAD_G(K, D, W)                                   \
-  if (g_elem) grad_rows<K, D, W, true>(a, g_elem, g_row, g_scalar, out); \
-  else grad_rows<K, D, W, false>(a, g_elem, g_row, g_scalar, out);
+#define LOSSEXT_FOCAL_GRAD_G(K, D, W)                          \
+  if (g_elem)                                                  \
+    grad_rows<K, D, W, true>(a, g_elem, g_row, g_scalar, out); \
+  else                                                         \
+    grad_rows<K, D, W, false>(a, g_elem, g_row, g_scalar, out);
 
-#define LOSSEXT_FOCAL_GRAD(K)                              \
-  if (a.t && a.w) { LOSSEXT_FOCAL_GRAD_G(K, true, true) }  \
-  else if (a.t) { LOSSEXT_FOCAL_GRAD_G(K, true, false) }   \
-  else if (a.w) { LOSSEXT_FOCAL_GRAD_G(K, false, true) }   \
-  else { LOSSEXT_FOCAL_GRAD_G(K, false, false) }
+#define LOSSEXT_FOCAL_GRAD(K)             \
+  if (a.t && a.w) {                       \
+    LOSSEXT_FOCAL_GRAD_G(K, true, true)   \
+  } else if (a.t) {                       \
+    LOSSEXT_FOCAL_GRAD_G(K, true, false)  \
+  } else if (a.w) {                       \
+    LOSSEXT_FOCAL_GRAD_G(K, false, true)  \
+  } else {                                \
+    LOSSEXT_FOCAL_GRAD_G(K, false, false) \
+  }
 
-#define LOSSEXT_FOCAL_LOSS_GRAD(K)                                                       \
-  if (a.t && a.w) bad = loss_grad_rows<K, true, true>(a, reduce, loss, grad);            \
-  else if (a.t) bad = loss_grad_rows<K, true, false>(a, reduce, loss, grad);             \
-  else if (a.w) bad = loss_grad_rows<K, false, true>(a, reduce, loss, grad);             \
-  else bad = loss_grad_rows<K, false, false>(a, reduce, loss, grad);
+#define LOSSEXT_FOCAL_LOSS_GRAD(K)                               \
+  if (a.t && a.w)                                                \
+    bad = loss_grad_rows<K, true, true>(a, reduce, loss, grad);  \
+  else if (a.t)                                                  \
+    bad = loss_grad_rows<K, true, false>(a, reduce, loss, grad); \
+  else if (a.w)                                                  \
+    bad = loss_grad_rows<K, false, true>(a, reduce, loss, grad); \
+  else                                                           \
+    bad = loss_grad_rows<K, false, false>(a, reduce, loss, grad);
 
 }  // namespace
 
@@ -252,7 +273,7 @@ void sigmoid_focal_rows_grad(const SigmoidFocalRows<double>& a, const double* g_
 }
 
 LOSSEXT_CPU_CLONES int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<float>& a, bool reduce, float* loss,
-                                                         float* grad) {
+                                                        float* grad) {
   int64_t bad = -1;
   LOSSEXT_FOCAL_VARIANTS(LOSSEXT_FOCAL_LOSS_GRAD);
   return bad;
@@ -266,14 +287,18 @@ int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<double>& a, bool red
 
 LOSSEXT_CPU_CLONES void sigmoid_focal_rows_scale(const float* d, int64_t rows, int64_t classes, const float* g_elem,
                                                  const float* g_row, float g_scalar, float* out) {
-  if (g_elem) scale_rows<true>(d, rows, classes, g_elem, g_row, g_scalar, out);
-  else scale_rows<false>(d, rows, classes, g_elem, g_row, g_scalar, out);
+  if (g_elem)
+    scale_rows<true>(d, rows, classes, g_elem, g_row, g_scalar, out);
+  else
+    scale_rows<false>(d, rows, classes, g_elem, g_row, g_scalar, out);
 }
 
-void sigmoid_focal_rows_scale(const double* d, int64_t rows, int64_t classes, const double* g_elem,
-                              const double* g_row, double g_scalar, double* out) {
-  if (g_elem) scale_rows<true>(d, rows, classes, g_elem, g_row, g_scalar, out);
-  else scale_rows<false>(d, rows, classes, g_elem, g_row, g_scalar, out);
+void sigmoid_focal_rows_scale(const double* d, int64_t rows, int64_t classes, const double* g_elem, const double* g_row,
+                              double g_scalar, double* out) {
+  if (g_elem)
+    scale_rows<true>(d, rows, classes, g_elem, g_row, g_scalar, out);
+  else
+    scale_rows<false>(d, rows, classes, g_elem, g_row, g_scalar, out);
 }
 
 }  // namespace cpu

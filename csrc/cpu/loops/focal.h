@@ -15,7 +15,8 @@ namespace cpu {
 // dense targets `t` (the same shape) or class indices `y` (one a row: c makes
 // class c positive, -1 every class negative, ignore_index nothing, any other
 // value is a bad row). `w`: per-class weights, or null.
-template <typename T> struct SigmoidFocalRows {
+template <typename T>
+struct SigmoidFocalRows {
   const T* x = nullptr;
   const T* t = nullptr;
   const int64_t* y = nullptr;
@@ -35,8 +36,8 @@ int64_t sigmoid_focal_rows_loss(const SigmoidFocalRows<double>& a, bool reduce, 
 // Backward: out[r, c] = g_rc dL_rc/dx_rc with g_rc = g_elem[r, c] when g_elem
 // is non-null, else g_row[r] when g_row is, else g_scalar. Ignored rows give
 // 0, bad rows nan.
-void sigmoid_focal_rows_grad(const SigmoidFocalRows<float>& a, const float* g_elem, const float* g_row,
-                             float g_scalar, float* out);
+void sigmoid_focal_rows_grad(const SigmoidFocalRows<float>& a, const float* g_elem, const float* g_row, float g_scalar,
+                             float* out);
 void sigmoid_focal_rows_grad(const SigmoidFocalRows<double>& a, const double* g_elem, const double* g_row,
                              double g_scalar, double* out);
 
@@ -49,10 +50,10 @@ int64_t sigmoid_focal_rows_loss_grad(const SigmoidFocalRows<double>& a, bool red
 
 // Backward from that saved gradient: out[r, c] = g_rc d[r, c], g_rc chosen as
 // in sigmoid_focal_rows_grad.
-void sigmoid_focal_rows_scale(const float* d, int64_t rows, int64_t classes, const float* g_elem,
-                              const float* g_row, float g_scalar, float* out);
-void sigmoid_focal_rows_scale(const double* d, int64_t rows, int64_t classes, const double* g_elem,
-                              const double* g_row, double g_scalar, double* out);
+void sigmoid_focal_rows_scale(const float* d, int64_t rows, int64_t classes, const float* g_elem, const float* g_row,
+                              float g_scalar, float* out);
+void sigmoid_focal_rows_scale(const double* d, int64_t rows, int64_t classes, const double* g_elem, const double* g_row,
+                              double g_scalar, double* out);
 
 }  // namespace cpu
 }  // namespace lossext

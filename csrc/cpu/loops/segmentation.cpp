@@ -39,8 +39,7 @@ LOSSEXT_ALWAYS_INLINE int64_t prepare_index(const int64_t* y, int64_t n, int64_t
 // Softmax of the tile into work (unnormalized exp), with the per-pixel max m,
 // sum of exp s and (for the cross-entropy) sum of logits sx.
 template <typename T, bool CE>
-LOSSEXT_ALWAYS_INLINE void tile_exp(const T* x, int64_t ldx, int64_t classes, int64_t n, T* work, T* m, T* s,
-                                    T* sx) {
+LOSSEXT_ALWAYS_INLINE void tile_exp(const T* x, int64_t ldx, int64_t classes, int64_t n, T* work, T* m, T* s, T* sx) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
     m[j] = x[j];
@@ -110,8 +109,8 @@ LOSSEXT_ALWAYS_INLINE void index_tile_stats(const T* x, int64_t ldx, int64_t cla
 
 template <typename T, bool SOFTMAX, bool SQUARED, bool CE>
 LOSSEXT_ALWAYS_INLINE void index_tile_grad(const T* x, int64_t ldx, int64_t classes, int64_t n, const int32_t* cls,
-                                           const T* valid, const T* A, const T* B, T g_ce, T smoothing, T* work,
-                                           T* out, int64_t ldo) {
+                                           const T* valid, const T* A, const T* B, T g_ce, T smoothing, T* work, T* out,
+                                           int64_t ldo) {
   // dot_j = sum_c p_c g_c with g_c = A_c [c == y] + B_c (2 p_c or 1) is
   // r (A_y e_y) + r sum_c B_c e_c (or 2 r^2 sum_c B_c e_c^2), r = 1 / sum_c e_c,
   // so it is accumulated while the exponentials are made: no extra pass.
@@ -202,34 +201,34 @@ LOSSEXT_ALWAYS_INLINE void dense_row_grad(const T* x, const T* t, int64_t n, T i
   }
 }
 
-
 }  // namespace
 
 // NAME as a compile-time bool in the body; the body is an always-inline
 // lambda, so it is compiled for each target_clones entry point's ISA.
-#define LOSSEXT_SEG_BOOL(FLAG, NAME, ...)                                  \
+#define LOSSEXT_SEG_BOOL(FLAG, NAME, ...)                                 \
   static_switch(kBools, (FLAG), [&](auto NAME##_) LOSSEXT_INLINE_LAMBDA { \
-    constexpr bool NAME = decltype(NAME##_)::value;                        \
-    __VA_ARGS__;                                                           \
+    constexpr bool NAME = decltype(NAME##_)::value;                       \
+    __VA_ARGS__;                                                          \
   })
 
-#define LOSSEXT_SEG_INDEX_STATS(T)                                                                         \
-  LOSSEXT_SEG_BOOL(act == SegActivation::Softmax, SM,                                                     \
-    LOSSEXT_SEG_BOOL(squared, SQ,                                                                          \
-      LOSSEXT_SEG_BOOL(with_ce && SM, CE,                                                                  \
-        index_tile_stats<T, SM, SQ, CE>(x, ldx, classes, n, cls, valid, smoothing, work, acc))))
+#define LOSSEXT_SEG_INDEX_STATS(T)                                                                                   \
+  LOSSEXT_SEG_BOOL(act == SegActivation::Softmax, SM,                                                                \
+                   LOSSEXT_SEG_BOOL(squared, SQ,                                                                     \
+                                    LOSSEXT_SEG_BOOL(with_ce && SM, CE,                                              \
+                                                     index_tile_stats<T, SM, SQ, CE>(x, ldx, classes, n, cls, valid, \
+                                                                                     smoothing, work, acc))))
 
-#define LOSSEXT_SEG_INDEX_GRAD(T)                                                                          \
-  LOSSEXT_SEG_BOOL(act == SegActivation::Softmax, SM,                                                     \
-    LOSSEXT_SEG_BOOL(squared, SQ,                                                                          \
-      LOSSEXT_SEG_BOOL(with_ce && SM, CE,                                                                  \
-        index_tile_grad<T, SM, SQ, CE>(x, ldx, classes, n, cls, valid, A, B, g_ce, smoothing, work, out,   \
-                                       ldo))))
+#define LOSSEXT_SEG_INDEX_GRAD(T)                                                                                  \
+  LOSSEXT_SEG_BOOL(                                                                                                \
+      act == SegActivation::Softmax, SM,                                                                           \
+      LOSSEXT_SEG_BOOL(squared, SQ,                                                                                \
+                       LOSSEXT_SEG_BOOL(with_ce && SM, CE,                                                         \
+                                        index_tile_grad<T, SM, SQ, CE>(x, ldx, classes, n, cls, valid, A, B, g_ce, \
+                                                                       smoothing, work, out, ldo))))
 
-#define LOSSEXT_SEG_DENSE(FN, T, ...)                                                                      \
-  LOSSEXT_SEG_BOOL(act == SegActivation::Sigmoid, SG,                                                     \
-    LOSSEXT_SEG_BOOL(squared, SQ,                                                                          \
-      LOSSEXT_SEG_BOOL(has_ignore, IG, FN<T, SG, SQ, IG>(__VA_ARGS__))))
+#define LOSSEXT_SEG_DENSE(FN, T, ...)                 \
+  LOSSEXT_SEG_BOOL(act == SegActivation::Sigmoid, SG, \
+                   LOSSEXT_SEG_BOOL(squared, SQ, LOSSEXT_SEG_BOOL(has_ignore, IG, FN<T, SG, SQ, IG>(__VA_ARGS__))))
 
 int64_t seg_prepare_index(const int64_t* y, int64_t n, int64_t classes, bool has_ignore, int64_t ignore_index,
                           int32_t* cls, float* valid) {
@@ -241,9 +240,8 @@ int64_t seg_prepare_index(const int64_t* y, int64_t n, int64_t classes, bool has
 }
 
 LOSSEXT_CPU_CLONES void seg_index_tile_stats(const float* x, int64_t ldx, int64_t classes, int64_t n,
-                                             const int32_t* cls, const float* valid, SegActivation act,
-                                             bool squared, bool with_ce, float smoothing, float* work,
-                                             double* acc) {
+                                             const int32_t* cls, const float* valid, SegActivation act, bool squared,
+                                             bool with_ce, float smoothing, float* work, double* acc) {
   LOSSEXT_SEG_INDEX_STATS(float);
 }
 void seg_index_tile_stats(const double* x, int64_t ldx, int64_t classes, int64_t n, const int32_t* cls,
@@ -252,10 +250,10 @@ void seg_index_tile_stats(const double* x, int64_t ldx, int64_t classes, int64_t
   LOSSEXT_SEG_INDEX_STATS(double);
 }
 
-LOSSEXT_CPU_CLONES void seg_index_tile_grad(const float* x, int64_t ldx, int64_t classes, int64_t n,
-                                            const int32_t* cls, const float* valid, SegActivation act,
-                                            bool squared, const float* A, const float* B, bool with_ce,
-                                            float g_ce, float smoothing, float* work, float* out, int64_t ldo) {
+LOSSEXT_CPU_CLONES void seg_index_tile_grad(const float* x, int64_t ldx, int64_t classes, int64_t n, const int32_t* cls,
+                                            const float* valid, SegActivation act, bool squared, const float* A,
+                                            const float* B, bool with_ce, float g_ce, float smoothing, float* work,
+                                            float* out, int64_t ldo) {
   LOSSEXT_SEG_INDEX_GRAD(float);
 }
 void seg_index_tile_grad(const double* x, int64_t ldx, int64_t classes, int64_t n, const int32_t* cls,
@@ -264,22 +262,21 @@ void seg_index_tile_grad(const double* x, int64_t ldx, int64_t classes, int64_t 
   LOSSEXT_SEG_INDEX_GRAD(double);
 }
 
-LOSSEXT_CPU_CLONES void seg_dense_row_stats(const float* x, const float* t, int64_t n, SegActivation act,
-                                            bool squared, bool has_ignore, float ignore, double* sums) {
+LOSSEXT_CPU_CLONES void seg_dense_row_stats(const float* x, const float* t, int64_t n, SegActivation act, bool squared,
+                                            bool has_ignore, float ignore, double* sums) {
   LOSSEXT_SEG_DENSE(dense_row_stats, float, x, t, n, ignore, sums);
 }
-void seg_dense_row_stats(const double* x, const double* t, int64_t n, SegActivation act, bool squared,
-                         bool has_ignore, double ignore, double* sums) {
+void seg_dense_row_stats(const double* x, const double* t, int64_t n, SegActivation act, bool squared, bool has_ignore,
+                         double ignore, double* sums) {
   LOSSEXT_SEG_DENSE(dense_row_stats, double, x, t, n, ignore, sums);
 }
 
-LOSSEXT_CPU_CLONES void seg_dense_row_grad(const float* x, const float* t, int64_t n, SegActivation act,
-                                           bool squared, bool has_ignore, float ignore, float A, float B,
-                                           float* out) {
+LOSSEXT_CPU_CLONES void seg_dense_row_grad(const float* x, const float* t, int64_t n, SegActivation act, bool squared,
+                                           bool has_ignore, float ignore, float A, float B, float* out) {
   LOSSEXT_SEG_DENSE(dense_row_grad, float, x, t, n, ignore, A, B, out);
 }
-void seg_dense_row_grad(const double* x, const double* t, int64_t n, SegActivation act, bool squared,
-                        bool has_ignore, double ignore, double A, double B, double* out) {
+void seg_dense_row_grad(const double* x, const double* t, int64_t n, SegActivation act, bool squared, bool has_ignore,
+                        double ignore, double A, double B, double* out) {
   LOSSEXT_SEG_DENSE(dense_row_grad, double, x, t, n, ignore, A, B, out);
 }
 

@@ -48,16 +48,15 @@ void seg_index_tile_grad(const double* x, int64_t ldx, int64_t classes, int64_t 
 
 // Dense targets: adds the sums of n contiguous elements of one (sample,
 // class) row to sums = {TP, SP, ST, valid count}.
-void seg_dense_row_stats(const float* x, const float* t, int64_t n, SegActivation act, bool squared,
-                         bool has_ignore, float ignore, double* sums);
-void seg_dense_row_stats(const double* x, const double* t, int64_t n, SegActivation act, bool squared,
-                         bool has_ignore, double ignore, double* sums);
+void seg_dense_row_stats(const float* x, const float* t, int64_t n, SegActivation act, bool squared, bool has_ignore,
+                         float ignore, double* sums);
+void seg_dense_row_stats(const double* x, const double* t, int64_t n, SegActivation act, bool squared, bool has_ignore,
+                         double ignore, double* sums);
 
-void seg_dense_row_grad(const float* x, const float* t, int64_t n, SegActivation act, bool squared,
-                        bool has_ignore, float ignore, float A, float B, float* out);
-void seg_dense_row_grad(const double* x, const double* t, int64_t n, SegActivation act, bool squared,
-                        bool has_ignore, double ignore, double A, double B, double* out);
-
+void seg_dense_row_grad(const float* x, const float* t, int64_t n, SegActivation act, bool squared, bool has_ignore,
+                        float ignore, float A, float B, float* out);
+void seg_dense_row_grad(const double* x, const double* t, int64_t n, SegActivation act, bool squared, bool has_ignore,
+                        double ignore, double A, double B, double* out);
 
 }  // namespace cpu
 }  // namespace lossext

@@ -14,7 +14,8 @@ namespace lossext {
 namespace cpu {
 namespace {
 
-template <typename T> LOSSEXT_ALWAYS_INLINE void aniso_sums(const T* row, const T* next, int64_t w, T* out) {
+template <typename T>
+LOSSEXT_ALWAYS_INLINE void aniso_sums(const T* row, const T* next, int64_t w, T* out) {
   T sy = 0, sx = 0;
   if (next != nullptr) {
 #pragma omp simd reduction(+ : sy)
@@ -56,15 +57,14 @@ LOSSEXT_ALWAYS_INLINE void aniso_grad_impl(const T* up, const T* row, const T* d
   out[0] = at(0);
 #pragma omp simd
   for (int64_t j = 1; j < w - 1; ++j) {
-    out[j] = g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[j - 1], row[j + 1], HAS_UP, HAS_DOWN, true, true,
-                                     wy, wx);
+    out[j] =
+        g * tv_aniso_pixel_grad(row[j], up[j], down[j], row[j - 1], row[j + 1], HAS_UP, HAS_DOWN, true, true, wy, wx);
   }
   if (w > 1) out[w - 1] = at(w - 1);
 }
 
 template <typename T>
-LOSSEXT_ALWAYS_INLINE void aniso_grad(const T* prev, const T* row, const T* next, int64_t w, T wy, T wx, T g,
-                                      T* out) {
+LOSSEXT_ALWAYS_INLINE void aniso_grad(const T* prev, const T* row, const T* next, int64_t w, T wy, T wx, T g, T* out) {
   // A missing neighbour row is never used: point it at one that exists.
   const T* up = prev != nullptr ? prev : row;
   const T* down = next != nullptr ? next : row;
@@ -80,8 +80,8 @@ LOSSEXT_ALWAYS_INLINE void iso_grad_impl(const T* up, const T* row, const T* dow
   auto at = [=](int64_t j) {
     const bool has_left = j > 0, has_right = j < w - 1;
     const int64_t l = has_left ? j - 1 : j, r = has_right ? j + 1 : j;
-    return g * tv_iso_pixel_grad<P>(row[j], up[j], up[r], down[j], down[l], row[l], row[r], HAS_UP, HAS_DOWN,
-                                    has_left, has_right, beta, eps);
+    return g * tv_iso_pixel_grad<P>(row[j], up[j], up[r], down[j], down[l], row[l], row[r], HAS_UP, HAS_DOWN, has_left,
+                                    has_right, beta, eps);
   };
   out[0] = at(0);
 #pragma omp simd
@@ -104,8 +104,8 @@ LOSSEXT_ALWAYS_INLINE void iso_grad_rows(const T* prev, const T* row, const T* n
 }
 
 template <typename T>
-LOSSEXT_ALWAYS_INLINE void iso_grad(const T* prev, const T* row, const T* next, int64_t w, TvPower power, T beta,
-                                    T eps, T g, T* out) {
+LOSSEXT_ALWAYS_INLINE void iso_grad(const T* prev, const T* row, const T* next, int64_t w, TvPower power, T beta, T eps,
+                                    T g, T* out) {
   static_switch(kTvPowers, power, [&](auto P) LOSSEXT_INLINE_LAMBDA {
     iso_grad_rows<decltype(P)::value>(prev, row, next, w, beta, eps, g, out);
   });

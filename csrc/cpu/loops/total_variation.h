@@ -22,8 +22,8 @@ double tv_iso_row_sum(const double* row, const double* next, int64_t width, TvPo
 // out[j] = g * d TV / d row[j]; weights as in TotalVariationParams.
 void tv_aniso_row_grad(const float* prev, const float* row, const float* next, int64_t width, float wy, float wx,
                        float g, float* out);
-void tv_aniso_row_grad(const double* prev, const double* row, const double* next, int64_t width, double wy,
-                       double wx, double g, double* out);
+void tv_aniso_row_grad(const double* prev, const double* row, const double* next, int64_t width, double wy, double wx,
+                       double g, double* out);
 void tv_iso_row_grad(const float* prev, const float* row, const float* next, int64_t width, TvPower power, float beta,
                      float eps, float g, float* out);
 void tv_iso_row_grad(const double* prev, const double* row, const double* next, int64_t width, TvPower power,

@@ -21,9 +21,12 @@ std::vector<double> random_boxes(std::mt19937_64& rng, int64_t count, BoxFmt fmt
       if (i % 3 != 0) h = 0;
     }
     double* o = &b[i * 4];
-    if (fmt == BoxFmt::XYXY) o[0] = x, o[1] = yv, o[2] = x + w, o[3] = yv + h;
-    else if (fmt == BoxFmt::XYWH) o[0] = x, o[1] = yv, o[2] = w, o[3] = h;
-    else o[0] = x + w / 2, o[1] = yv + h / 2, o[2] = w, o[3] = h;
+    if (fmt == BoxFmt::XYXY)
+      o[0] = x, o[1] = yv, o[2] = x + w, o[3] = yv + h;
+    else if (fmt == BoxFmt::XYWH)
+      o[0] = x, o[1] = yv, o[2] = w, o[3] = h;
+    else
+      o[0] = x + w / 2, o[1] = yv + h / 2, o[2] = w, o[3] = h;
   }
   return b;
 }
@@ -37,11 +40,13 @@ bool all_finite(const std::vector<double>& v) {
 void box_pairwise(Ctx& c, DType dtype, BoxPairKind kind, BoxFmt fmt, int64_t batch, int64_t n, int64_t m,
                   bool degenerate = false) {
   auto rng = rng_for(c.name);
-  std::vector<double> v1 = random_boxes(rng, batch * n, fmt, degenerate), v2 = random_boxes(rng, batch * m, fmt, degenerate);
+  std::vector<double> v1 = random_boxes(rng, batch * n, fmt, degenerate),
+                      v2 = random_boxes(rng, batch * m, fmt, degenerate);
   // A box of boxes2 equal to one of boxes1 (the same point when degenerate).
   std::copy(v1.begin(), v1.begin() + 4, v2.begin());
   Typed b1(dtype, v1), b2(dtype, v2);
-  Buf<unsigned char> out(batch * n * m * elem_size(dtype), elem_size(dtype)), ref(batch * n * m * elem_size(dtype), elem_size(dtype));
+  Buf<unsigned char> out(batch * n * m * elem_size(dtype), elem_size(dtype)),
+      ref(batch * n * m * elem_size(dtype), elem_size(dtype));
   BoxPairwiseParams p;
   p.boxes1 = b1.ptr();
   p.boxes2 = b2.ptr();
@@ -76,7 +81,8 @@ void box_loss(Ctx& c, const LossCase& k) {
   const DType dtype = k.dtype;
   const int64_t pairs = k.pairs;
   auto rng = rng_for(c.name);
-  std::vector<double> v1 = random_boxes(rng, pairs, k.fmt, k.degenerate), v2 = random_boxes(rng, pairs, k.fmt, k.degenerate);
+  std::vector<double> v1 = random_boxes(rng, pairs, k.fmt, k.degenerate),
+                      v2 = random_boxes(rng, pairs, k.fmt, k.degenerate);
   if (pairs > 2) std::copy(v1.begin(), v1.begin() + 4, v2.begin());  // an identical pair
   if (pairs > 4 && k.degenerate) {  // two equal points; two sharing x, y (a corner, or the centre in cxcywh)
     std::copy(v1.begin() + 8, v1.begin() + 12, v2.begin() + 8);
@@ -206,11 +212,13 @@ void register_box() {
       }
       // Exactly one tile; one box each; three tiles on every grid axis; zero-area boxes only.
       const BoxFmt f = fmts[k % 3];
-      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/1x32x128", dtype_name(d), kind_names[k], fmt_names[k % 3]);
+      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/1x32x128", dtype_name(d), kind_names[k],
+                    fmt_names[k % 3]);
       th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), f, 1, 32, 128); });
       std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/1x1x1", dtype_name(d), kind_names[k], fmt_names[k % 3]);
       th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), f, 1, 1, 1); });
-      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/3x65x257", dtype_name(d), kind_names[k], fmt_names[k % 3]);
+      std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/3x65x257", dtype_name(d), kind_names[k],
+                    fmt_names[k % 3]);
       th::add(name, [=](Ctx& c) { box_pairwise(c, d, BoxPairKind(k), f, 3, 65, 257); });
       std::snprintf(name, sizeof name, "box_pairwise/%s/%s/%s/zero_area/2x37x140", dtype_name(d), kind_names[k],
                     fmt_names[k % 3]);

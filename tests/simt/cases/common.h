@@ -56,8 +56,10 @@ struct Typed {
       if (dtype == DType::Float32) {
         if (n) std::memcpy(raw.p, f.data(), n * 4);  // f.data() may be null when empty
       } else {
-        cpu::narrow_16bit(f.data(), 1, int64_t(n), dtype == DType::BFloat16, reinterpret_cast<uint16_t*>(raw.p), int64_t(n));
-        cpu::widen_16bit(reinterpret_cast<uint16_t*>(raw.p), int64_t(n), 1, int64_t(n), dtype == DType::BFloat16, f.data());
+        cpu::narrow_16bit(f.data(), 1, int64_t(n), dtype == DType::BFloat16, reinterpret_cast<uint16_t*>(raw.p),
+                          int64_t(n));
+        cpu::widen_16bit(reinterpret_cast<uint16_t*>(raw.p), int64_t(n), 1, int64_t(n), dtype == DType::BFloat16,
+                         f.data());
       }
       for (size_t i = 0; i < n; ++i) value[i] = f[i];
     }
@@ -79,7 +81,10 @@ inline std::vector<double> read_typed(DType d, const void* p, size_t n) {
   }
   return out;
 }
-template <class T> inline std::vector<double> to_double(const T* p, size_t n) { return std::vector<double>(p, p + n); }
+template <class T>
+inline std::vector<double> to_double(const T* p, size_t n) {
+  return std::vector<double>(p, p + n);
+}
 // Rounds reference values to what dtype d can hold (for outputs stored in d).
 inline std::vector<double> round_to(DType d, std::vector<double> v) {
   if (!is16(d)) {
@@ -104,15 +109,17 @@ inline std::mt19937_64 rng_for(const std::string& name) {
   std::seed_seq s(name.begin(), name.end());
   return std::mt19937_64(s);
 }
-inline double uniform(std::mt19937_64& r, double a, double b) { return std::uniform_real_distribution<double>(a, b)(r); }
+inline double uniform(std::mt19937_64& r, double a, double b) {
+  return std::uniform_real_distribution<double>(a, b)(r);
+}
 
-template <class acc_t> struct Acc {
+template <class acc_t>
+struct Acc {
   // Accumulate-type buffer (what the kernels take for weights, statistics, upstream gradients).
   Buf<acc_t> b;
   explicit Acc(const std::vector<double>& v) : b(v.size()) {
     for (size_t i = 0; i < v.size(); ++i) b[i] = static_cast<acc_t>(v[i]);
   }
 };
-
 
 }  // namespace cases

@@ -29,8 +29,8 @@ struct CeCase {
   Walk target_walk = Walk::Dense;  // probability targets only
   bool weighted = false;
   double smoothing = 0, z_loss = 0;
-  bool misaligned_grad = false;   // grad_logits one element past a 16-byte boundary
-  bool broadcast_grad = false;    // grad_loss_stride = 0 (a 'sum' / 'mean' upstream gradient)
+  bool misaligned_grad = false;  // grad_logits one element past a 16-byte boundary
+  bool broadcast_grad = false;   // grad_loss_stride = 0 (a 'sum' / 'mean' upstream gradient)
   int64_t ignore_index = -100;
 };
 
@@ -48,7 +48,8 @@ int64_t index_target(std::mt19937_64& rng, int64_t r, const CeCase& k) {
 }
 
 // Forward outputs, in the accumulate type, [rows] each.
-template <class acc_t> struct RowStats {
+template <class acc_t>
+struct RowStats {
   Buf<acc_t> loss, lse, aux;  // aux: row_weight (index) or target_mass (prob)
   explicit RowStats(int64_t rows) : loss(rows), lse(rows), aux(rows) {}
 };
@@ -59,9 +60,9 @@ struct CeInputs {
   const Walked& X;
   const Walked& T;
   const int64_t* y;
-  std::vector<double> w;      // class weights, as the kernel reads them
-  double weight_sum;          // sum of w, as the kernel reads it
-  std::vector<double> g;      // upstream gradient, one value when broadcast
+  std::vector<double> w;  // class weights, as the kernel reads them
+  double weight_sum;      // sum of w, as the kernel reads it
+  std::vector<double> g;  // upstream gradient, one value when broadcast
 };
 
 struct CeExpected {
@@ -69,7 +70,8 @@ struct CeExpected {
 };
 
 // What cpu/cross_entropy.cpp computes for each row, serially, in ref_t.
-template <class ref_t> CeExpected ce_reference(const CeInputs& in) {
+template <class ref_t>
+CeExpected ce_reference(const CeInputs& in) {
   const CeCase& k = in.k;
   const bool prob = k.target == Target::Prob;
   const RowLayout& L = in.X.L;
@@ -120,7 +122,8 @@ template <class ref_t> CeExpected ce_reference(const CeInputs& in) {
   return e;
 }
 
-template <class acc_t> void cross_entropy(Ctx& c, const CeCase& k) {
+template <class acc_t>
+void cross_entropy(Ctx& c, const CeCase& k) {
   auto rng = rng_for(c.name);
   const bool prob = k.target == Target::Prob;
   const int64_t N = k.N, C = k.C, D = k.D, rows = N * D, n = N * C * D;
@@ -231,7 +234,8 @@ template <class acc_t> void cross_entropy(Ctx& c, const CeCase& k) {
 
 // rows = 0: the launchers launch nothing and write nothing (the outputs here
 // have room for a few rows, all of which must keep their sentinel).
-template <class acc_t> void cross_entropy_empty(Ctx& c, const CeCase& k) {
+template <class acc_t>
+void cross_entropy_empty(Ctx& c, const CeCase& k) {
   const bool prob = k.target == Target::Prob;
   Walked X(k.dtype, Walk::Dense, 0, k.C, 1, {});
   Buf<int64_t> y(1);
@@ -303,21 +307,19 @@ void declare_branches() {
     auto unpacked = [](bool (*why)(const CeCase&)) {
       return [=](R r) { return g_current && why(*g_current) && picked(r).group == 32 && picked(r).vec == 1; };
     };
-    th::expect_branch(kn, "logits start off 16 bytes: unpacked", unpacked([](const CeCase& k) {
-      return k.walk == Walk::Misaligned;
-    }));
-    th::expect_branch(kn, "rows C+1 apart: unpacked", unpacked([](const CeCase& k) { return k.walk == Walk::PaddedRows; }));
-    th::expect_branch(kn, "channels-last (inner > 1): a warp, unpacked", unpacked([](const CeCase& k) {
-      return k.walk == Walk::ChannelsLast;
-    }));
+    th::expect_branch(kn, "logits start off 16 bytes: unpacked",
+                      unpacked([](const CeCase& k) { return k.walk == Walk::Misaligned; }));
+    th::expect_branch(kn, "rows C+1 apart: unpacked",
+                      unpacked([](const CeCase& k) { return k.walk == Walk::PaddedRows; }));
+    th::expect_branch(kn, "channels-last (inner > 1): a warp, unpacked",
+                      unpacked([](const CeCase& k) { return k.walk == Walk::ChannelsLast; }));
     if (bwd)
-      th::expect_branch(kn, "gradient starts off 16 bytes: unpacked", unpacked([](const CeCase& k) {
-        return k.walk == Walk::Dense && k.misaligned_grad;
-      }));
+      th::expect_branch(kn, "gradient starts off 16 bytes: unpacked",
+                        unpacked([](const CeCase& k) { return k.walk == Walk::Dense && k.misaligned_grad; }));
     if (prob)
       th::expect_branch(kn, "targets do not pack (logits do): unpacked", unpacked([](const CeCase& k) {
-        return k.walk == Walk::Dense && k.target_walk != Walk::Dense;
-      }));
+                          return k.walk == Walk::Dense && k.target_walk != Walk::Dense;
+                        }));
   }
 }
 
@@ -334,8 +336,10 @@ void add_case(CeCase k) {
   if (k.ignore_index != -100) full += "/ignore=" + std::to_string(k.ignore_index);
   th::add(full, [k](Ctx& c) {
     if (k.N == 0) {
-      if (k.dtype == DType::Float64) cross_entropy_empty<double>(c, k);
-      else cross_entropy_empty<float>(c, k);
+      if (k.dtype == DType::Float64)
+        cross_entropy_empty<double>(c, k);
+      else
+        cross_entropy_empty<float>(c, k);
     } else if (k.dtype == DType::Float64) {
       cross_entropy<double>(c, k);
     } else {
@@ -363,7 +367,7 @@ void register_cross_entropy() {
     k = shape(4, 9, 3, Walk::Dense);  // (N, C, D): a thread a row
     k.weighted = true, k.smoothing = 0.05, k.z_loss = 1e-3;
     shapes.push_back(k);
-    k = shape(7, 5, 1, Walk::Transposed);  // a thread a row
+    k = shape(7, 5, 1, Walk::Transposed);         // a thread a row
     k.broadcast_grad = true, k.ignore_index = 2;  // an in-range class as ignore_index
     shapes.push_back(k);
     k = shape(2, 64, 3, Walk::ChannelsLast);

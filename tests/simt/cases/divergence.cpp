@@ -54,8 +54,10 @@ void compare_scaled(Ctx& c, const char* what, const std::vector<double>& got, co
   for (size_t i = 0; i < got.size(); ++i) {
     const double g = got[i], w = want[i];
     bool ok;
-    if (std::isnan(w) || std::isnan(g)) ok = std::isnan(w) && std::isnan(g);
-    else if (std::isinf(w) || std::isinf(g)) ok = g == w;
+    if (std::isnan(w) || std::isnan(g))
+      ok = std::isnan(w) && std::isnan(g);
+    else if (std::isinf(w) || std::isinf(g))
+      ok = g == w;
     else {
       const double err = std::fabs(g - w), tol = atol + rtol * std::fabs(w) + rel_scale * scale[i];
       ok = err <= tol;
@@ -65,7 +67,8 @@ void compare_scaled(Ctx& c, const char* what, const std::vector<double>& got, co
   }
   if (bad > 3) c.fail("%s: %d of %zu values differ", what, bad, got.size());
   static const bool verbose = std::getenv("TH_VERBOSE") != nullptr;
-  if (verbose) std::printf("    %s %s: worst error / tolerance %.3g over %zu values\n", c.name.c_str(), what, worst, got.size());
+  if (verbose)
+    std::printf("    %s %s: worst error / tolerance %.3g over %zu values\n", c.name.c_str(), what, worst, got.size());
 }
 
 // What bounds the float rounding of one element's loss and gradient (in
@@ -89,7 +92,8 @@ Magnitude magnitude(const DivCase& k, double x, double t) {
   return {b * fp + (1 - b) * fq, (1 - b) * fq};
 }
 
-template <class acc_t> void divergence(Ctx& c, const DivCase& k) {
+template <class acc_t>
+void divergence(Ctx& c, const DivCase& k) {
   auto rng = rng_for(c.name);
   const int64_t n = k.numel, chunks = divergence_chunks(n);
   // x = log q: log-probabilities, a few above 0 (an unnormalized input).
@@ -98,8 +102,10 @@ template <class acc_t> void divergence(Ctx& c, const DivCase& k) {
   std::vector<double> x(n), t(n);
   for (auto& v : x) v = uniform(rng, -14, 0.5);
   for (int64_t i = 0; i < n; ++i) {
-    if (k.log_target) t[i] = uniform(rng, -14, 0.5);
-    else t[i] = i % 13 == 4 ? 0.0 : i % 29 == 7 ? 1.0 : uniform(rng, 0, 1);
+    if (k.log_target)
+      t[i] = uniform(rng, -14, 0.5);
+    else
+      t[i] = i % 13 == 4 ? 0.0 : i % 29 == 7 ? 1.0 : uniform(rng, 0, 1);
   }
   Operand X(k.dtype, x, k.misaligned & kInput), Tt(k.dtype, t, k.misaligned & kTarget);
   const size_t es = elem_size(k.dtype);
@@ -131,11 +137,13 @@ template <class acc_t> void divergence(Ctx& c, const DivCase& k) {
   const auto fwd = k.js ? simt_js_div_fwd_cuda : simt_kl_div_fwd_cuda;
   const auto bwd = k.js ? simt_js_div_bwd_cuda : simt_kl_div_bwd_cuda;
   if (int rc = fwd(&p)) return c.fail("forward launch returned %d", rc);
-  if (partials.unwritten()) c.fail("forward left %zu of %lld partials unwritten", partials.unwritten(), (long long)chunks);
+  if (partials.unwritten())
+    c.fail("forward left %zu of %lld partials unwritten", partials.unwritten(), (long long)chunks);
   c.add_digest(partials);
   if (int rc = bwd(&p)) return c.fail("backward launch returned %d", rc);
   if (gshift && grad.unwritten() != 1) c.fail("backward wrote before grad_input or left elements unwritten");
-  if (!gshift && grad.unwritten()) c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
+  if (!gshift && grad.unwritten())
+    c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
   c.add_digest(grad);
 
   // Reference: cpu/divergence.cpp's forward / backward, serially, each chunk
@@ -149,8 +157,10 @@ template <class acc_t> void divergence(Ctx& c, const DivCase& k) {
     const int64_t begin = ch * kDivergenceChunk, end = std::min(begin + kDivergenceChunk, n), len = end - begin;
     std::vector<acc_t> xa(len), ta(len), ga(len);
     for (int64_t i = 0; i < len; ++i) xa[i] = acc_t(X.value(begin + i)), ta[i] = acc_t(Tt.value(begin + i));
-    if (k.js) cpu::js_div_grad(xa.data(), ta.data(), G.b[ch], ga.data(), len, beta, k.log_target);
-    else cpu::kl_div_grad(ta.data(), G.b[ch], ga.data(), len, k.log_target);
+    if (k.js)
+      cpu::js_div_grad(xa.data(), ta.data(), G.b[ch], ga.data(), len, beta, k.log_target);
+    else
+      cpu::kl_div_grad(ta.data(), G.b[ch], ga.data(), len, k.log_target);
     long double sum = 0;
     double s = 0;
     for (int64_t i = 0; i < len; ++i) {
@@ -171,14 +181,12 @@ template <class acc_t> void divergence(Ctx& c, const DivCase& k) {
   // roundings of 2^-24 of the chunk's magnitude (float), 2^-53 (double); the
   // sum itself cancels (terms of both signs), so it cannot be the scale.
   const bool dbl = k.dtype == DType::Float64;
-  compare_scaled(c, "partials", to_double(partials.p, chunks), want_partials, scale_partials, 0,
-                 dbl ? 1e-14 : 6e-6, 0);
+  compare_scaled(c, "partials", to_double(partials.p, chunks), want_partials, scale_partials, 0, dbl ? 1e-14 : 6e-6, 0);
   // Gradient: the same per-element differences, then one rounding to the
   // input dtype on each side (a float16 result may be subnormal: atol is one
   // of its smallest steps).
   compare_scaled(c, "grad", read_typed(k.dtype, grad_ptr, n), round_to(k.dtype, want_grad), scale_grad,
-                 is16(k.dtype) ? rtol_out(k.dtype) : 0, dbl ? 1e-14 : 2e-6,
-                 k.dtype == DType::Float16 ? 6e-8 : 0);
+                 is16(k.dtype) ? rtol_out(k.dtype) : 0, dbl ? 1e-14 : 2e-6, k.dtype == DType::Float16 ? 6e-8 : 0);
 }
 
 // numel == 0: nothing is launched and nothing written.
@@ -209,8 +217,10 @@ void add_case(const DivCase& k, const char* layout) {
     std::snprintf(name, sizeof name, "divergence/%s/%s/%s/%s/n%lld", kind, dtype_name(k.dtype),
                   k.log_target ? "log_target" : "prob_target", layout, (long long)k.numel);
   th::add(name, [k](Ctx& c) {
-    if (k.dtype == DType::Float64) divergence<double>(c, k);
-    else divergence<float>(c, k);
+    if (k.dtype == DType::Float64)
+      divergence<double>(c, k);
+    else
+      divergence<float>(c, k);
   });
 }
 

@@ -23,7 +23,8 @@ struct FocalCase {
 // Set while a case with no classes makes its launches (see the branch below).
 bool g_sigmoid_no_classes = false;
 
-template <class acc_t> void sigmoid_focal(Ctx& c, const FocalCase& fc) {
+template <class acc_t>
+void sigmoid_focal(Ctx& c, const FocalCase& fc) {
   auto rng = rng_for(c.name);
   const int64_t R = fc.rows, C = fc.classes, n = R * C;
   // At least one element each: with no rows or no classes the buffers still
@@ -104,19 +105,23 @@ template <class acc_t> void sigmoid_focal(Ctx& c, const FocalCase& fc) {
   const bool per_element = !fc.scalar_grad && !fc.reduce, per_row = !fc.scalar_grad && fc.reduce;
   cpu::sigmoid_focal_rows_grad(a, per_element ? G.b.p : nullptr, per_row ? G.b.p : nullptr,
                                fc.scalar_grad ? G.b[0] : acc_t(0), gwant.data());
-  th::compare(c, "grad", read_typed(fc.dtype, grad.p, n),
-              round_to(fc.dtype, to_double(gwant.data(), n)), rtol_out(fc.dtype),
-              fc.dtype == DType::Float64 ? 1e-12 : is16(fc.dtype) ? 1e-3 : 4e-7);
+  th::compare(c, "grad", read_typed(fc.dtype, grad.p, n), round_to(fc.dtype, to_double(gwant.data(), n)),
+              rtol_out(fc.dtype),
+              fc.dtype == DType::Float64 ? 1e-12
+              : is16(fc.dtype)           ? 1e-3
+                                         : 4e-7);
 }
 
 void add_sigmoid(const FocalCase& fc) {
   char name[160];
   std::snprintf(name, sizeof name, "sigmoid_focal/%s/gamma=%g/%s/%s/%lldx%lld%s%s", dtype_name(fc.dtype), fc.gamma,
-                fc.dense ? "dense" : "index", fc.reduce ? "reduce" : "none", (long long)fc.rows,
-                (long long)fc.classes, fc.weighted ? "/weighted" : "", fc.scalar_grad ? "/grad_scalar" : "");
+                fc.dense ? "dense" : "index", fc.reduce ? "reduce" : "none", (long long)fc.rows, (long long)fc.classes,
+                fc.weighted ? "/weighted" : "", fc.scalar_grad ? "/grad_scalar" : "");
   th::add(name, [fc](Ctx& c) {
-    if (fc.dtype == DType::Float64) sigmoid_focal<double>(c, fc);
-    else sigmoid_focal<float>(c, fc);
+    if (fc.dtype == DType::Float64)
+      sigmoid_focal<double>(c, fc);
+    else
+      sigmoid_focal<float>(c, fc);
   });
 }
 
@@ -131,7 +136,8 @@ void register_sigmoid_focal() {
           for (auto s : shapes) {
             const bool weighted = (s.second + dense) % 2 == 1;
             const double smoothing = dense ? 0.1 : 0.0;
-            FocalCase fc{d, g, bool(dense), bool(reduce), weighted, s.first, s.second, g == 1.0 ? -1.0 : 0.25, smoothing};
+            FocalCase fc{d,        g, bool(dense), bool(reduce), weighted, s.first, s.second, g == 1.0 ? -1.0 : 0.25,
+                         smoothing};
             fc.scalar_grad = s.second == 70;  // the 3 x 70 shapes take a scalar upstream gradient
             add_sigmoid(fc);
           }
@@ -160,7 +166,8 @@ struct SoftmaxCase {
 
 const SoftmaxCase* g_softmax = nullptr;  // the case whose launch is in flight
 
-template <class acc_t> acc_t softmax_loss_ref(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
+template <class acc_t>
+acc_t softmax_loss_ref(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
   switch (k) {
     case GammaKind::Zero: return softmax_focal_row_loss<GammaKind::Zero>(l, coeff, gamma);
     case GammaKind::One: return softmax_focal_row_loss<GammaKind::One>(l, coeff, gamma);
@@ -169,7 +176,8 @@ template <class acc_t> acc_t softmax_loss_ref(GammaKind k, acc_t l, acc_t coeff,
   }
 }
 
-template <class acc_t> acc_t softmax_grad_scale_ref(GammaKind k, acc_t l, acc_t coeff, acc_t gamma, acc_t g) {
+template <class acc_t>
+acc_t softmax_grad_scale_ref(GammaKind k, acc_t l, acc_t coeff, acc_t gamma, acc_t g) {
   switch (k) {
     case GammaKind::Zero: return softmax_focal_grad_scale<GammaKind::Zero>(l, coeff, gamma, g);
     case GammaKind::One: return softmax_focal_grad_scale<GammaKind::One>(l, coeff, gamma, g);
@@ -178,7 +186,8 @@ template <class acc_t> acc_t softmax_grad_scale_ref(GammaKind k, acc_t l, acc_t 
   }
 }
 
-template <class acc_t> void softmax_focal(Ctx& c, const SoftmaxCase& k) {
+template <class acc_t>
+void softmax_focal(Ctx& c, const SoftmaxCase& k) {
   auto rng = rng_for(c.name);
   const int64_t N = k.N, C = k.C, D = k.D, rows = N * D, n = N * C * D;
   std::vector<double> x(n), al(C), w(C);
@@ -294,7 +303,9 @@ template <class acc_t> void softmax_focal(Ctx& c, const SoftmaxCase& k) {
     for (int64_t cl = 0; cl < C; ++cl) want[L.dense_row_offset(r) + cl * L.dense_stride_c()] = g[cl];
   }
   th::compare(c, "grad", read_typed(k.dtype, grad.p, n), round_to(k.dtype, want), rtol_out(k.dtype),
-              k.dtype == DType::Float64 ? 1e-12 : is16(k.dtype) ? 1e-3 : 4e-7);
+              k.dtype == DType::Float64 ? 1e-12
+              : is16(k.dtype)           ? 1e-3
+                                        : 4e-7);
 }
 
 void register_softmax_focal() {
@@ -330,8 +341,10 @@ void register_softmax_focal() {
                       k.alpha ? "/alpha" : "", k.weighted ? "/weighted" : "", k.broadcast_grad ? "/grad_broadcast" : "",
                       k.ignore_index != -100 ? "/ignore=1" : "");
         th::add(name, [k](Ctx& c) {
-          if (k.dtype == DType::Float64) softmax_focal<double>(c, k);
-          else softmax_focal<float>(c, k);
+          if (k.dtype == DType::Float64)
+            softmax_focal<double>(c, k);
+          else
+            softmax_focal<float>(c, k);
         });
       }
     for (Walk walk : {Walk::Dense, Walk::Transposed}) {  // no rows: nothing launched, nothing written
@@ -340,8 +353,10 @@ void register_softmax_focal() {
       char name[120];
       std::snprintf(name, sizeof name, "softmax_focal/%s/%s/no_rows", dtype_name(d), walk_name(walk));
       th::add(name, [k](Ctx& c) {
-        if (k.dtype == DType::Float64) softmax_focal<double>(c, k);
-        else softmax_focal<float>(c, k);
+        if (k.dtype == DType::Float64)
+          softmax_focal<double>(c, k);
+        else
+          softmax_focal<float>(c, k);
       });
     }
   }

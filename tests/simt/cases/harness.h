@@ -28,7 +28,8 @@ inline uint64_t sentinel_bits(size_t elem) {
 // n elements of T in a malloc block of exactly n * sizeof(T) bytes. A byte
 // buffer standing for a dtype chosen at run time gives that dtype's size as
 // `elem`, for the sentinel.
-template <class T> struct Buf {
+template <class T>
+struct Buf {
   T* p = nullptr;
   size_t n = 0;
   size_t elem = sizeof(T);
@@ -49,7 +50,8 @@ template <class T> struct Buf {
     const uint64_t s = sentinel_bits(elem);
     const size_t bytes = n * sizeof(T);
     size_t k = 0;
-    for (size_t i = 0; i + elem <= bytes; i += elem) k += std::memcmp(reinterpret_cast<const char*>(p) + i, &s, elem) == 0;
+    for (size_t i = 0; i + elem <= bytes; i += elem)
+      k += std::memcmp(reinterpret_cast<const char*>(p) + i, &s, elem) == 0;
     return k;
   }
   T& operator[](size_t i) { return p[i]; }
@@ -73,7 +75,10 @@ struct Ctx {
     const unsigned char* b = static_cast<const unsigned char*>(data);
     for (size_t i = 0; i < bytes; ++i) digest = (digest ^ b[i]) * 1099511628211ull;
   }
-  template <class T> void add_digest(const Buf<T>& b) { add_digest(b.p, b.n * sizeof(T)); }
+  template <class T>
+  void add_digest(const Buf<T>& b) {
+    add_digest(b.p, b.n * sizeof(T));
+  }
 };
 
 // got[i] against want[i]: |got - want| <= atol + rtol |want|, nan where nan, inf where inf.
@@ -85,8 +90,10 @@ inline void compare(Ctx& c, const char* what, const std::vector<double>& got, co
   for (size_t i = 0; i < got.size(); ++i) {
     const double g = got[i], w = want[i];
     bool ok;
-    if (std::isnan(w) || std::isnan(g)) ok = std::isnan(w) && std::isnan(g);
-    else if (std::isinf(w) || std::isinf(g)) ok = g == w;
+    if (std::isnan(w) || std::isnan(g))
+      ok = std::isnan(w) && std::isnan(g);
+    else if (std::isinf(w) || std::isinf(g))
+      ok = g == w;
     else {
       const double err = std::fabs(g - w), tol = atol + rtol * std::fabs(w);
       ok = err <= tol;
@@ -99,7 +106,8 @@ inline void compare(Ctx& c, const char* what, const std::vector<double>& got, co
   }
   if (bad > 3) c.fail("%s: %d of %zu values differ", what, bad, got.size());
   static const bool verbose = std::getenv("TH_VERBOSE") != nullptr;
-  if (verbose) std::printf("    %s %s: worst error / tolerance %.3g over %zu values\n", c.name.c_str(), what, worst, got.size());
+  if (verbose)
+    std::printf("    %s %s: worst error / tolerance %.3g over %zu values\n", c.name.c_str(), what, worst, got.size());
 }
 
 struct Case {
@@ -110,7 +118,9 @@ inline std::vector<Case>& registry() {
   static std::vector<Case> r;
   return r;
 }
-inline void add(std::string name, std::function<void(Ctx&)> fn) { registry().push_back({std::move(name), std::move(fn)}); }
+inline void add(std::string name, std::function<void(Ctx&)> fn) {
+  registry().push_back({std::move(name), std::move(fn)});
+}
 
 // A run-time branch of a launcher that no template argument tells apart (a
 // block size picked from the class count, opted-in shared memory, ...): the

@@ -38,7 +38,7 @@ const char* const kKernelNames[] = {
 
 struct Coverage {
   std::string current_case;
-  std::map<int, std::set<std::string>> by_kernel;    // instantiation id -> cases
+  std::map<int, std::set<std::string>> by_kernel;     // instantiation id -> cases
   std::map<size_t, std::set<std::string>> by_branch;  // index into th::branches() -> cases
 };
 Coverage& coverage() {
@@ -118,19 +118,26 @@ int main(int argc, char** argv) {
   bool list = false, check_coverage = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--filter" && i + 1 < argc) filter = argv[++i];
-    else if (a == "--list") list = true;
-    else if (a == "--no-coverage") check_coverage = false;
-    else if (a == "--grid-cap" && i + 1 < argc) simt::set_grid_limit(std::strtoull(argv[++i], nullptr, 10), true);
+    if (a == "--filter" && i + 1 < argc)
+      filter = argv[++i];
+    else if (a == "--list")
+      list = true;
+    else if (a == "--no-coverage")
+      check_coverage = false;
+    else if (a == "--grid-cap" && i + 1 < argc)
+      simt::set_grid_limit(std::strtoull(argv[++i], nullptr, 10), true);
     else if (a == "--schedules" && i + 1 < argc) {
       schedules.clear();
       std::string v = argv[++i];
       for (size_t start = 0; start <= v.size();) {
         const size_t end = std::min(v.find(',', start), v.size());
         const std::string name = v.substr(start, end - start);
-        if (name == "forward") schedules.push_back(simt::Schedule::Forward);
-        else if (name == "reverse") schedules.push_back(simt::Schedule::Reverse);
-        else if (name == "random") schedules.push_back(simt::Schedule::Random);
+        if (name == "forward")
+          schedules.push_back(simt::Schedule::Forward);
+        else if (name == "reverse")
+          schedules.push_back(simt::Schedule::Reverse);
+        else if (name == "random")
+          schedules.push_back(simt::Schedule::Random);
         else {
           std::fprintf(stderr, "unknown schedule '%s' (forward, reverse, random)\n", name.c_str());
           return 2;
@@ -143,10 +150,10 @@ int main(int argc, char** argv) {
     }
   }
   // The host and device builds of the params structs must agree.
-#define SIMT_EXPORT(fn, P)                                                                        \
-  if (simt_sizeof_##fn() != sizeof(lossext::P)) {                                                  \
+#define SIMT_EXPORT(fn, P)                                                                             \
+  if (simt_sizeof_##fn() != sizeof(lossext::P)) {                                                      \
     std::printf("layout mismatch: %s %lu vs %zu bytes\n", #P, simt_sizeof_##fn(), sizeof(lossext::P)); \
-    return 2;                                                                                      \
+    return 2;                                                                                          \
   }
 #include "dev_exports.inc"
 #undef SIMT_EXPORT
@@ -168,7 +175,8 @@ int main(int argc, char** argv) {
       c.name = tc.name;
       tc.run(c);
       if (c.failures) ok = false;
-      if (s == 0) first_digest = c.digest;
+      if (s == 0)
+        first_digest = c.digest;
       else if (c.digest != first_digest) {
         std::printf("    [%s] %s: outputs differ bitwise from the first schedule's (a race between threads?)\n",
                     simt::schedule_name(), tc.name.c_str());

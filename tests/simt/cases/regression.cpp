@@ -17,7 +17,8 @@ struct RegCase {
   bool broadcast_grad;  // upstream gradient as one value (stride 0)
 };
 
-template <class acc_t> void regression(Ctx& c, const RegCase& k) {
+template <class acc_t>
+void regression(Ctx& c, const RegCase& k) {
   auto rng = rng_for(c.name);
   const int64_t n = k.numel;
   std::vector<double> x(n), y(n);
@@ -120,8 +121,10 @@ void register_regression() {
                         kp.first == RegressionKind::SmoothL1 ? "smooth_l1/beta" : "huber/delta", kp.second,
                         bc ? "grad_broadcast" : "grad_per_element", (long long)n);
           th::add(name, [k](Ctx& c) {
-            if (k.dtype == DType::Float64) regression<double>(c, k);
-            else regression<float>(c, k);
+            if (k.dtype == DType::Float64)
+              regression<double>(c, k);
+            else
+              regression<float>(c, k);
           });
         }
   th::add("regression/empty", regression_empty);

@@ -29,7 +29,7 @@ const char* variant_name(Variant v) {
 }
 bool is_index(Variant v) { return v == Variant::SoftmaxIndex || v == Variant::IdentityIndex; }
 SegActivation activation_of(Variant v) {
-  return v == Variant::SoftmaxIndex ? SegActivation::Softmax
+  return v == Variant::SoftmaxIndex   ? SegActivation::Softmax
          : v == Variant::SigmoidDense ? SegActivation::Sigmoid
                                       : SegActivation::Identity;
 }
@@ -50,7 +50,8 @@ int64_t g_forward_batch = 0;
 
 constexpr int64_t kChunk = 16 * cpu::kSegTile;  // cpu/segmentation.cpp's work unit
 
-template <class acc_t> struct Reference {
+template <class acc_t>
+struct Reference {
   std::vector<acc_t> stats, extras;  // (N, 3, C), (N, 2), as finish_stats stores them
   std::vector<acc_t> grad;           // (N, C, S)
   std::vector<bool> bad_sample;      // a class index outside [0, C) that is not ignored
@@ -68,12 +69,12 @@ void index_reference(const SegParams& p, const acc_t* x, const acc_t* coef, cons
       std::vector<double> acc(K, 0.0);
       for (int64_t s0 = c0; s0 < std::min(S, c0 + kChunk); s0 += T) {
         const int64_t len = std::min(T, S - s0);
-        const int64_t off = cpu::seg_prepare_index(p.target_index + n * S + s0, len, C, p.has_ignore,
-                                                   p.ignore_index, cls.data(), valid.data());
+        const int64_t off = cpu::seg_prepare_index(p.target_index + n * S + s0, len, C, p.has_ignore, p.ignore_index,
+                                                   cls.data(), valid.data());
         if (off >= 0) r.bad_sample[n] = true;
         const acc_t* xt = x + n * p.stride_n + s0;
-        cpu::seg_index_tile_stats(xt, p.stride_c, C, len, cls.data(), valid.data(), p.activation, p.squared,
-                                  p.with_ce, acc_t(p.label_smoothing), work.data(), acc.data());
+        cpu::seg_index_tile_stats(xt, p.stride_c, C, len, cls.data(), valid.data(), p.activation, p.squared, p.with_ce,
+                                  acc_t(p.label_smoothing), work.data(), acc.data());
         cpu::seg_index_tile_grad(xt, p.stride_c, C, len, cls.data(), valid.data(), p.activation, p.squared,
                                  coef + n * kSegStats * C + kSegTP * C, coef + n * kSegStats * C + kSegSP * C,
                                  p.with_ce, gx[n * kSegExtras + kSegCE], acc_t(p.label_smoothing), work.data(),
@@ -102,9 +103,9 @@ void dense_reference(const SegParams& p, const acc_t* x, const acc_t* t, const a
         cpu::seg_dense_row_stats(xr, t + row * S + s0, len, p.activation, p.squared, p.has_ignore,
                                  acc_t(p.ignore_index), part);
         for (int k = 0; k < 4; ++k) sums[k] += part[k];
-        cpu::seg_dense_row_grad(xr, t + row * S + s0, len, p.activation, p.squared, p.has_ignore,
-                                acc_t(p.ignore_index), coef[n * kSegStats * C + kSegTP * C + c],
-                                coef[n * kSegStats * C + kSegSP * C + c], r.grad.data() + row * S + s0);
+        cpu::seg_dense_row_grad(xr, t + row * S + s0, len, p.activation, p.squared, p.has_ignore, acc_t(p.ignore_index),
+                                coef[n * kSegStats * C + kSegTP * C + c], coef[n * kSegStats * C + kSegSP * C + c],
+                                r.grad.data() + row * S + s0);
       }
       r.stats[n * kSegStats * C + kSegTP * C + c] = acc_t(sums[0]);
       r.stats[n * kSegStats * C + kSegSP * C + c] = acc_t(sums[1]);
@@ -116,7 +117,8 @@ void dense_reference(const SegParams& p, const acc_t* x, const acc_t* t, const a
   }
 }
 
-template <class acc_t> void seg_stats(Ctx& c, const SegCase& k) {
+template <class acc_t>
+void seg_stats(Ctx& c, const SegCase& k) {
   auto rng = rng_for(c.name);
   const int64_t N = k.batch, C = k.classes, S = k.pixels;
   const bool index = is_index(k.variant);
@@ -251,8 +253,10 @@ template <class acc_t> void seg_stats(Ctx& c, const SegCase& k) {
   r.extras.assign(nextras, acc_t(0));
   r.grad.assign(ngrad, acc_t(0));
   r.bad_sample.assign(N, false);
-  if (index) index_reference(p, xa.data(), Coef.b.p, Gx.b.p, r);
-  else dense_reference(p, xa.data(), ta.data(), Coef.b.p, r);
+  if (index)
+    index_reference(p, xa.data(), Coef.b.p, Gx.b.p, r);
+  else
+    dense_reference(p, xa.data(), ta.data(), Coef.b.p, r);
 
   std::vector<double> want_stats = to_double(r.stats.data(), nstats), want_extras = to_double(r.extras.data(), nextras);
   std::vector<double> want_grad = round_to(k.dtype, to_double(r.grad.data(), ngrad));
@@ -296,7 +300,9 @@ template <class acc_t> void seg_stats(Ctx& c, const SegCase& k) {
     G = std::max(G, a + (k.squared ? 2 : 1) * b + (k.with_ce ? 2 * std::fabs(gx[n * kSegExtras + kSegCE]) : 0.0));
   }
   th::compare(c, "grad", read_typed(k.dtype, grad.p, ngrad), want_grad, rtol_out(k.dtype),
-              dbl ? 1e-12 * G : is16(k.dtype) ? 1e-3 : std::ldexp(G, -20));
+              dbl             ? 1e-12 * G
+              : is16(k.dtype) ? 1e-3
+                              : std::ldexp(G, -20));
 }
 
 void add_case(const SegCase& k) {
@@ -307,8 +313,10 @@ void add_case(const SegCase& k) {
                 k.bad_index ? "/bad-index" : "", k.padded ? "/padded" : "",
                 k.smoothing > 0 ? (k.smoothing == 0.1 ? "/s=0.1" : "/smoothing") : "");
   th::add(name, [k](Ctx& c) {
-    if (k.dtype == DType::Float64) seg_stats<double>(c, k);
-    else seg_stats<float>(c, k);
+    if (k.dtype == DType::Float64)
+      seg_stats<double>(c, k);
+    else
+      seg_stats<float>(c, k);
   });
 }
 
@@ -355,11 +363,11 @@ void register_segmentation() {
     int64_t classes;
   };
   const Edge edges[] = {
-      {DType::Float32, 15}, {DType::Float32, 16},  {DType::Float32, 31},  {DType::Float32, 32},
-      {DType::Float32, 62}, {DType::Float32, 63},  {DType::Float32, 123}, {DType::Float32, 124},
-      {DType::Float32, 247}, {DType::Float32, 248}, {DType::Float64, 7},   {DType::Float64, 8},
-      {DType::Float64, 15}, {DType::Float64, 16},  {DType::Float64, 30},  {DType::Float64, 31},
-      {DType::Float64, 61}, {DType::Float64, 62},  {DType::Float64, 123}, {DType::Float64, 124},
+      {DType::Float32, 15},   {DType::Float32, 16},  {DType::Float32, 31},  {DType::Float32, 32},
+      {DType::Float32, 62},   {DType::Float32, 63},  {DType::Float32, 123}, {DType::Float32, 124},
+      {DType::Float32, 247},  {DType::Float32, 248}, {DType::Float64, 7},   {DType::Float64, 8},
+      {DType::Float64, 15},   {DType::Float64, 16},  {DType::Float64, 30},  {DType::Float64, 31},
+      {DType::Float64, 61},   {DType::Float64, 62},  {DType::Float64, 123}, {DType::Float64, 124},
       {DType::BFloat16, 130}, {DType::Float16, 63},
   };
   for (size_t i = 0; i < sizeof edges / sizeof edges[0]; ++i) {
@@ -390,17 +398,14 @@ void register_segmentation() {
   // dynamic shared memory, and more than one block per sample.
   const unsigned long kStaticLimit = 48 * 1024;
   for (unsigned t : {256u, 128u, 64u, 32u})
-    th::expect_branch("seg_stats_kernel", std::to_string(t) + " threads, dynamic shared <= 48 KiB",
-                      [t, kStaticLimit](const simt::LaunchRecord& r) {
-                        return r.block[0] == t && r.dynamic_shared <= kStaticLimit;
-                      });
-  th::expect_branch("seg_stats_kernel", "32 threads, dynamic shared > 48 KiB (opt-in)",
-                    [kStaticLimit](const simt::LaunchRecord& r) {
-                      return r.block[0] == 32 && r.dynamic_shared > kStaticLimit;
-                    });
-  th::expect_branch("seg_stats_kernel", "several blocks per sample", [](const simt::LaunchRecord& r) {
-    return g_forward_batch > 0 && r.grid[0] > g_forward_batch;
-  });
+    th::expect_branch(
+        "seg_stats_kernel", std::to_string(t) + " threads, dynamic shared <= 48 KiB",
+        [t, kStaticLimit](const simt::LaunchRecord& r) { return r.block[0] == t && r.dynamic_shared <= kStaticLimit; });
+  th::expect_branch(
+      "seg_stats_kernel", "32 threads, dynamic shared > 48 KiB (opt-in)",
+      [kStaticLimit](const simt::LaunchRecord& r) { return r.block[0] == 32 && r.dynamic_shared > kStaticLimit; });
+  th::expect_branch("seg_stats_kernel", "several blocks per sample",
+                    [](const simt::LaunchRecord& r) { return g_forward_batch > 0 && r.grid[0] > g_forward_batch; });
 }
 
 }  // namespace

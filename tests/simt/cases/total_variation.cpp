@@ -36,7 +36,8 @@ double tv_term_bound(const TvCase& k) {
   return k.beta * (e >= 0 ? std::pow(32 + k.eps, e) : std::pow(k.eps, e));
 }
 
-template <class acc_t> void total_variation(Ctx& c, const TvCase& k) {
+template <class acc_t>
+void total_variation(Ctx& c, const TvCase& k) {
   auto rng = rng_for(c.name);
   const int64_t P = k.planes, H = k.height, W = k.width, HW = H * W, n = P * HW;
   std::vector<double> x(n);
@@ -126,13 +127,12 @@ template <class acc_t> void total_variation(Ctx& c, const TvCase& k) {
   // A pixel's gradient is g w times a sum of up to four terms (anisotropic:
   // signs; isotropic: coef * d) that cancel, so its error follows the size
   // of the terms, not of the result: a few float roundings of the largest.
-  const double g_max = std::fabs(*std::max_element(gl.begin(), gl.end(), [](double a, double b) {
-    return std::fabs(a) < std::fabs(b);
-  }));
+  const double g_max = std::fabs(
+      *std::max_element(gl.begin(), gl.end(), [](double a, double b) { return std::fabs(a) < std::fabs(b); }));
   const double scale = g_max * std::max(p.wy, p.wx) * 4 * tv_term_bound(k);
   if (!std::isfinite(scale)) return c.fail("no bound on the gradient's terms (beta < 1 needs eps > 0)");
-  const double atol = dbl ? std::ldexp(scale, -48)
-                          : std::ldexp(scale, -21) + (k.dtype == DType::Float16 ? std::ldexp(1.0, -24) : 0.0);
+  const double atol =
+      dbl ? std::ldexp(scale, -48) : std::ldexp(scale, -21) + (k.dtype == DType::Float16 ? std::ldexp(1.0, -24) : 0.0);
   th::compare(c, "grad", read_typed(k.dtype, grad.p, planes * HW),
               round_to(k.dtype, to_double(want_grad.data(), planes * HW)), rtol_out(k.dtype), atol);
 }
@@ -140,14 +140,16 @@ template <class acc_t> void total_variation(Ctx& c, const TvCase& k) {
 void add_case(const TvCase& k) {
   char name[200];
   std::snprintf(name, sizeof name, "total_variation/%s/%s/P%lld_%lldx%lld%s%s", dtype_name(k.dtype),
-                k.isotropic ? ("iso/beta=" + std::to_string(k.beta).substr(0, 4) + "/eps=" +
-                               (k.eps > 0 ? "1e-3" : "0")).c_str()
-                            : "aniso",
+                k.isotropic
+                    ? ("iso/beta=" + std::to_string(k.beta).substr(0, 4) + "/eps=" + (k.eps > 0 ? "1e-3" : "0")).c_str()
+                    : "aniso",
                 (long long)k.planes, (long long)k.height, (long long)k.width, k.mean ? "/mean" : "/sum",
                 k.broadcast ? "/broadcast" : "");
   th::add(name, [k](Ctx& c) {
-    if (k.dtype == DType::Float64) total_variation<double>(c, k);
-    else total_variation<float>(c, k);
+    if (k.dtype == DType::Float64)
+      total_variation<double>(c, k);
+    else
+      total_variation<float>(c, k);
   });
 }
 

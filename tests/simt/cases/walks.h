@@ -50,18 +50,10 @@ struct Walked {
     L.inner = D;
     switch (w) {
       case Walk::Dense:
-      case Walk::Misaligned:
-        L.stride_n = C * D, L.stride_c = D, L.stride_s = D > 1 ? 1 : 0;
-        break;
-      case Walk::Transposed:
-        L.stride_n = 1, L.stride_c = N, L.stride_s = 0;
-        break;
-      case Walk::ChannelsLast:
-        L.stride_n = D * C, L.stride_c = 1, L.stride_s = D > 1 ? C : 0;
-        break;
-      case Walk::PaddedRows:
-        L.stride_n = C * D + 1, L.stride_c = D, L.stride_s = D > 1 ? 1 : 0;
-        break;
+      case Walk::Misaligned: L.stride_n = C * D, L.stride_c = D, L.stride_s = D > 1 ? 1 : 0; break;
+      case Walk::Transposed: L.stride_n = 1, L.stride_c = N, L.stride_s = 0; break;
+      case Walk::ChannelsLast: L.stride_n = D * C, L.stride_c = 1, L.stride_s = D > 1 ? C : 0; break;
+      case Walk::PaddedRows: L.stride_n = C * D + 1, L.stride_c = D, L.stride_s = D > 1 ? 1 : 0; break;
     }
     return L;
   }
@@ -80,7 +72,8 @@ struct Walked {
   Walked(DType dtype, Walk w, int64_t N, int64_t C, int64_t D, const std::vector<double>& v)
       : L(layout(w, N, C, D)), lead(w == Walk::Misaligned ? 1 : 0), mem(dtype, spread(w, N, C, D, v)) {}
   double value(int64_t r, int64_t c) const { return mem.value[size_t(lead + L.row_offset(r) + c * L.stride_c)]; }
-  template <class acc_t> std::vector<acc_t> row(int64_t r) const {
+  template <class acc_t>
+  std::vector<acc_t> row(int64_t r) const {
     std::vector<acc_t> x(size_t(L.classes));
     for (int64_t c = 0; c < L.classes; ++c) x[size_t(c)] = acc_t(value(r, c));
     return x;

@@ -18,8 +18,8 @@ void calibration_through_shared(const float* in, float* out, int n);
 namespace traffic {
 namespace {
 
-constexpr int kN = 4096;                // elements (floats, or 16-byte packets)
-constexpr uint64_t kWarps = kN / 32;    // one request per warp and instruction
+constexpr int kN = 4096;              // elements (floats, or 16-byte packets)
+constexpr uint64_t kWarps = kN / 32;  // one request per warp and instruction
 constexpr uint64_t kBytes = kN * 4;
 
 struct Want {
@@ -42,10 +42,14 @@ int check(const char* pattern, const Want& want) {
     const char* what;
     uint64_t got, want;
   } fields[] = {
-      {"load requests", t.requests(false), want.ld_requests}, {"load sectors", t.sectors(false), want.ld_sectors},
-      {"load ideal sectors", t.ideal_sectors(false), want.ld_ideal}, {"load bytes", t.bytes(false), want.ld_bytes},
-      {"store requests", t.requests(true), want.st_requests},  {"store sectors", t.sectors(true), want.st_sectors},
-      {"store ideal sectors", t.ideal_sectors(true), want.st_ideal}, {"store bytes", t.bytes(true), want.st_bytes},
+      {"load requests", t.requests(false), want.ld_requests},
+      {"load sectors", t.sectors(false), want.ld_sectors},
+      {"load ideal sectors", t.ideal_sectors(false), want.ld_ideal},
+      {"load bytes", t.bytes(false), want.ld_bytes},
+      {"store requests", t.requests(true), want.st_requests},
+      {"store sectors", t.sectors(true), want.st_sectors},
+      {"store ideal sectors", t.ideal_sectors(true), want.st_ideal},
+      {"store bytes", t.bytes(true), want.st_bytes},
       {"unique bytes", unique, want.unique},
   };
   int bad = 0;
@@ -77,8 +81,8 @@ int calibrate() {
     const float* in = w.uniform("in", kN * 8, 0, 1);
     float* out = w.buf<float>("out", kN);
     calibration_gather(in, out, kN, 8, 0);
-    bad += check("strided", {kWarps, 32 * kWarps, 4 * kWarps, kBytes, kWarps, 4 * kWarps, 4 * kWarps, kBytes,
-                             2 * kBytes});
+    bad +=
+        check("strided", {kWarps, 32 * kWarps, 4 * kWarps, kBytes, kWarps, 4 * kWarps, 4 * kWarps, kBytes, 2 * kBytes});
   }
   {
     // Shifted by one float: 128 bytes over 5 sectors.
@@ -86,8 +90,8 @@ int calibrate() {
     const float* in = w.uniform("in", kN + 1, 0, 1);
     float* out = w.buf<float>("out", kN);
     calibration_gather(in, out, kN, 1, 1);
-    bad += check("misaligned", {kWarps, 5 * kWarps, 4 * kWarps, kBytes, kWarps, 4 * kWarps, 4 * kWarps, kBytes,
-                                2 * kBytes});
+    bad += check("misaligned",
+                 {kWarps, 5 * kWarps, 4 * kWarps, kBytes, kWarps, 4 * kWarps, 4 * kWarps, kBytes, 2 * kBytes});
   }
   {
     // One value for all: 4 bytes, 1 sector a request.
@@ -95,8 +99,7 @@ int calibrate() {
     const float* in = w.uniform("in", 1, 0, 1);
     float* out = w.buf<float>("out", kN);
     calibration_broadcast(in, out, kN);
-    bad += check("broadcast", {kWarps, kWarps, kWarps, 4 * kWarps, kWarps, 4 * kWarps, 4 * kWarps, kBytes,
-                               4 + kBytes});
+    bad += check("broadcast", {kWarps, kWarps, kWarps, 4 * kWarps, kWarps, 4 * kWarps, 4 * kWarps, kBytes, 4 + kBytes});
   }
   {
     // 16 bytes a lane: 512 bytes, 16 sectors a request.
@@ -104,8 +107,8 @@ int calibrate() {
     const float* in = w.uniform("in", 4 * kN, 0, 1);
     float* out = w.buf<float>("out", 4 * kN);
     calibration_packets(in, out, kN);
-    bad += check("packets", {kWarps, 16 * kWarps, 16 * kWarps, 4 * kBytes, kWarps, 16 * kWarps, 16 * kWarps,
-                             4 * kBytes, 8 * kBytes});
+    bad += check("packets", {kWarps, 16 * kWarps, 16 * kWarps, 4 * kBytes, kWarps, 16 * kWarps, 16 * kWarps, 4 * kBytes,
+                             8 * kBytes});
   }
   {
     // Two loads of each element: twice the requests, the same distinct bytes.
@@ -113,8 +116,8 @@ int calibrate() {
     const float* in = w.uniform("in", kN, 0, 1);
     float* out = w.buf<float>("out", kN);
     calibration_twice(in, out, kN);
-    bad += check("twice", {2 * kWarps, 8 * kWarps, 8 * kWarps, 2 * kBytes, kWarps, 4 * kWarps, 4 * kWarps, kBytes,
-                           2 * kBytes});
+    bad += check("twice",
+                 {2 * kWarps, 8 * kWarps, 8 * kWarps, 2 * kBytes, kWarps, 4 * kWarps, 4 * kWarps, kBytes, 2 * kBytes});
   }
   {
     // Staged through shared memory and a stack array: only the copy counts.

@@ -59,7 +59,7 @@ extern "C" void calibration_broadcast(const float* in, float* out, int n) {
 }
 extern "C" void calibration_packets(const void* in, void* out, int n) {
   calibration::packets<<<(n + 255) / 256, 256>>>(static_cast<const calibration::Float4*>(in),
-                                                   static_cast<calibration::Float4*>(out), n);
+                                                 static_cast<calibration::Float4*>(out), n);
 }
 extern "C" void calibration_twice(const float* in, float* out, int n) {
   calibration::twice<<<(n + 255) / 256, 256>>>(in, out, n);

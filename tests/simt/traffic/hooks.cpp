@@ -91,8 +91,8 @@ void flush_block() {
   for (size_t i = 0; i < a.size(); ++i) {
     const Access& x = a[i];
     SiteTraffic& s = r.launch_sites[x.site];
-    const bool new_request = i == 0 || a[i - 1].warp != x.warp || a[i - 1].site != x.site ||
-                             a[i - 1].occurrence != x.occurrence;
+    const bool new_request =
+        i == 0 || a[i - 1].warp != x.warp || a[i - 1].site != x.site || a[i - 1].occurrence != x.occurrence;
     const uint64_t end = x.addr + x.size, first_sector = x.addr / kSector, end_sector = (end - 1) / kSector;
     // Accesses of a request are sorted by address: the bytes and sectors not
     // yet covered by the ones before are new.
@@ -111,8 +111,8 @@ void flush_block() {
     s.bytes += fresh_bytes;
     // The fewest sectors that could hold the request's bytes, counted when it ends.
     request_bytes += fresh_bytes;
-    const bool last_of_request = i + 1 == a.size() || a[i + 1].warp != x.warp || a[i + 1].site != x.site ||
-                                 a[i + 1].occurrence != x.occurrence;
+    const bool last_of_request =
+        i + 1 == a.size() || a[i + 1].warp != x.warp || a[i + 1].site != x.site || a[i + 1].occurrence != x.occurrence;
     if (last_of_request) s.ideal_sectors += (request_bytes + kSector - 1) / kSector;
     Buffer& b = r.buffers[x.buffer];
     (r.sites[x.site].write ? b.written : b.read) += fresh_bytes;
@@ -187,7 +187,7 @@ void observe(const simt::LaunchRecord& rec) {
   r.finished.push_back(std::move(L));
 }
 
-uint64_t sum_sites(const LaunchTraffic& L, bool write, uint64_t SiteTraffic::*field) {
+uint64_t sum_sites(const LaunchTraffic& L, bool write, uint64_t SiteTraffic::* field) {
   uint64_t n = 0;
   for (const SiteTraffic& s : L.sites)
     if (s.write == write) n += s.*field;
@@ -258,8 +258,8 @@ std::string site_name(uintptr_t pc) {
 }  // namespace traffic
 
 // ---- the instrumentation's entry points ------------------------------------------------------
-#define TRAFFIC_HOOK(kind, n, write)                                                       \
-  extern "C" __attribute__((noinline)) void __tsan_##kind##n(void* addr) {                  \
+#define TRAFFIC_HOOK(kind, n, write)                                                           \
+  extern "C" __attribute__((noinline)) void __tsan_##kind##n(void* addr) {                     \
     traffic::record(addr, n, write, reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
   }
 extern "C" {

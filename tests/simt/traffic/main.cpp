@@ -36,9 +36,12 @@ constexpr uint64_t kMinFlagged = 4096;  // launches that must move fewer bytes a
 
 std::string bytes_text(double b) {
   char buf[32];
-  if (b >= 1024.0 * 1024.0) std::snprintf(buf, sizeof buf, "%.2f MiB", b / (1024.0 * 1024.0));
-  else if (b >= 1024.0) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  if (b >= 1024.0 * 1024.0)
+    std::snprintf(buf, sizeof buf, "%.2f MiB", b / (1024.0 * 1024.0));
+  else if (b >= 1024.0)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f B", b);
   return buf;
 }
 
@@ -167,17 +170,18 @@ int main(int argc, char** argv) {
   const char* markdown = nullptr;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--markdown" && i + 1 < argc) markdown = argv[++i];
+    if (a == "--markdown" && i + 1 < argc)
+      markdown = argv[++i];
     else {
       std::fprintf(stderr, "usage: %s [--markdown FILE]\n", argv[0]);
       return 2;
     }
   }
   // The host and device builds of the params structs must agree.
-#define SIMT_EXPORT(fn, P)                                                                            \
-  if (simt_sizeof_##fn() != sizeof(lossext::P)) {                                                     \
+#define SIMT_EXPORT(fn, P)                                                                             \
+  if (simt_sizeof_##fn() != sizeof(lossext::P)) {                                                      \
     std::printf("layout mismatch: %s %lu vs %zu bytes\n", #P, simt_sizeof_##fn(), sizeof(lossext::P)); \
-    return 2;                                                                                         \
+    return 2;                                                                                          \
   }
 #include "dev_exports.inc"
 #undef SIMT_EXPORT

@@ -41,7 +41,7 @@ struct SiteTraffic {
   uintptr_t pc = 0;  // return address of the hook: just after the instrumented access
   bool write = false;
   uint64_t requests = 0, sectors = 0, bytes = 0;  // bytes: distinct per request
-  uint64_t ideal_sectors = 0;  // the fewest sectors that could hold each request's bytes
+  uint64_t ideal_sectors = 0;                     // the fewest sectors that could hold each request's bytes
 };
 
 struct LaunchTraffic {

@@ -60,7 +60,8 @@ class Workload {
   Workload(const Workload&) = delete;
   Workload& operator=(const Workload&) = delete;
 
-  template <class T> T* buf(const char* name, size_t count) {
+  template <class T>
+  T* buf(const char* name, size_t count) {
     const size_t bytes = count * sizeof(T);
     void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
     std::memset(p, 0, bytes);

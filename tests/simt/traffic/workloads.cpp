@@ -231,8 +231,7 @@ void divergence(bool js, int64_t numel) {
   // The KL gradient depends on the target alone.
   std::vector<Need> reads = {{"target"}, {"grad_partials"}};
   if (js) reads.push_back({"input"});
-  w.run(bwd, [&] { return js ? simt_js_div_bwd_cuda(&p) : simt_kl_div_bwd_cuda(&p); },
-        {{reads, {{"grad_input"}}, ""}});
+  w.run(bwd, [&] { return js ? simt_js_div_bwd_cuda(&p) : simt_kl_div_bwd_cuda(&p); }, {{reads, {{"grad_input"}}, ""}});
 }
 
 // ---- regression ---------------------------------------------------------------------------------------------
@@ -325,7 +324,8 @@ void total_variation(int64_t planes, int64_t h, int64_t wd, bool isotropic) {
   // A stencil: every pixel is loaded as a centre and as a neighbour of others,
   // by neighbouring threads (the same sectors, one row apart at most).
   w.run("total_variation_fwd_cuda", [&] { return simt_total_variation_fwd_cuda(&p); },
-        {{{{"input"}}, {{"partial"}},
+        {{{{"input"}},
+          {{"partial"}},
           "a stencil: each pixel is loaded as a centre and again as the down and the right neighbour of two "
           "others, in coalesced loads of the same or the next image row; the repeats are expected to hit L1, "
           "unique = minimum"},
@@ -334,7 +334,8 @@ void total_variation(int64_t planes, int64_t h, int64_t wd, bool isotropic) {
   p.grad_loss_stride = 0;
   p.grad_input = w.buf<float>("grad_input", planes * h * wd);
   w.run("total_variation_bwd_cuda", [&] { return simt_total_variation_bwd_cuda(&p); },
-        {{{{"input"}, {"grad_loss"}}, {{"grad_input"}},
+        {{{{"input"}, {"grad_loss"}},
+          {{"grad_input"}},
           isotropic ? "gather form: each thread loads its pixel and six neighbours (up, down, left, right, "
                       "up-right, down-left) so that each gradient element is written once, without atomics; "
                       "the loads are coalesced and repeat bytes of neighbouring threads (expected to hit L1), "

@@ -191,8 +191,8 @@ struct State {
   long errors = 0, launches = 0;
   cudaError_t last_error = cudaSuccess;
   std::map<const void*, int> max_dynamic_shared;
-  std::vector<Fiber> fibers;             // slots: a stack and a TSan context each
-  std::vector<Fiber*> thread_fiber;      // CUDA thread (linear index in the block) -> its slot
+  std::vector<Fiber> fibers;         // slots: a stack and a TSan context each
+  std::vector<Fiber*> thread_fiber;  // CUDA thread (linear index in the block) -> its slot
   size_t stack_size = 256 * 1024;
   void* sched_sp = nullptr;
   Fiber* current = nullptr;
@@ -379,8 +379,10 @@ std::string block_states(unsigned n) {
       size_t b = a;
       while (b + 1 < v.size() && v[b + 1] == v[b] + 1) ++b;
       char r[48];
-      if (b == a) std::snprintf(r, sizeof r, "%u", v[a]);
-      else std::snprintf(r, sizeof r, "%u-%u", v[a], v[b]);
+      if (b == a)
+        std::snprintf(r, sizeof r, "%u", v[a]);
+      else
+        std::snprintf(r, sizeof r, "%u-%u", v[a], v[b]);
       out += r;
       if (b + 1 < v.size()) out += ",";
       a = b + 1;
@@ -408,21 +410,32 @@ bool resolve_warps(unsigned n) {
       bool complete = true, exited = false;
       for (unsigned k = 0; k < 32; ++k) {
         if (!(mask >> k & 1u)) continue;
-        if (k >= lanes) { exited = true; continue; }
+        if (k >= lanes) {
+          exited = true;
+          continue;
+        }
         const Fiber& o = (*s.thread_fiber[w0 + k]);
-        if (o.st == Fiber::Done) { exited = true; continue; }
-        if (o.st != Fiber::Waiting || o.wait != Fiber::Warp) { complete = false; break; }
+        if (o.st == Fiber::Done) {
+          exited = true;
+          continue;
+        }
+        if (o.st != Fiber::Waiting || o.wait != Fiber::Warp) {
+          complete = false;
+          break;
+        }
         if (o.file != lead.file || o.line != lead.line || o.mask != mask || o.op != lead.op) {
-          error("warp divergence: lane %u is at %s, lane %u at %s (the lanes of a mask must meet at one intrinsic)",
-                l, describe(lead).c_str(), k, describe(o).c_str());
+          error("warp divergence: lane %u is at %s, lane %u at %s (the lanes of a mask must meet at one intrinsic)", l,
+                describe(lead).c_str(), k, describe(o).c_str());
           complete = false;
           break;
         }
       }
       if (!complete) continue;
       if (exited)
-        error("%s(mask 0x%08x) at %s:%d: the mask names lanes that have exited or do not exist (warp %u has %u "
-              "lanes)", op_name(lead.op), mask, lead.file, lead.line, w0 / 32, lanes);
+        error(
+            "%s(mask 0x%08x) at %s:%d: the mask names lanes that have exited or do not exist (warp %u has %u "
+            "lanes)",
+            op_name(lead.op), mask, lead.file, lead.line, w0 / 32, lanes);
       // Every lane of the mask has arrived: compute the results.
       unsigned ballot = 0, participants = 0;
       for (unsigned k = 0; k < lanes; ++k) {
@@ -443,9 +456,18 @@ bool resolve_warps(unsigned n) {
         long src = k;
         switch (o.op) {
           case Op::ShflIdx: src = seg + (unsigned(o.arg) % unsigned(width)); break;
-          case Op::ShflXor: src = long(k ^ unsigned(o.arg)); if (src >= long(seg + width)) src = k; break;
-          case Op::ShflUp: src = long(k) - o.arg; if (src < long(seg)) src = k; break;
-          case Op::ShflDown: src = long(k) + o.arg; if (src >= long(seg + width)) src = k; break;
+          case Op::ShflXor:
+            src = long(k ^ unsigned(o.arg));
+            if (src >= long(seg + width)) src = k;
+            break;
+          case Op::ShflUp:
+            src = long(k) - o.arg;
+            if (src < long(seg)) src = k;
+            break;
+          case Op::ShflDown:
+            src = long(k) + o.arg;
+            if (src >= long(seg + width)) src = k;
+            break;
           default: break;
         }
         switch (o.op) {
@@ -478,7 +500,10 @@ bool resolve_block(unsigned n) {
   unsigned exited = 0;
   for (unsigned i = 0; i < n; ++i) {
     const Fiber& f = (*s.thread_fiber[i]);
-    if (f.st == Fiber::Done) { ++exited; continue; }
+    if (f.st == Fiber::Done) {
+      ++exited;
+      continue;
+    }
     if (f.st != Fiber::Waiting || f.wait != Fiber::Block) return false;
     if (!first) first = &f;
   }
@@ -517,8 +542,7 @@ void run_block(Launch& L) {
   // orders what it runs by program order; rotating the slots means that thread
   // i of one block and thread i of the next (the usual per-block writer, e.g.
   // thread 0) are not the same context, so TSan sees a race between them.
-  const unsigned long long block_linear =
-      blockIdx.x + 1ull * gridDim.x * (blockIdx.y + 1ull * gridDim.y * blockIdx.z);
+  const unsigned long long block_linear = blockIdx.x + 1ull * gridDim.x * (blockIdx.y + 1ull * gridDim.y * blockIdx.z);
   s.thread_fiber.resize(n);
   for (unsigned i = 0; i < n; ++i) s.thread_fiber[i] = &s.fibers[(i + block_linear) % n];
   for (unsigned i = 0; i < n; ++i) {
@@ -690,8 +714,10 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char*
   } else if (blocks > s.max_blocks ||
              (s.clamp && (grid.x > s.max_blocks || grid.y > s.max_blocks || grid.z > s.max_blocks))) {
     if (!s.clamp)
-      fatal("launch at %s:%d asks for %llu blocks; the emulator runs at most %llu (use smaller inputs, or "
-            "set_grid_limit(n, true) for grid-stride kernels)", file, line, blocks, s.max_blocks);
+      fatal(
+          "launch at %s:%d asks for %llu blocks; the emulator runs at most %llu (use smaller inputs, or "
+          "set_grid_limit(n, true) for grid-stride kernels)",
+          file, line, blocks, s.max_blocks);
     // Grid-stride kernels: run fewer blocks (at most max_blocks along each
     // axis) and tell them so; their loops must still cover all the work.
     auto cut = [&](unsigned v) { return unsigned(std::min<unsigned long long>(v, s.max_blocks)); };
@@ -719,8 +745,13 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char*
     error("launch at %s:%d was declared an exact grid of %s but ran %s", file, line, exact.c_str(),
           L.kernel_id < 0 ? "no kernel body" : kernel_name(L.kernel_id));
   if (s.observer) {
-    const LaunchRecord r{L.kernel_id, file, line, {grid.x, grid.y, grid.z}, {block.x, block.y, block.z},
-                         static_cast<unsigned long>(shmem), L.capped};
+    const LaunchRecord r{L.kernel_id,
+                         file,
+                         line,
+                         {grid.x, grid.y, grid.z},
+                         {block.x, block.y, block.z},
+                         static_cast<unsigned long>(shmem),
+                         L.capped};
     s.observer(r);
   }
 }
@@ -812,8 +843,10 @@ void check_launch_bounds(unsigned max_threads, const char* kernel) {
   if (!s.launch || s.launch->bounds_checked) return;
   s.launch->bounds_checked = true;
   if (s.launch->nthreads > max_threads)
-    error("%s has __launch_bounds__(%u) but was launched with %u threads a block (cudaErrorLaunchOutOfResources on "
-          "a GPU)", kernel, max_threads, s.launch->nthreads);
+    error(
+        "%s has __launch_bounds__(%u) but was launched with %u threads a block (cudaErrorLaunchOutOfResources on "
+        "a GPU)",
+        kernel, max_threads, s.launch->nthreads);
 }
 
 }  // namespace simt
@@ -823,7 +856,8 @@ void check_launch_bounds(unsigned max_threads, const char* kernel) {
 extern "C" void __asan_on_error() {
   simt::State& s = simt::S();
   if (s.launch)
-    std::fprintf(stderr, "SIMT: the error below happened in CUDA thread (%u,%u,%u) of block (%u,%u,%u), kernel launched "
+    std::fprintf(stderr,
+                 "SIMT: the error below happened in CUDA thread (%u,%u,%u) of block (%u,%u,%u), kernel launched "
                  "at %s:%d with grid (%u,%u,%u) block (%u,%u,%u), %s schedule\n",
                  threadIdx.x, threadIdx.y, threadIdx.z, blockIdx.x, blockIdx.y, blockIdx.z, s.launch->file,
                  s.launch->line, gridDim.x, gridDim.y, gridDim.z, blockDim.x, blockDim.y, blockDim.z,

@@ -42,16 +42,15 @@ const char* kernel_base(int id);  // "seg_stats_kernel"
 
 // One finished launch, as a GPU would have run it.
 struct LaunchRecord {
-  int kernel;              // kernel_name(kernel); -1 if no thread entered the body
-  const char* file;        // launch site
+  int kernel;        // kernel_name(kernel); -1 if no thread entered the body
+  const char* file;  // launch site
   int line;
-  unsigned grid[3];        // as asked (before any --grid-cap)
+  unsigned grid[3];  // as asked (before any --grid-cap)
   unsigned block[3];
   unsigned long dynamic_shared;  // bytes
-  bool grid_capped;        // the emulator ran fewer blocks (grid-stride kernels walk more)
+  bool grid_capped;              // the emulator ran fewer blocks (grid-stride kernels walk more)
 };
 using LaunchObserver = void (*)(const LaunchRecord&);
 void set_launch_observer(LaunchObserver observer);
-
 
 }  // namespace simt

@@ -54,8 +54,13 @@ enum cudaFuncAttribute {
   cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
   cudaFuncAttributePreferredSharedMemoryCarveout = 9,
 };
-enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
-                      cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4
+};
 
 // Built-in coordinates. One OS thread runs one block at a time, so the
 // scheduler stores the running fiber's coordinates here before switching to it.
@@ -82,8 +87,8 @@ namespace simt {
 [[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char* file, int line,
-            void (*body)(void*), void* ctx);
+void launch(const void* kernel, dim3 grid, dim3 block, size_t shmem, const char* file, int line, void (*body)(void*),
+            void* ctx);
 void syncthreads(const char* file, int line);
 enum class Op : int { ShflIdx, ShflXor, ShflUp, ShflDown, Ballot, All, Any, SyncWarp };
 uint64_t warp_op(const char* file, int line, Op op, unsigned mask, uint64_t value, int arg, int width);
@@ -97,7 +102,8 @@ void kernel_entered(int id);
 // One id per kernel instantiation: Tag is a class local to the kernel body,
 // so a distinct type (and mangled name) for every template instantiation;
 // the static member is initialised before main wherever it is instantiated.
-template <class Tag> struct KernelId {
+template <class Tag>
+struct KernelId {
   static inline const int id = register_kernel(typeid(Tag).name());
 };
 cudaError_t func_set_attribute(const void* kernel, cudaFuncAttribute attr, int value);
@@ -105,7 +111,8 @@ cudaError_t take_last_error(bool clear);
 
 // ---- launch: `k<<<g, b, s, st>>>(args)` is rewritten to
 // `k ->* ::simt::launch_config(__FILE__, __LINE__, g, b, s, st)(args)`.
-template <class... A> struct BoundLaunch {
+template <class... A>
+struct BoundLaunch {
   const char* file;
   int line;
   dim3 grid, block;
@@ -117,7 +124,8 @@ struct LaunchConfig {
   int line;
   dim3 grid, block;
   size_t shmem;
-  template <class... A> BoundLaunch<std::decay_t<A>...> operator()(A&&... a) const {
+  template <class... A>
+  BoundLaunch<std::decay_t<A>...> operator()(A&&... a) const {
     return {file, line, grid, block, shmem, std::tuple<std::decay_t<A>...>(std::forward<A>(a)...)};
   }
 };
@@ -125,7 +133,8 @@ inline LaunchConfig launch_config(const char* file, int line, dim3 grid, dim3 bl
                                   cudaStream_t = nullptr) {
   return {file, line, grid, block, shmem};
 }
-template <class... P, class... A> void run_launch(void (*kernel)(P...), BoundLaunch<A...>& b) {
+template <class... P, class... A>
+void run_launch(void (*kernel)(P...), BoundLaunch<A...>& b) {
   static_assert(sizeof...(P) == sizeof...(A), "kernel launched with the wrong number of arguments");
   struct Ctx {
     void (*k)(P...);
@@ -133,42 +142,51 @@ template <class... P, class... A> void run_launch(void (*kernel)(P...), BoundLau
   } ctx{kernel, &b.args};
   // Each CUDA thread converts the launch arguments to the kernel's parameters,
   // as a call would (by value: every thread has its own copy).
-  launch(reinterpret_cast<const void*>(kernel), b.grid, b.block, b.shmem, b.file, b.line,
-         [](void* v) {
-           Ctx* c = static_cast<Ctx*>(v);
-           std::apply(c->k, *c->args);
-         },
-         &ctx);
+  launch(
+      reinterpret_cast<const void*>(kernel), b.grid, b.block, b.shmem, b.file, b.line,
+      [](void* v) {
+        Ctx* c = static_cast<Ctx*>(v);
+        std::apply(c->k, *c->args);
+      },
+      &ctx);
 }
-template <class... P, class... A> void operator->*(void (*kernel)(P...), BoundLaunch<A...>&& b) {
+template <class... P, class... A>
+void operator->*(void (*kernel)(P...), BoundLaunch<A...>&& b) {
   run_launch(kernel, b);
 }
 // A kernel template whose arguments nvcc deduces from the launch arguments
 // (`k<Kind><<<...>>>(x)` for k<Kind, T>): the parameter types are taken from
 // the arguments and the kernel is resolved against them.
-template <class... A> void operator->*(void (*kernel)(A...), BoundLaunch<A...>&& b) { run_launch(kernel, b); }
+template <class... A>
+void operator->*(void (*kernel)(A...), BoundLaunch<A...>&& b) {
+  run_launch(kernel, b);
+}
 
 // ---- shared memory: `__shared__ T x[N];` is rewritten to
 // `auto& x = ::simt::shared<T[N]>("file:line:x", alignof(T[N]));`
-template <class A> A& shared(const char* tag, size_t align = alignof(A)) {
+template <class A>
+A& shared(const char* tag, size_t align = alignof(A)) {
   static_assert(std::is_trivially_default_constructible<std::remove_all_extents_t<A>>::value,
                 "__shared__ variables must be trivially constructible");
   return *static_cast<A*>(shared_static(tag, sizeof(A), align < alignof(A) ? alignof(A) : align));
 }
 
 // ---- warp intrinsics ------------------------------------------------------------------
-template <class T> uint64_t to_u64(T v) {
+template <class T>
+uint64_t to_u64(T v) {
   static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffle of an unsupported type");
   uint64_t u = 0;
   std::memcpy(&u, &v, sizeof(T));
   return u;
 }
-template <class T> T from_u64(uint64_t u) {
+template <class T>
+T from_u64(uint64_t u) {
   T v;
   std::memcpy(&v, &u, sizeof(T));
   return v;
 }
-template <class T> T shfl(const char* f, int l, Op op, unsigned mask, T v, int arg, int width = warpSize) {
+template <class T>
+T shfl(const char* f, int l, Op op, unsigned mask, T v, int arg, int width = warpSize) {
   return from_u64<T>(warp_op(f, l, op, mask, to_u64(v), arg, width));
 }
 
@@ -179,7 +197,7 @@ inline void syncwarp(const char* f, int l, unsigned mask = 0xffffffffu) {
 }  // namespace simt
 
 // Put by cu2cpp.py at the top of every kernel body.
-#define SIMT_KERNEL_ENTRY()   \
+#define SIMT_KERNEL_ENTRY()  \
   struct simt_kernel_tag {}; \
   ::simt::kernel_entered(::simt::KernelId<simt_kernel_tag>::id)
 
@@ -191,8 +209,10 @@ inline void syncwarp(const char* f, int l, unsigned mask = 0xffffffffu) {
 #define __shfl_down_sync(mask, v, ...) ::simt::shfl(__FILE__, __LINE__, ::simt::Op::ShflDown, mask, v, __VA_ARGS__)
 #define __ballot_sync(mask, pred) \
   static_cast<unsigned>(::simt::warp_op(__FILE__, __LINE__, ::simt::Op::Ballot, mask, (pred) ? 1 : 0, 0, 32))
-#define __all_sync(mask, pred) static_cast<int>(::simt::warp_op(__FILE__, __LINE__, ::simt::Op::All, mask, (pred) ? 1 : 0, 0, 32))
-#define __any_sync(mask, pred) static_cast<int>(::simt::warp_op(__FILE__, __LINE__, ::simt::Op::Any, mask, (pred) ? 1 : 0, 0, 32))
+#define __all_sync(mask, pred) \
+  static_cast<int>(::simt::warp_op(__FILE__, __LINE__, ::simt::Op::All, mask, (pred) ? 1 : 0, 0, 32))
+#define __any_sync(mask, pred) \
+  static_cast<int>(::simt::warp_op(__FILE__, __LINE__, ::simt::Op::Any, mask, (pred) ? 1 : 0, 0, 32))
 #define __activemask() ::simt::active_mask()
 
 // ---- runtime API subset ---------------------------------------------------------------------
@@ -201,7 +221,8 @@ inline cudaError_t cudaPeekAtLastError() { return simt::take_last_error(false); 
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 const char* cudaGetErrorString(cudaError_t e);
-template <class F> cudaError_t cudaFuncSetAttribute(F* kernel, cudaFuncAttribute attr, int value) {
+template <class F>
+cudaError_t cudaFuncSetAttribute(F* kernel, cudaFuncAttribute attr, int value) {
   return simt::func_set_attribute(reinterpret_cast<const void*>(kernel), attr, value);
 }
 
@@ -219,14 +240,25 @@ inline float __frcp_rn(float x) { return 1.0f / x; }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
 inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
-inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, 4); return f; }
-inline int __float_as_int(float f) { int v; std::memcpy(&v, &f, 4); return v; }
+inline float __int_as_float(int v) {
+  float f;
+  std::memcpy(&f, &v, 4);
+  return f;
+}
+inline int __float_as_int(float f) {
+  int v;
+  std::memcpy(&v, &f, 4);
+  return v;
+}
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
 inline int __ffs(int x) { return __builtin_ffs(x); }
-template <class T> inline T __ldg(const T* p) { return *p; }
-#define SIMT_MINMAX(T)                                 \
-  inline T min(T a, T b) { return a < b ? a : b; }     \
+template <class T>
+inline T __ldg(const T* p) {
+  return *p;
+}
+#define SIMT_MINMAX(T)                             \
+  inline T min(T a, T b) { return a < b ? a : b; } \
   inline T max(T a, T b) { return a > b ? a : b; }
 SIMT_MINMAX(int)
 SIMT_MINMAX(unsigned int)
@@ -244,7 +276,8 @@ inline double max(double a, double b) { return std::fmax(a, b); }
 // Atomics. Fibers never switch inside one, so a plain read-modify-write would
 // do; they are real atomic operations so that ThreadSanitizer sees them as
 // such (a correct atomicAdd from many threads is not a race).
-template <class T> inline T simt_atomic_update(T* p, T (*f)(T, T), T v) {
+template <class T>
+inline T simt_atomic_update(T* p, T (*f)(T, T), T v) {
   static_assert(sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8, "atomic of an unsupported size");
   using U = std::conditional_t<sizeof(T) == 2, uint16_t, std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
   U* u = reinterpret_cast<U*>(p);
@@ -258,14 +291,36 @@ template <class T> inline T simt_atomic_update(T* p, T (*f)(T, T), T v) {
     if (__atomic_compare_exchange_n(u, &old_bits, next_bits, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return old;
   }
 }
-template <class T> inline T atomicAdd(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a + b); }, v); }
-template <class T> inline T atomicSub(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a - b); }, v); }
-template <class T> inline T atomicExch(T* p, T v) { return simt_atomic_update<T>(p, [](T, T b) { return b; }, v); }
-template <class T> inline T atomicMax(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return a > b ? a : b; }, v); }
-template <class T> inline T atomicMin(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return a < b ? a : b; }, v); }
-template <class T> inline T atomicAnd(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a & b); }, v); }
-template <class T> inline T atomicOr(T* p, T v) { return simt_atomic_update<T>(p, [](T a, T b) { return T(a | b); }, v); }
-template <class T> inline T atomicCAS(T* p, T cmp, T v) {
+template <class T>
+inline T atomicAdd(T* p, T v) {
+  return simt_atomic_update<T>(p, [](T a, T b) { return T(a + b); }, v);
+}
+template <class T>
+inline T atomicSub(T* p, T v) {
+  return simt_atomic_update<T>(p, [](T a, T b) { return T(a - b); }, v);
+}
+template <class T>
+inline T atomicExch(T* p, T v) {
+  return simt_atomic_update<T>(p, [](T, T b) { return b; }, v);
+}
+template <class T>
+inline T atomicMax(T* p, T v) {
+  return simt_atomic_update<T>(p, [](T a, T b) { return a > b ? a : b; }, v);
+}
+template <class T>
+inline T atomicMin(T* p, T v) {
+  return simt_atomic_update<T>(p, [](T a, T b) { return a < b ? a : b; }, v);
+}
+template <class T>
+inline T atomicAnd(T* p, T v) {
+  return simt_atomic_update<T>(p, [](T a, T b) { return T(a & b); }, v);
+}
+template <class T>
+inline T atomicOr(T* p, T v) {
+  return simt_atomic_update<T>(p, [](T a, T b) { return T(a | b); }, v);
+}
+template <class T>
+inline T atomicCAS(T* p, T cmp, T v) {
   __atomic_compare_exchange_n(p, &cmp, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
   return cmp;
 }
