@@ -78,6 +78,23 @@ TORCH_LIBRARY(lossext, m) {
   m.def("regression_fwd(Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
   m.def("regression_bwd(Tensor grad_loss, Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
 
+  // Sigmoid cross-entropy family (kernels/bce.h): kind 0 BCE with logits
+  // (weight, pos_weight), 1 quality focal (exponent beta; target dense, or the
+  // score (N,) with label (N,) int64), 2 varifocal (alpha, exponent gamma,
+  // iou_weighted). input (N, C); weight and pos_weight broadcast to (N, C).
+  // Forward: per element in input's dtype, or per-row sums in the
+  // accumulate type (reduce_rows). Backward: d/d input, and d/d target when
+  // target_grad (BCE with a dense target; else an empty tensor).
+  m.def(
+      "bce_fwd(Tensor input, Tensor target, Tensor? label, Tensor? weight, Tensor? pos_weight, int kind, "
+      "float alpha, float exponent, bool iou_weighted, bool reduce_rows) -> Tensor",
+      pt2);
+  m.def(
+      "bce_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? label, Tensor? weight, Tensor? pos_weight, "
+      "int kind, float alpha, float exponent, bool iou_weighted, bool reduce_rows, bool target_grad) "
+      "-> (Tensor grad_input, Tensor grad_target)",
+      pt2);
+
   // Total variation of img (*, H, W) per plane (kernels/total_variation.h):
   // loss of shape (*) in float32 (float64 for float64 img); anisotropic
   // (kornia) or isotropic over the (H-1) x (W-1) cells; mean: each term over
