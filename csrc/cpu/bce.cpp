@@ -101,8 +101,7 @@ std::tuple<at::Tensor, at::Tensor> bce_bwd_cpu(const at::Tensor& grad_loss, cons
                                                const at::Tensor& target, const c10::optional<at::Tensor>& label,
                                                const c10::optional<at::Tensor>& weight,
                                                const c10::optional<at::Tensor>& pos_weight, int64_t kind, double alpha,
-                                               double exponent, bool iou_weighted, bool reduce_rows,
-                                               bool target_grad) {
+                                               double exponent, bool iou_weighted, bool reduce_rows, bool target_grad) {
   glue::BceCall call =
       glue::bce_call(input, target, label, weight, pos_weight, kind, alpha, exponent, iou_weighted, reduce_rows);
   glue::fill_bce_backward(call, grad_loss, target_grad);

@@ -17,8 +17,8 @@ struct BceCall {
 
 // An optional per-element factor broadcast to (rows, cols) in the accumulate
 // type, read in place through its two strides.
-inline at::Tensor bce_factor(const c10::optional<at::Tensor>& f, const char* name, const at::Tensor& input,
-                             int64_t* rs, int64_t* cs) {
+inline at::Tensor bce_factor(const c10::optional<at::Tensor>& f, const char* name, const at::Tensor& input, int64_t* rs,
+                             int64_t* cs) {
   *rs = *cs = 0;
   if (!f.has_value() || !f->defined()) return at::Tensor();
   check_same_device(input, "input", *f, name);
@@ -91,8 +91,9 @@ inline BceCall bce_call(const at::Tensor& input, const at::Tensor& target, const
 // accumulate type.
 inline void alloc_bce_loss(BceCall& call) {
   const BceParams& p = call.params;
-  call.loss = p.reduce_rows ? at::empty({p.rows}, call.input.options().dtype(accumulate_dtype(call.input.scalar_type())))
-                            : at::empty({p.rows, p.cols}, call.input.options());
+  call.loss = p.reduce_rows
+                  ? at::empty({p.rows}, call.input.options().dtype(accumulate_dtype(call.input.scalar_type())))
+                  : at::empty({p.rows, p.cols}, call.input.options());
   call.params.loss = call.loss.mutable_data_ptr();
 }
 

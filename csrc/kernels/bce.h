@@ -62,9 +62,9 @@ inline int bce_variant(BceKind kind, double exponent) {
 // Per-call constants.
 template <typename acc_t>
 struct BceConfig {
-  acc_t alpha = acc_t(0.75);     // varifocal: weight of the negatives
-  acc_t exponent = acc_t(2);     // quality focal beta / varifocal gamma
-  bool iou_weighted = true;      // varifocal: positives weighted by t
+  acc_t alpha = acc_t(0.75);  // varifocal: weight of the negatives
+  acc_t exponent = acc_t(2);  // quality focal beta / varifocal gamma
+  bool iou_weighted = true;   // varifocal: positives weighted by t
 };
 
 template <typename acc_t>
@@ -101,8 +101,8 @@ LOSSEXT_HD_INLINE BceValueGrad<acc_t> bce_element(acc_t x, acc_t t, acc_t w, acc
   const acc_t inv = one / (one + e);
   const acc_t e_inv = e * inv;
   const bool nonneg = x >= zero;
-  const acc_t p = nonneg ? inv : e_inv;    // sigmoid(x)
-  const acc_t q = nonneg ? e_inv : inv;    // 1 - sigmoid(x)
+  const acc_t p = nonneg ? inv : e_inv;  // sigmoid(x)
+  const acc_t q = nonneg ? e_inv : inv;  // 1 - sigmoid(x)
   const acc_t l1p = log1p_unit(e);
   const acc_t sp_pos = (nonneg ? x : zero) + l1p;   // softplus(x)
   const acc_t sp_neg = (nonneg ? zero : -x) + l1p;  // softplus(-x)
