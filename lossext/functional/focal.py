@@ -1,8 +1,6 @@
 """Focal losses: sigmoid focal (RetinaNet) with dense or class-index targets,
-softmax focal, and mmdet's quality focal (GFL) and varifocal losses.
-
-sigmoid_focal_loss and softmax_focal_loss run fused kernels; quality_focal_loss
-and varifocal_loss are compositions of torch ops (the reference formulas).
+and softmax focal, on fused kernels. mmdet's quality focal (GFL) and
+varifocal losses are in lossext.functional.bce.
 """
 
 import numbers
@@ -279,73 +277,3 @@ def softmax_focal_loss(
     else:
         out = mean_or_nan(loss.sum(), class_weight_total(row_weight, weight, target_b, ignore_index))
     return out.to(result_dtype(input))
-
-
-def _check_mmdet_reduce(reduction, avg_factor, weight, pred):
-    check_reduction(reduction)
-    if avg_factor is not None and reduction == "sum":
-        raise ArgumentError('avg_factor can not be used with reduction="sum"')
-    if weight is not None:
-        check_floating(weight, "weight")
-        check_same_device(weight, "weight", pred, "pred")
-
-
-def quality_focal_loss(
-    pred, target, weight=None, beta: float = 2.0, reduction: str = "mean", avg_factor=None
-):
-    """Quality focal loss (GFL), mmdet's ``quality_focal_loss`` semantics.
-
-    ``pred`` (N, C) logits; ``target = (label, score)``: label (N,) int64 with
-    foreground classes in [0, C) and background C (any value outside [0, C)),
-    score (N,) the IoU quality in [0, 1]. Per element: BCE(x, score)
-    |score - sigmoid(x)|^beta at the label's class, BCE(x, 0) sigmoid(x)^beta
-    elsewhere; summed over classes to (N,). ``weight`` (N,) per row;
-    'mean' with ``avg_factor`` is ``sum / (avg_factor + eps)`` as in mmdet.
-    Composed of torch ops (no fused kernel).
-    """
-    check_floating(pred, "pred")
-    if not isinstance(target, (tuple, list)) or len(target) != 2:
-        raise TypeError("target must be a tuple (label, score)")
-    label, score = target
-    check_tensor(label, "label")
-    check_floating(score, "score")
-    if pred.dim() != 2:
-        raise ArgumentError(f"pred must have shape (N, C), got {tuple(pred.shape)}")
-    if label.is_floating_point() or label.shape != pred.shape[:1] or score.shape != pred.shape[:1]:
-        raise ArgumentError(
-            f"label (integer) and score must have shape ({pred.shape[0]},), got {tuple(label.shape)} and "
-            f"{tuple(score.shape)}"
-        )
-    _check_gamma(beta, "beta")
-    _check_mmdet_reduce(reduction, avg_factor, weight, pred)
-    return reference.quality_focal_loss(pred, (label, score), weight, beta, reduction, avg_factor)
-
-
-def varifocal_loss(
-    pred,
-    target,
-    weight=None,
-    alpha: float = 0.75,
-    gamma: float = 2.0,
-    iou_weighted: bool = True,
-    reduction: str = "mean",
-    avg_factor=None,
-):
-    """Varifocal loss, mmdet's ``varifocal_loss`` semantics.
-
-    ``pred`` (N, C) logits, ``target`` (N, C) IoU-aware scores (0 for
-    negatives). Per element: BCE(x, q) q (q > 0; 1 instead of q when not
-    iou_weighted), alpha |sigmoid(x) - q|^gamma BCE(x, q) otherwise.
-    Composed of torch ops (no fused kernel).
-    """
-    check_floating(pred, "pred")
-    check_floating(target, "target")
-    if target.shape != pred.shape:
-        raise ArgumentError(
-            f"target must have the shape of pred {tuple(pred.shape)}, got {tuple(target.shape)}"
-        )
-    if not isinstance(alpha, numbers.Real) or not alpha >= 0:
-        raise ArgumentError(f"alpha must be >= 0, got {alpha}")
-    _check_gamma(gamma)
-    _check_mmdet_reduce(reduction, avg_factor, weight, pred)
-    return reference.varifocal_loss(pred, target, weight, alpha, gamma, iou_weighted, reduction, avg_factor)

@@ -9,15 +9,13 @@ the one-hot t: c in [0, C) positive, -1 background, ignore_index nothing.
 
 Softmax focal:  -alpha_y w_y (1 - p_y)^gamma log p_y, p = softmax(x) over dim 1.
 
-Quality focal (GFL) and varifocal follow mmdet's quality_focal_loss and
-varifocal_loss; see lossext.functional.focal for the conventions.
+Quality focal (GFL) and varifocal are in lossext.reference.bce.
 """
 
 import torch
 import torch.nn.functional as F
 
 from lossext.reference._reduce import reduce
-from lossext._errors import ArgumentError
 
 
 def _upcast(x: torch.Tensor) -> torch.Tensor:
@@ -100,44 +98,3 @@ def softmax_focal_loss(
     if unbatched:
         loss = loss.squeeze(0)
     return reduce(loss, reduction, w_y.sum()).to(input.dtype)
-
-
-def _mmdet_reduce(loss, weight, reduction, avg_factor):
-    """mmdet's weight_reduce_loss."""
-    if weight is not None:
-        loss = loss * weight
-    if avg_factor is None:
-        return reduce(loss, reduction)
-    if reduction == "mean":
-        return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
-    if reduction == "none":
-        return loss
-    raise ArgumentError('avg_factor can not be used with reduction="sum"')
-
-
-def quality_focal_loss(pred, target, weight=None, beta=2.0, reduction="mean", avg_factor=None):
-    label, score = target
-    x = _upcast(pred)
-    sigma = x.sigmoid()
-    classes = x.shape[1]
-    is_pos = (label.unsqueeze(1) == torch.arange(classes, device=x.device)) & (label >= 0).unsqueeze(1)
-    q = score.to(x.dtype).unsqueeze(1)
-    neg = F.binary_cross_entropy_with_logits(x, torch.zeros_like(x), reduction="none") * sigma.pow(beta)
-    pos = F.binary_cross_entropy_with_logits(x, q.expand_as(x), reduction="none") * (q - sigma).abs().pow(
-        beta
-    )
-    loss = torch.where(is_pos, pos, neg).sum(dim=1)
-    return _mmdet_reduce(loss, weight, reduction, avg_factor).to(pred.dtype)
-
-
-def varifocal_loss(
-    pred, target, weight=None, alpha=0.75, gamma=2.0, iou_weighted=True, reduction="mean", avg_factor=None
-):
-    x = _upcast(pred)
-    sigma = x.sigmoid()
-    t = target.to(x.dtype)
-    positive = (t > 0).to(x.dtype)
-    negative = alpha * (sigma - t).abs().pow(gamma) * (t <= 0).to(x.dtype)
-    focal_weight = (t * positive if iou_weighted else positive) + negative
-    loss = F.binary_cross_entropy_with_logits(x, t, reduction="none") * focal_weight
-    return _mmdet_reduce(loss, weight, reduction, avg_factor).to(pred.dtype)

@@ -1,0 +1,216 @@
+// Cases: the sigmoid cross-entropy kernels (BCE with logits, quality focal,
+// varifocal) against the CPU loops of cpu/loops/bce.cpp fed the same params.
+#include "common.h"
+#include "cpu/loops/bce.h"
+#include "kernels/bce.h"
+#include "simt/runtime.h"
+
+namespace cases {
+namespace {
+
+struct BceCase {
+  DType dtype;
+  BceKind kind;
+  double exponent;
+  bool iou_weighted;
+  bool label_target;  // quality focal's (label, score) form
+  int factors;        // 0 none; 1 weight (C,) [+ pos_weight (N, 1) for BCE]; 2 weight (N, C) [+ pos_weight (C,)]
+  int64_t rows, cols;
+  bool reduce_rows;
+  bool broadcast_grad;  // upstream gradient as one value (strides 0)
+};
+
+const char* kind_name(BceKind k) {
+  return k == BceKind::Bce ? "bce" : k == BceKind::QualityFocal ? "qfl" : "vfl";
+}
+
+template <class acc_t>
+void bce(Ctx& c, const BceCase& k) {
+  auto rng = rng_for(c.name);
+  const int64_t R = k.rows, C = k.cols, n = R * C;
+  std::vector<double> x(n), t(n), score(R);
+  std::vector<int64_t> label(R);
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = uniform(rng, -6, 6);
+    // Hard 0 / 1 targets, soft ones, and (varifocal) mostly zeros.
+    const double u = uniform(rng, 0, 1);
+    t[i] = u < 0.3 ? 0.0 : (u < 0.45 ? 1.0 : uniform(rng, 0, 1));
+  }
+  // Saturated logits, exactly 0, and sigma(x) == t (d = 0: the general power's 0 branch).
+  if (n >= 6) x[0] = 40, x[1] = -40, x[2] = 0, t[2] = 0.5, x[3] = 30, t[3] = 1, x[4] = -30, t[4] = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    label[r] = int64_t(uniform(rng, -1, double(C) + 1));  // -1 and C: background rows
+    score[r] = r % 7 == 0 ? 0.0 : uniform(rng, 0, 1);
+  }
+  Typed X(k.dtype, x), T(k.dtype, k.label_target ? score : t);
+  Buf<int64_t> L(R);
+  for (int64_t r = 0; r < R; ++r) L[r] = label[r];
+  std::vector<double> wv, pwv;
+  int64_t w_rs = 0, w_cs = 0, pw_rs = 0, pw_cs = 0;
+  if (k.factors == 1) {
+    wv.resize(C), w_cs = 1;
+    if (k.kind == BceKind::Bce) pwv.resize(R), pw_rs = 1;
+  } else if (k.factors == 2) {
+    wv.resize(n), w_rs = C, w_cs = 1;
+    if (k.kind == BceKind::Bce) pwv.resize(C), pw_cs = 1;
+  }
+  for (auto& v : wv) v = uniform(rng, 0, 2);
+  for (auto& v : pwv) v = uniform(rng, 0.2, 4);
+  Acc<acc_t> W(wv), PW(pwv);
+  const int64_t out_n = k.reduce_rows ? R : n;
+  std::vector<double> gl(k.broadcast_grad ? 1 : out_n);
+  for (auto& v : gl) v = uniform(rng, -2, 2);
+  Acc<acc_t> G(gl);
+  const size_t es = elem_size(k.dtype);
+  const bool with_target_grad = k.kind == BceKind::Bce && !k.label_target;
+  Buf<unsigned char> loss_elem(k.reduce_rows ? 0 : n * es, es), gx(n * es, es), gt(with_target_grad ? n * es : 0, es);
+  Buf<acc_t> loss_rows(k.reduce_rows ? R : 0);
+
+  BceParams p;
+  p.x = X.ptr();
+  if (k.label_target) {
+    p.label = L.p;
+    p.score = T.ptr();
+  } else {
+    p.t = T.ptr();
+  }
+  p.dtype = k.dtype;
+  p.rows = R;
+  p.cols = C;
+  if (!wv.empty()) p.weight = W.b.p, p.weight_rs = w_rs, p.weight_cs = w_cs;
+  if (!pwv.empty()) p.pos_weight = PW.b.p, p.pos_weight_rs = pw_rs, p.pos_weight_cs = pw_cs;
+  p.kind = k.kind;
+  p.exponent = k.exponent;
+  p.alpha = 0.75;
+  p.iou_weighted = k.iou_weighted;
+  p.reduce_rows = k.reduce_rows;
+  p.loss = k.reduce_rows ? static_cast<void*>(loss_rows.p) : static_cast<void*>(loss_elem.p);
+  p.grad_loss = G.b.p;
+  p.grad_rs = k.broadcast_grad ? 0 : (k.reduce_rows ? 1 : C);
+  p.grad_cs = k.broadcast_grad || k.reduce_rows ? 0 : 1;
+  p.grad_input = gx.p;
+  p.grad_target = with_target_grad ? gt.p : nullptr;
+  if (int rc = simt_bce_fwd_cuda(&p)) return c.fail("forward launch returned %d", rc);
+  if (k.reduce_rows) {
+    if (loss_rows.unwritten()) c.fail("forward left %zu of %lld row sums unwritten", loss_rows.unwritten(), (long long)R);
+    c.add_digest(loss_rows);
+  } else {
+    if (loss_elem.unwritten()) c.fail("forward left %zu of %lld elements unwritten", loss_elem.unwritten(), (long long)n);
+    c.add_digest(loss_elem);
+  }
+  if (int rc = simt_bce_bwd_cuda(&p)) return c.fail("backward launch returned %d", rc);
+  if (gx.unwritten()) c.fail("backward left %zu of %lld elements unwritten", gx.unwritten(), (long long)n);
+  c.add_digest(gx);
+  if (with_target_grad) {
+    if (gt.unwritten()) c.fail("backward left %zu target gradients unwritten", gt.unwritten());
+    c.add_digest(gt);
+  }
+
+  // Reference: the CPU loops on the same values, in the accumulate type.
+  std::vector<acc_t> xa(n), ta(k.label_target ? 0 : n), sa(k.label_target ? R : 0);
+  for (int64_t i = 0; i < n; ++i) xa[i] = acc_t(X.value[i]);
+  for (size_t i = 0; i < ta.size(); ++i) ta[i] = acc_t(T.value[i]);
+  for (size_t i = 0; i < sa.size(); ++i) sa[i] = acc_t(T.value[i]);
+  cpu::BceRows<acc_t> a;
+  a.x = xa.data();
+  a.t = k.label_target ? nullptr : ta.data();
+  a.label = k.label_target ? L.p : nullptr;
+  a.score = k.label_target ? sa.data() : nullptr;
+  a.w = wv.empty() ? nullptr : W.b.p, a.w_rs = w_rs, a.w_cs = w_cs;
+  a.pw = pwv.empty() ? nullptr : PW.b.p, a.pw_rs = pw_rs, a.pw_cs = pw_cs;
+  a.rows = R;
+  a.cols = C;
+  a.cfg = bce_config<acc_t>(p);
+  a.variant = bce_variant(k.kind, k.exponent);
+  std::vector<acc_t> want_loss(out_n), want_gx(n), want_gt(with_target_grad ? n : 0);
+  cpu::bce_rows_loss(a, k.reduce_rows, want_loss.data());
+  cpu::bce_rows_grad(a, G.b.p, p.grad_rs, p.grad_cs, want_gx.data(), with_target_grad ? want_gt.data() : nullptr);
+  auto dbl = [](const std::vector<acc_t>& v) { return std::vector<double>(v.begin(), v.end()); };
+  // The device sums a row in another order than the CPU loop: the row sums
+  // get an absolute slack of a few ulp of the row's magnitude.
+  if (k.reduce_rows)
+    th::compare(c, "loss", to_double(loss_rows.p, R), dbl(want_loss), rtol_acc(k.dtype), 4 * rtol_acc(k.dtype) * C);
+  else
+    th::compare(c, "loss", read_typed(k.dtype, loss_elem.p, n), round_to(k.dtype, dbl(want_loss)), rtol_out(k.dtype),
+                rtol_out(k.dtype) * 1e-3);
+  th::compare(c, "grad_input", read_typed(k.dtype, gx.p, n), round_to(k.dtype, dbl(want_gx)), rtol_out(k.dtype),
+              rtol_out(k.dtype) * 1e-3);
+  if (with_target_grad)
+    th::compare(c, "grad_target", read_typed(k.dtype, gt.p, n), round_to(k.dtype, dbl(want_gt)), rtol_out(k.dtype),
+                rtol_out(k.dtype) * 1e-3);
+}
+
+// Nothing to do: no launch, nothing written; zero columns still give row sums of 0.
+void bce_empty(Ctx& c) {
+  Buf<float> loss(4), grad(1);
+  const Buf<float> x(1), t(1), g(4);
+  BceParams p;
+  p.x = x.p;
+  p.t = t.p;
+  p.loss = loss.p;
+  p.grad_loss = g.p;
+  p.grad_input = grad.p;
+  const long before = simt::launches();
+  p.rows = 0, p.cols = 3;
+  for (bool reduce : {false, true}) {
+    p.reduce_rows = reduce;
+    if (int rc = simt_bce_fwd_cuda(&p)) c.fail("forward returned %d on zero rows", rc);
+    if (int rc = simt_bce_bwd_cuda(&p)) c.fail("backward returned %d on zero rows", rc);
+  }
+  p.rows = 4, p.cols = 0, p.reduce_rows = false;
+  if (int rc = simt_bce_fwd_cuda(&p)) c.fail("forward returned %d on zero columns", rc);
+  if (int rc = simt_bce_bwd_cuda(&p)) c.fail("backward returned %d on zero columns", rc);
+  if (simt::launches() != before) c.fail("%ld kernels launched for an empty input", simt::launches() - before);
+  if (loss.unwritten() != 4 || grad.unwritten() != 1) c.fail("an empty input wrote an output");
+  p.reduce_rows = true;
+  if (int rc = simt_bce_fwd_cuda(&p)) c.fail("forward returned %d on zero columns", rc);
+  for (int i = 0; i < 4; ++i)
+    if (loss[i] != 0.0f) c.fail("row %d of zero columns sums to %g, want 0", i, double(loss[i]));
+}
+
+void register_bce() {
+  const DType dtypes[] = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16};
+  struct Variant {
+    BceKind kind;
+    double exponent;
+    bool iou_weighted, label_target;
+  };
+  const Variant variants[] = {{BceKind::Bce, 2.0, true, false},          {BceKind::QualityFocal, 2.0, true, false},
+                              {BceKind::QualityFocal, 2.0, true, true},  {BceKind::QualityFocal, 1.5, true, true},
+                              {BceKind::QualityFocal, 0.5, true, false}, {BceKind::Varifocal, 2.0, true, false},
+                              {BceKind::Varifocal, 2.0, false, false},   {BceKind::Varifocal, 0.5, true, false}};
+  const std::pair<int64_t, int64_t> shapes[] = {{37, 80}, {300, 3}, {5, 1}};
+  for (DType d : dtypes)
+    for (const Variant& v : variants)
+      for (int s = 0; s < 3; ++s)
+        for (int reduce = 0; reduce < 2; ++reduce) {
+          const int factors = s;  // each shape its own weight layout
+          const bool bc = reduce == 1 && s != 1;
+          const BceCase k{d, v.kind, v.exponent, v.iou_weighted, v.label_target, factors,
+                          shapes[s].first, shapes[s].second, bool(reduce), bc};
+          char name[200];
+          std::snprintf(name, sizeof name, "bce/%s/%s/exp%g%s%s/w%d/%lldx%lld/%s/%s", dtype_name(d), kind_name(v.kind),
+                        v.exponent, v.iou_weighted ? "" : "/no_iou", v.label_target ? "/label" : "", factors,
+                        (long long)k.rows, (long long)k.cols, reduce ? "rows" : "elements",
+                        bc ? "grad_broadcast" : "grad_dense");
+          th::add(name, [k](Ctx& c) {
+            if (k.dtype == DType::Float64)
+              bce<double>(c, k);
+            else
+              bce<float>(c, k);
+          });
+        }
+  th::add("bce/empty", bce_empty);
+  th::expect_branch("bce_fwd_elem_kernel", "several blocks (grid > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
+  th::expect_branch("bce_fwd_rows_kernel", "several blocks (grid > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
+  th::expect_branch("bce_bwd_kernel", "several blocks (grid > 1)",
+                    [](const simt::LaunchRecord& r) { return r.grid[0] > 1; });
+}
+
+}  // namespace
+
+TH_CASES(register_bce);
+
+}  // namespace cases
