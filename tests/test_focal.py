@@ -305,53 +305,6 @@ def test_softmax_gradcheck(device):
         )
 
 
-# ---------------------------------------------------------------- quality focal, varifocal
-
-
-def mmdet_quality_focal_loss(pred, label, score, beta=2.0):
-    """mmdet's quality_focal_loss, restated with its indexing."""
-    sig = pred.sigmoid()
-    loss = F.binary_cross_entropy_with_logits(pred, torch.zeros_like(pred), reduction="none") * sig.pow(beta)
-    pos = ((label >= 0) & (label < pred.size(1))).nonzero().squeeze(1)
-    pos_label = label[pos].long()
-    scale = score[pos] - sig[pos, pos_label]
-    loss[pos, pos_label] = F.binary_cross_entropy_with_logits(
-        pred[pos, pos_label], score[pos], reduction="none"
-    ) * scale.abs().pow(beta)
-    return loss.sum(dim=1)
-
-
-def test_quality_focal_loss(device):
-    pred = torch.randn(30, 5, dtype=torch.float64, device=device)
-    label = torch.randint(0, 6, (30,), device=device)  # 5 = background
-    score = torch.rand(30, dtype=torch.float64, device=device)
-    got, g_got = value_and_grad(
-        lambda p: lossext.quality_focal_loss(p, (label, score), reduction="none"), pred
-    )
-    want, g_want = value_and_grad(lambda p: mmdet_quality_focal_loss(p, label, score), pred)
-    torch.testing.assert_close(got, want)
-    torch.testing.assert_close(g_got, g_want)
-    w = torch.rand(30, dtype=torch.float64, device=device)
-    got = lossext.quality_focal_loss(pred, (label, score), w, avg_factor=7.0)
-    torch.testing.assert_close(got, (want * w).sum() / (7.0 + torch.finfo(torch.float32).eps))
-    module = lossext.nn.QualityFocalLoss(loss_weight=2.0)
-    torch.testing.assert_close(module(pred, (label, score)), 2 * want.mean())
-
-
-@pytest.mark.parametrize("iou_weighted", [True, False])
-def test_varifocal_loss(device, iou_weighted):
-    pred = torch.randn(20, 4, dtype=torch.float64, device=device)
-    target = torch.rand(20, 4, dtype=torch.float64, device=device) * (torch.rand(20, 4, device=device) < 0.3)
-    sig = pred.sigmoid()
-    pos = target if iou_weighted else (target > 0).double()
-    fw = pos * (target > 0) + 0.75 * (sig - target).abs().pow(2) * (target <= 0)
-    want = F.binary_cross_entropy_with_logits(pred, target, reduction="none") * fw
-    got = lossext.varifocal_loss(pred, target, iou_weighted=iou_weighted, reduction="none")
-    torch.testing.assert_close(got, want)
-    module = lossext.nn.VarifocalLoss(iou_weighted=iou_weighted)
-    torch.testing.assert_close(module(pred, target), want.mean())
-
-
 # ---------------------------------------------------------------- nn modules
 
 

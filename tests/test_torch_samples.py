@@ -18,6 +18,7 @@ from torch.testing._internal.common_modules import module_db  # noqa: E402
 FUNCTIONS = {
     "nn.functional.cross_entropy": "cross_entropy",
     "nn.functional.binary_cross_entropy": "binary_cross_entropy",
+    "nn.functional.binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits",
     "nn.functional.cosine_embedding_loss": "cosine_embedding_loss",
     "nn.functional.hinge_embedding_loss": "hinge_embedding_loss",
     "nn.functional.huber_loss": "huber_loss",
