@@ -359,7 +359,7 @@ def test_quality_focal_tensor_target_matches_mmdet(device):
     torch.testing.assert_close(grads(got, pa)[0], grads(want, pb)[0])
     # The dense form of a (label, score) target is the same loss.
     _, label, score = qfl_inputs(30, 6, device)
-    dense = reference.bce.dense_quality_target(label, score, 6, torch.float64)
+    dense = reference.bce._dense_quality_target(label, score, 6, torch.float64)
     torch.testing.assert_close(
         lossext.quality_focal_loss(pred, dense, reduction="none"),
         lossext.quality_focal_loss(pred, (label, score), reduction="none"),
@@ -379,7 +379,7 @@ def test_quality_focal_weight_and_reduction(device, reduction):
             torch.testing.assert_close(got, mmdet_weight_reduce_loss(per_row, w, reduction, 7.0))
     # An (N, C) weight weighs each element before the class sum.
     w2 = torch.rand(25, 5, dtype=torch.float64, device=device)
-    dense = reference.bce.dense_quality_target(label, score, 5, torch.float64)
+    dense = reference.bce._dense_quality_target(label, score, 5, torch.float64)
     elements = (
         F.binary_cross_entropy_with_logits(pred, dense, reduction="none")
         * (dense - pred.sigmoid()).abs() ** 2
@@ -526,7 +526,7 @@ def test_modules(device):
     torch.testing.assert_close(qfl(pred, (label, score)), 2 * want.mean())
     torch.testing.assert_close(qfl(pred, (label, score), reduction_override="sum"), 2 * want.sum())
     torch.testing.assert_close(qfl(pred, (label, score), avg_factor=3.0), 2 * want.sum() / (3.0 + EPS))
-    dense = reference.bce.dense_quality_target(label, score, 4, torch.float32)
+    dense = reference.bce._dense_quality_target(label, score, 4, torch.float32)
     torch.testing.assert_close(qfl(pred, dense), 2 * want.mean())
     vt = vfl_target(10, 4, device, torch.float32)
     vfl = lossext.nn.VarifocalLoss(True, 0.5, 1.5, False, "sum", 3.0)

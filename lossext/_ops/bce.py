@@ -32,13 +32,13 @@ def op_reference(input, target, label, weight, pos_weight, kind, alpha, exponent
     x = input.double() if input.dtype == torch.float64 else input.float()
     t = target.to(x.dtype)
     if label is not None:
-        t = ref.dense_quality_target(label, t, x.shape[1], x.dtype)
+        t = ref._dense_quality_target(label, t, x.shape[1], x.dtype)
     if kind == BCE:
-        loss = ref.bce_elements(x, t, None, pos_weight)
+        loss = ref._bce_elements(x, t, None, pos_weight)
     elif kind == QUALITY_FOCAL:
-        loss = ref.focal_elements(x, t, exponent)
+        loss = ref._focal_elements(x, t, exponent)
     else:
-        loss = ref.varifocal_elements(x, t, alpha, exponent, iou_weighted)
+        loss = ref._varifocal_elements(x, t, alpha, exponent, iou_weighted)
     if weight is not None:
         loss = loss * weight
     return loss.sum(dim=1) if reduce_rows else loss.to(input.dtype)

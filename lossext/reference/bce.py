@@ -28,33 +28,33 @@ def _upcast(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-def bce_elements(x, t, weight=None, pos_weight=None):
+def _bce_elements(x, t, weight=None, pos_weight=None):
     """BCE with logits per element, from softplus (stable for any finite x)."""
     pw = 1 if pos_weight is None else pos_weight
     loss = (1 - t) * F.softplus(x) + pw * t * F.softplus(-x)
     return loss if weight is None else loss * weight
 
 
-def focal_elements(x, t, exponent):
+def _focal_elements(x, t, exponent):
     """B(x, t) |sigmoid(x) - t|^exponent: quality focal's element, and
     varifocal's on the negatives (times alpha)."""
-    return bce_elements(x, t) * (x.sigmoid() - t).abs().pow(exponent)
+    return _bce_elements(x, t) * (x.sigmoid() - t).abs().pow(exponent)
 
 
-def varifocal_elements(x, t, alpha, gamma, iou_weighted):
+def _varifocal_elements(x, t, alpha, gamma, iou_weighted):
     positive = t > 0
     pos_factor = t if iou_weighted else torch.ones_like(t)
-    return torch.where(positive, bce_elements(x, t) * pos_factor, alpha * focal_elements(x, t, gamma))
+    return torch.where(positive, _bce_elements(x, t) * pos_factor, alpha * _focal_elements(x, t, gamma))
 
 
-def dense_quality_target(label, score, classes, dtype):
+def _dense_quality_target(label, score, classes, dtype):
     """The (N, C) target of the (label, score) form: the score at the
     label's class, 0 elsewhere (a label outside [0, C) is background)."""
     hit = label.unsqueeze(1) == torch.arange(classes, device=label.device)
     return torch.where(hit, score.to(dtype).unsqueeze(1), torch.zeros((), dtype=dtype, device=label.device))
 
 
-def mmdet_reduce(loss, weight, reduction, avg_factor):
+def _mmdet_reduce(loss, weight, reduction, avg_factor):
     """mmdet's weight_reduce_loss."""
     if weight is not None:
         loss = loss * weight
@@ -72,7 +72,7 @@ def binary_cross_entropy_with_logits(
 ):
     dtype = torch.promote_types(input.dtype, target.dtype)
     x, t = _upcast(input.to(dtype)), _upcast(target.to(dtype))
-    loss = bce_elements(x, t, weight, pos_weight)
+    loss = _bce_elements(x, t, weight, pos_weight)
     if loss.shape != input.shape:
         raise ArgumentError(f"weight / pos_weight broadcast the loss to {tuple(loss.shape)}, not {tuple(input.shape)}")
     if normalizer is not None:
@@ -87,17 +87,17 @@ def quality_focal_loss(pred, target, weight=None, beta=2.0, reduction="mean", av
         t = target.to(x.dtype)
     else:
         label, score = target
-        t = dense_quality_target(label, score, x.shape[1], x.dtype)
-    elements = focal_elements(x, t, beta)
+        t = _dense_quality_target(label, score, x.shape[1], x.dtype)
+    elements = _focal_elements(x, t, beta)
     if weight is not None and weight.dim() == 2:
         # A per-element weight weighs each class before the sum over classes.
-        return mmdet_reduce((elements * weight).sum(dim=1), None, reduction, avg_factor).to(pred.dtype)
-    return mmdet_reduce(elements.sum(dim=1), weight, reduction, avg_factor).to(pred.dtype)
+        return _mmdet_reduce((elements * weight).sum(dim=1), None, reduction, avg_factor).to(pred.dtype)
+    return _mmdet_reduce(elements.sum(dim=1), weight, reduction, avg_factor).to(pred.dtype)
 
 
 def varifocal_loss(
     pred, target, weight=None, alpha=0.75, gamma=2.0, iou_weighted=True, reduction="mean", avg_factor=None
 ):
     x = _upcast(pred)
-    loss = varifocal_elements(x, target.to(x.dtype), alpha, gamma, iou_weighted)
-    return mmdet_reduce(loss, weight, reduction, avg_factor).to(pred.dtype)
+    loss = _varifocal_elements(x, target.to(x.dtype), alpha, gamma, iou_weighted)
+    return _mmdet_reduce(loss, weight, reduction, avg_factor).to(pred.dtype)
