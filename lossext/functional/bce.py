@@ -155,7 +155,8 @@ def quality_focal_loss(
             label outside [0, C) is background), score (N,) the IoU quality;
             t is the score at the label's class, 0 elsewhere (never built as a
             matrix). Or a dense soft target (N, C), as mmdet's
-            ``quality_focal_loss_tensor_target``.
+            ``quality_focal_loss_tensor_target`` (any dtype: converted to
+            pred's, as mmdet's ``type_as``).
         weight: (N,) per sample (mmdet), or (N, C) per element (each class
             weighed before the sum over classes; mmdet has no such form).
         beta: exponent >= 0. The derivative's ``beta |d|^(beta-1)`` term is
@@ -174,7 +175,6 @@ def quality_focal_loss(
         raise ArgumentError(f"pred must have shape (N, C), got {tuple(pred.shape)}")
     n, classes = pred.shape
     if isinstance(target, torch.Tensor):
-        _check_float(target, "target")
         check_same_device(target, "target", pred, "pred")
         if target.shape != pred.shape:
             raise ArgumentError(
@@ -228,7 +228,7 @@ def varifocal_loss(
     """Varifocal loss, mmdet's ``varifocal_loss`` semantics.
 
     ``pred`` (N, C) logits, ``target`` (N, C) IoU-aware scores (0 for
-    negatives). Per element ``BCE(x, t)`` times ``t`` (``iou_weighted``) or 1
+    negatives; any dtype, converted to pred's as mmdet's ``type_as``). Per element ``BCE(x, t)`` times ``t`` (``iou_weighted``) or 1
     where t > 0, and times ``alpha |sigmoid(x) - t|^gamma`` elsewhere; the focal
     weight is not detached (as mmdet), so the gradient flows through it.
     ``weight`` broadcasts to (N, C) (mmdet multiplies the loss by it);
@@ -236,7 +236,7 @@ def varifocal_loss(
     over the N·C elements, or ``sum / (avg_factor + eps)``).
     """
     _check_float(pred, "pred")
-    _check_float(target, "target")
+    check_tensor(target, "target")
     check_same_device(target, "target", pred, "pred")
     if pred.dim() != 2 or target.shape != pred.shape:
         raise ArgumentError(
