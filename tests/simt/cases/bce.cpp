@@ -20,9 +20,7 @@ struct BceCase {
   bool broadcast_grad;  // upstream gradient as one value (strides 0)
 };
 
-const char* kind_name(BceKind k) {
-  return k == BceKind::Bce ? "bce" : k == BceKind::QualityFocal ? "qfl" : "vfl";
-}
+const char* kind_name(BceKind k) { return k == BceKind::Bce ? "bce" : k == BceKind::QualityFocal ? "qfl" : "vfl"; }
 
 template <class acc_t>
 void bce(Ctx& c, const BceCase& k) {
@@ -92,10 +90,12 @@ void bce(Ctx& c, const BceCase& k) {
   p.grad_target = with_target_grad ? gt.p : nullptr;
   if (int rc = simt_bce_fwd_cuda(&p)) return c.fail("forward launch returned %d", rc);
   if (k.reduce_rows) {
-    if (loss_rows.unwritten()) c.fail("forward left %zu of %lld row sums unwritten", loss_rows.unwritten(), (long long)R);
+    if (loss_rows.unwritten())
+      c.fail("forward left %zu of %lld row sums unwritten", loss_rows.unwritten(), (long long)R);
     c.add_digest(loss_rows);
   } else {
-    if (loss_elem.unwritten()) c.fail("forward left %zu of %lld elements unwritten", loss_elem.unwritten(), (long long)n);
+    if (loss_elem.unwritten())
+      c.fail("forward left %zu of %lld elements unwritten", loss_elem.unwritten(), (long long)n);
     c.add_digest(loss_elem);
   }
   if (int rc = simt_bce_bwd_cuda(&p)) return c.fail("backward launch returned %d", rc);
@@ -126,18 +126,22 @@ void bce(Ctx& c, const BceCase& k) {
   cpu::bce_rows_loss(a, k.reduce_rows, want_loss.data());
   cpu::bce_rows_grad(a, G.b.p, p.grad_rs, p.grad_cs, want_gx.data(), with_target_grad ? want_gt.data() : nullptr);
   auto dbl = [](const std::vector<acc_t>& v) { return std::vector<double>(v.begin(), v.end()); };
-  // The device sums a row in another order than the CPU loop: the row sums
-  // get an absolute slack of a few ulp of the row's magnitude.
+  // d = sigmoid(x) - t cancels where sigmoid(x) is close to a soft target:
+  // its absolute error (an ulp of sigmoid(x), which the device's exp and the
+  // CPU loop's polynomial round differently) is what the focal factors and
+  // the gradients inherit, times weights and upstream gradients of at most 2
+  // and losses of at most 40: an absolute slack of 64 ulp of 1 in the
+  // accumulate type. The device also sums a row in another order.
+  const double ulp = k.dtype == DType::Float64 ? 2.2e-16 : 1.2e-7, atol = 64 * ulp;
   if (k.reduce_rows)
-    th::compare(c, "loss", to_double(loss_rows.p, R), dbl(want_loss), rtol_acc(k.dtype), 4 * rtol_acc(k.dtype) * C);
+    th::compare(c, "loss", to_double(loss_rows.p, R), dbl(want_loss), rtol_acc(k.dtype), atol * C);
   else
     th::compare(c, "loss", read_typed(k.dtype, loss_elem.p, n), round_to(k.dtype, dbl(want_loss)), rtol_out(k.dtype),
-                rtol_out(k.dtype) * 1e-3);
-  th::compare(c, "grad_input", read_typed(k.dtype, gx.p, n), round_to(k.dtype, dbl(want_gx)), rtol_out(k.dtype),
-              rtol_out(k.dtype) * 1e-3);
+                atol);
+  th::compare(c, "grad_input", read_typed(k.dtype, gx.p, n), round_to(k.dtype, dbl(want_gx)), rtol_out(k.dtype), atol);
   if (with_target_grad)
     th::compare(c, "grad_target", read_typed(k.dtype, gt.p, n), round_to(k.dtype, dbl(want_gt)), rtol_out(k.dtype),
-                rtol_out(k.dtype) * 1e-3);
+                atol);
 }
 
 // Nothing to do: no launch, nothing written; zero columns still give row sums of 0.
@@ -177,8 +181,11 @@ void register_bce() {
   };
   const Variant variants[] = {{BceKind::Bce, 2.0, true, false},          {BceKind::QualityFocal, 2.0, true, false},
                               {BceKind::QualityFocal, 2.0, true, true},  {BceKind::QualityFocal, 1.5, true, true},
-                              {BceKind::QualityFocal, 0.5, true, false}, {BceKind::Varifocal, 2.0, true, false},
-                              {BceKind::Varifocal, 2.0, false, false},   {BceKind::Varifocal, 0.5, true, false}};
+                              {BceKind::QualityFocal, 2.5, true, false}, {BceKind::Varifocal, 2.0, true, false},
+                              {BceKind::Varifocal, 2.0, false, false},   {BceKind::Varifocal, 1.5, true, false}};
+  // General exponents of at least 1: below, beta |d|^(beta-1) is unbounded
+  // near d = 0, where the two sides' d differ by an ulp (the Python tests
+  // cover beta < 1 against torch in float64).
   const std::pair<int64_t, int64_t> shapes[] = {{37, 80}, {300, 3}, {5, 1}};
   for (DType d : dtypes)
     for (const Variant& v : variants)
@@ -186,8 +193,8 @@ void register_bce() {
         for (int reduce = 0; reduce < 2; ++reduce) {
           const int factors = s;  // each shape its own weight layout
           const bool bc = reduce == 1 && s != 1;
-          const BceCase k{d, v.kind, v.exponent, v.iou_weighted, v.label_target, factors,
-                          shapes[s].first, shapes[s].second, bool(reduce), bc};
+          const BceCase k{d,       v.kind,          v.exponent,       v.iou_weighted, v.label_target,
+                          factors, shapes[s].first, shapes[s].second, bool(reduce),   bc};
           char name[200];
           std::snprintf(name, sizeof name, "bce/%s/%s/exp%g%s%s/w%d/%lldx%lld/%s/%s", dtype_name(d), kind_name(v.kind),
                         v.exponent, v.iou_weighted ? "" : "/no_iou", v.label_target ? "/label" : "", factors,

@@ -20,6 +20,7 @@
 
 #include "common.h"
 #include "harness.h"
+#include "kernels/bce.h"
 #include "kernels/box_launch.h"
 #include "kernels/cross_entropy_launch.h"
 #include "kernels/divergence_launch.h"
