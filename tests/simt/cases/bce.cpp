@@ -18,6 +18,7 @@ struct BceCase {
   int64_t rows, cols;
   bool reduce_rows;
   bool broadcast_grad;  // upstream gradient as one value (strides 0)
+  bool target_grad;     // BCE: the target's gradient too
 };
 
 const char* kind_name(BceKind k) { return k == BceKind::Bce ? "bce" : k == BceKind::QualityFocal ? "qfl" : "vfl"; }
@@ -60,7 +61,7 @@ void bce(Ctx& c, const BceCase& k) {
   for (auto& v : gl) v = uniform(rng, -2, 2);
   Acc<acc_t> G(gl);
   const size_t es = elem_size(k.dtype);
-  const bool with_target_grad = k.kind == BceKind::Bce && !k.label_target;
+  const bool with_target_grad = k.target_grad;
   Buf<unsigned char> loss_elem(k.reduce_rows ? 0 : n * es, es), gx(n * es, es), gt(with_target_grad ? n * es : 0, es);
   Buf<acc_t> loss_rows(k.reduce_rows ? R : 0);
 
@@ -177,12 +178,14 @@ void register_bce() {
   struct Variant {
     BceKind kind;
     double exponent;
-    bool iou_weighted, label_target;
+    bool iou_weighted, label_target, target_grad;
   };
-  const Variant variants[] = {{BceKind::Bce, 2.0, true, false},          {BceKind::QualityFocal, 2.0, true, false},
-                              {BceKind::QualityFocal, 2.0, true, true},  {BceKind::QualityFocal, 1.5, true, true},
-                              {BceKind::QualityFocal, 2.5, true, false}, {BceKind::Varifocal, 2.0, true, false},
-                              {BceKind::Varifocal, 2.0, false, false},   {BceKind::Varifocal, 1.5, true, false}};
+  const Variant variants[] = {
+      {BceKind::Bce, 2.0, true, false, true},           {BceKind::Bce, 2.0, true, false, false},
+      {BceKind::QualityFocal, 2.0, true, false, false}, {BceKind::QualityFocal, 2.0, true, true, false},
+      {BceKind::QualityFocal, 1.5, true, true, false},  {BceKind::QualityFocal, 2.5, true, false, false},
+      {BceKind::Varifocal, 2.0, true, false, false},    {BceKind::Varifocal, 2.0, false, false, false},
+      {BceKind::Varifocal, 1.5, true, false, false}};
   // General exponents of at least 1: below, beta |d|^(beta-1) is unbounded
   // near d = 0, where the two sides' d differ by an ulp (the Python tests
   // cover beta < 1 against torch in float64).
@@ -193,13 +196,22 @@ void register_bce() {
         for (int reduce = 0; reduce < 2; ++reduce) {
           const int factors = s;  // each shape its own weight layout
           const bool bc = reduce == 1 && s != 1;
-          const BceCase k{d,       v.kind,          v.exponent,       v.iou_weighted, v.label_target,
-                          factors, shapes[s].first, shapes[s].second, bool(reduce),   bc};
+          const BceCase k{d,
+                          v.kind,
+                          v.exponent,
+                          v.iou_weighted,
+                          v.label_target,
+                          factors,
+                          shapes[s].first,
+                          shapes[s].second,
+                          bool(reduce),
+                          bc,
+                          v.target_grad};
           char name[200];
-          std::snprintf(name, sizeof name, "bce/%s/%s/exp%g%s%s/w%d/%lldx%lld/%s/%s", dtype_name(d), kind_name(v.kind),
-                        v.exponent, v.iou_weighted ? "" : "/no_iou", v.label_target ? "/label" : "", factors,
-                        (long long)k.rows, (long long)k.cols, reduce ? "rows" : "elements",
-                        bc ? "grad_broadcast" : "grad_dense");
+          std::snprintf(name, sizeof name, "bce/%s/%s/exp%g%s%s%s/w%d/%lldx%lld/%s/%s", dtype_name(d),
+                        kind_name(v.kind), v.exponent, v.iou_weighted ? "" : "/no_iou", v.label_target ? "/label" : "",
+                        v.target_grad ? "/target_grad" : "", factors, (long long)k.rows, (long long)k.cols,
+                        reduce ? "rows" : "elements", bc ? "grad_broadcast" : "grad_dense");
           th::add(name, [k](Ctx& c) {
             if (k.dtype == DType::Float64)
               bce<double>(c, k);
