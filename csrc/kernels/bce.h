@@ -62,9 +62,9 @@ inline int bce_variant(BceKind kind, double exponent) {
 // Per-call constants.
 template <typename acc_t>
 struct BceConfig {
-  acc_t alpha = acc_t(0.75);  // varifocal: weight of the negatives
-  acc_t exponent = acc_t(2);  // quality focal beta / varifocal gamma
-  bool iou_weighted = true;   // varifocal: positives weighted by t
+  acc_t alpha = acc_t(0.75);      // varifocal: weight of the negatives
+  acc_t exponent = acc_t(2);      // quality focal beta / varifocal gamma
+  acc_t iou_weighted = acc_t(1);  // varifocal: 1 weighs positives by t, 0 by 1
 };
 
 template <typename acc_t>
@@ -125,7 +125,9 @@ LOSSEXT_HD_INLINE BceValueGrad<acc_t> bce_element(acc_t x, acc_t t, acc_t w, acc
       r.dx = w * focal_dx;
     } else {
       const bool positive = t > zero;
-      const acc_t f = cfg.iou_weighted ? t : one;
+      // t or 1 as arithmetic, not a select on a bool: gcc leaves a loop with
+      // a bool-conditioned float select scalar.
+      const acc_t f = t * cfg.iou_weighted + (one - cfg.iou_weighted);
       const acc_t wa = w * cfg.alpha;
       r.loss = positive ? w * f * b : wa * focal_loss;
       r.dx = positive ? w * f * d : wa * focal_dx;
@@ -181,7 +183,7 @@ inline BceConfig<acc_t> bce_config(const BceParams& p) {
   BceConfig<acc_t> cfg;
   cfg.alpha = static_cast<acc_t>(p.alpha);
   cfg.exponent = static_cast<acc_t>(p.exponent);
-  cfg.iou_weighted = p.iou_weighted;
+  cfg.iou_weighted = p.iou_weighted ? acc_t(1) : acc_t(0);
   return cfg;
 }
 

@@ -6,28 +6,39 @@ namespace lossext {
 namespace cpu {
 namespace {
 
-// The target of element (r, c): dense, or the label-score form.
-template <typename A>
-LOSSEXT_ALWAYS_INLINE A target_at(const BceRows<A>& a, int64_t r, int64_t c) {
-  return a.t != nullptr ? a.t[r * a.cols + c] : bce_label_target(a.label[r], c, a.score[r]);
-}
-
-// One row's elements through f(c, value_grad). The dense, unweighted case
-// reads only contiguous arrays, which lets gcc vectorize it.
+// One row's elements through f(c, value_grad). The options are copied into
+// locals first: read through `a` inside the loop, gcc cannot prove that the
+// outputs written by f leave them unchanged, and the loop stays scalar (ten
+// times slower). The unweighted dense and label-score rows read only
+// contiguous arrays and loop-invariant values, which lets gcc vectorize them.
 template <int V, typename A, typename F>
 LOSSEXT_ALWAYS_INLINE void for_row(const BceRows<A>& a, int64_t r, F&& f) {
   constexpr BceKind K = bce_variant_kind(V);
   constexpr BcePower P = bce_variant_power(V);
-  const A* x = a.x + r * a.cols;
-  if (a.t != nullptr && a.w == nullptr && a.pw == nullptr) {
-    const A* t = a.t + r * a.cols;
-    for (int64_t c = 0; c < a.cols; ++c) f(c, bce_element<K, P>(x[c], t[c], A(1), A(1), a.cfg));
+  const BceConfig<A> cfg = a.cfg;
+  const int64_t cols = a.cols;
+  const A* x = a.x + r * cols;
+  const A* t = a.t != nullptr ? a.t + r * cols : nullptr;
+  const A* w = a.w;
+  const A* pw = a.pw;
+  const int64_t w_rs = a.w_rs, w_cs = a.w_cs, pw_rs = a.pw_rs, pw_cs = a.pw_cs;
+  // Label-score form: the score at the label's column, 0 elsewhere.
+  const int64_t label = t == nullptr ? a.label[r] : -1;
+  const A score = t == nullptr ? a.score[r] : A(0);
+  if (w == nullptr && pw == nullptr) {
+    if (t != nullptr) {
+      for (int64_t c = 0; c < cols; ++c) f(c, bce_element<K, P>(x[c], t[c], A(1), A(1), cfg));
+    } else {
+      for (int64_t c = 0; c < cols; ++c)
+        f(c, bce_element<K, P>(x[c], bce_label_target(label, c, score), A(1), A(1), cfg));
+    }
     return;
   }
-  for (int64_t c = 0; c < a.cols; ++c) {
-    const A w = a.w != nullptr ? a.w[r * a.w_rs + c * a.w_cs] : A(1);
-    const A pw = a.pw != nullptr ? a.pw[r * a.pw_rs + c * a.pw_cs] : A(1);
-    f(c, bce_element<K, P>(x[c], target_at(a, r, c), w, pw, a.cfg));
+  for (int64_t c = 0; c < cols; ++c) {
+    const A wc = w != nullptr ? w[r * w_rs + c * w_cs] : A(1);
+    const A pwc = pw != nullptr ? pw[r * pw_rs + c * pw_cs] : A(1);
+    const A tc = t != nullptr ? t[c] : bce_label_target(label, c, score);
+    f(c, bce_element<K, P>(x[c], tc, wc, pwc, cfg));
   }
 }
 
