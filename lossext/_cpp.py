@@ -18,6 +18,14 @@ class RegressionKind(IntEnum):
     Huber = 1
 
 
+class BceKind(IntEnum):
+    """kernels/bce.h: the ``kind`` of bce_fwd/bwd."""
+
+    Bce = 0
+    QualityFocal = 1
+    Varifocal = 2
+
+
 class BoxFmt(IntEnum):
     """kernels/box.h: the ``fmt`` of the box ops."""
 

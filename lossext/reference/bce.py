@@ -74,7 +74,9 @@ def binary_cross_entropy_with_logits(
     x, t = _upcast(input.to(dtype)), _upcast(target.to(dtype))
     loss = _bce_elements(x, t, weight, pos_weight)
     if loss.shape != input.shape:
-        raise ArgumentError(f"weight / pos_weight broadcast the loss to {tuple(loss.shape)}, not {tuple(input.shape)}")
+        raise ArgumentError(
+            f"weight / pos_weight broadcast the loss to {tuple(loss.shape)}, not {tuple(input.shape)}"
+        )
     if normalizer is not None:
         out = loss if reduction == "none" else loss.sum()
         return (out / normalizer).to(dtype)
