@@ -28,7 +28,7 @@ SOURCE_SUFFIXES = {".h", ".cuh", ".cu", ".cpp", ".cc", ".inc"}
 
 # Where a quoted include is looked up after the including file's own folder:
 # the -I folders of setup.py, CMakeLists.txt and tests/simt/Makefile.
-INCLUDE_DIRS = [CSRC, SIMT / "emulator" / "include", SIMT / "cases"]
+INCLUDE_DIRS = [CSRC, SIMT, SIMT / "emulator" / "include", SIMT / "cases"]
 
 # Quoted includes of files the build generates (tests/simt/Makefile writes them
 # under build/simt/*/gen), so they are not in the tree to be followed.
