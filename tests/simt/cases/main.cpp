@@ -20,7 +20,7 @@
 
 #include "common.h"
 #include "harness.h"
-#include "kernels/box_launch.h"
+#include "kernels/box.h"
 #include "kernels/cross_entropy_launch.h"
 #include "kernels/divergence_launch.h"
 #include "kernels/focal_launch.h"

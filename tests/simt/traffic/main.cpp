@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/box_launch.h"
+#include "kernels/box.h"
 #include "kernels/cross_entropy_launch.h"
 #include "kernels/divergence_launch.h"
 #include "kernels/focal_launch.h"
