@@ -58,13 +58,6 @@ TORCH_LIBRARY(lossext, m) {
   m.def("kl_div_bwd(Tensor grad_partials, Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
   m.def("js_div_fwd(Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
   m.def("js_div_bwd(Tensor grad_partials, Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
-  // Smooth L1 (kind 0, param beta) and Huber (kind 1, param delta) of
-  // same-shape, same-dtype input and target (kernels/regression.h):
-  // per-element loss in input's dtype; the backward gives d/d input (the
-  // target's gradient is its negative).
-  m.def("regression_fwd(Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
-  m.def("regression_bwd(Tensor grad_loss, Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
-
   // Segmentation overlap statistics (kernels/segmentation.h): input (N, C,
   // d...) logits, target int64 class indices (N, d...) or a float mask of the
   // input's shape; activation 0 identity, 1 sigmoid, 2 softmax. stats (N, 3, C)

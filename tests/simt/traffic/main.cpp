@@ -18,7 +18,7 @@
 #include "kernels/cross_entropy_launch.h"
 #include "kernels/divergence_launch.h"
 #include "kernels/focal_launch.h"
-#include "kernels/regression_launch.h"
+#include "kernels/regression.h"
 #include "kernels/segmentation_launch.h"
 #include "kernels/total_variation.h"
 #include "simt/runtime.h"
