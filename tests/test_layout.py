@@ -32,7 +32,7 @@ INCLUDE_DIRS = [CSRC, SIMT / "emulator" / "include", SIMT / "cases"]
 
 # Quoted includes of files the build generates (tests/simt/Makefile writes them
 # under build/simt/*/gen), so they are not in the tree to be followed.
-GENERATED = {"kernel_names.inc"}
+GENERATED = {"kernel_names.inc", "dev_exports.inc", "kernel_headers.inc"}
 
 FRAMEWORK = re.compile(r"^(torch|ATen|c10|caffe2|pybind11)/|^(Python|torch/extension)\.h$")
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
