@@ -58,23 +58,6 @@ TORCH_LIBRARY(lossext, m) {
   m.def("kl_div_bwd(Tensor grad_partials, Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
   m.def("js_div_fwd(Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
   m.def("js_div_bwd(Tensor grad_partials, Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
-  // Sigmoid cross-entropy family (kernels/bce.h): kind 0 BCE with logits
-  // (weight, pos_weight), 1 quality focal (exponent beta; target dense, or the
-  // score (N,) with label (N,) int64), 2 varifocal (alpha, exponent gamma,
-  // iou_weighted). input (N, C); weight and pos_weight broadcast to (N, C).
-  // Forward: per element in input's dtype, or per-row sums in the
-  // accumulate type (reduce_rows). Backward: d/d input, and d/d target when
-  // target_grad (BCE with a dense target; else an empty tensor).
-  m.def(
-      "bce_fwd(Tensor input, Tensor target, Tensor? label, Tensor? weight, Tensor? pos_weight, int kind, "
-      "float alpha, float exponent, bool iou_weighted, bool reduce_rows) -> Tensor",
-      pt2);
-  m.def(
-      "bce_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? label, Tensor? weight, Tensor? pos_weight, "
-      "int kind, float alpha, float exponent, bool iou_weighted, bool reduce_rows, bool target_grad) "
-      "-> (Tensor grad_input, Tensor grad_target)",
-      pt2);
-
   // Segmentation overlap statistics (kernels/segmentation.h): input (N, C,
   // d...) logits, target int64 class indices (N, d...) or a float mask of the
   // input's shape; activation 0 identity, 1 sigmoid, 2 softmax. stats (N, 3, C)

@@ -27,6 +27,7 @@
 // mmdet (gradient flows through |d|^gamma).
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
 #include "kernels/static_switch.h"
 
@@ -187,9 +188,12 @@ inline BceConfig<acc_t> bce_config(const BceParams& p) {
   return cfg;
 }
 
+// The entry points: one CUDA launcher and one CPU driver per pass, same params.
 #if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
 cudaError_t bce_fwd_cuda(const BceParams& p, cudaStream_t stream);
 cudaError_t bce_bwd_cuda(const BceParams& p, cudaStream_t stream);
 #endif
+CpuStatus bce_fwd_cpu(const BceParams& p, ParallelFor parallel_for);
+CpuStatus bce_bwd_cpu(const BceParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

@@ -1,7 +1,7 @@
 // Cases: the sigmoid cross-entropy kernels (BCE with logits, quality focal,
-// varifocal) against the CPU loops of cpu/loops/bce.cpp fed the same params.
+// varifocal) against the CPU entry points (cpu/loops/bce.cpp) fed the same
+// params.
 #include "common.h"
-#include "cpu/loops/bce.h"
 #include "kernels/bce.h"
 #include "simt/runtime.h"
 
@@ -107,26 +107,18 @@ void bce(Ctx& c, const BceCase& k) {
     c.add_digest(gt);
   }
 
-  // Reference: the CPU loops on the same values, in the accumulate type.
-  std::vector<acc_t> xa(n), ta(k.label_target ? 0 : n), sa(k.label_target ? R : 0);
-  for (int64_t i = 0; i < n; ++i) xa[i] = acc_t(X.value[i]);
-  for (size_t i = 0; i < ta.size(); ++i) ta[i] = acc_t(T.value[i]);
-  for (size_t i = 0; i < sa.size(); ++i) sa[i] = acc_t(T.value[i]);
-  cpu::BceRows<acc_t> a;
-  a.x = xa.data();
-  a.t = k.label_target ? nullptr : ta.data();
-  a.label = k.label_target ? L.p : nullptr;
-  a.score = k.label_target ? sa.data() : nullptr;
-  a.w = wv.empty() ? nullptr : W.b.p, a.w_rs = w_rs, a.w_cs = w_cs;
-  a.pw = pwv.empty() ? nullptr : PW.b.p, a.pw_rs = pw_rs, a.pw_cs = pw_cs;
-  a.rows = R;
-  a.cols = C;
-  a.cfg = bce_config<acc_t>(p);
-  a.variant = bce_variant(k.kind, k.exponent);
-  std::vector<acc_t> want_loss(out_n), want_gx(n), want_gt(with_target_grad ? n : 0);
-  cpu::bce_rows_loss(a, k.reduce_rows, want_loss.data());
-  cpu::bce_rows_grad(a, G.b.p, p.grad_rs, p.grad_cs, want_gx.data(), with_target_grad ? want_gt.data() : nullptr);
-  auto dbl = [](const std::vector<acc_t>& v) { return std::vector<double>(v.begin(), v.end()); };
+  // Reference: the CPU entry points on the same params, serially, into
+  // outputs of their own.
+  Buf<unsigned char> ref_elem(k.reduce_rows ? 0 : n * es, es), ref_gx(n * es, es),
+      ref_gt(with_target_grad ? n * es : 0, es);
+  Buf<acc_t> ref_rows(k.reduce_rows ? R : 0);
+  BceParams q = p;
+  q.loss = k.reduce_rows ? static_cast<void*>(ref_rows.p) : static_cast<void*>(ref_elem.p);
+  q.grad_input = ref_gx.p;
+  q.grad_target = with_target_grad ? ref_gt.p : nullptr;
+  bce_fwd_cpu(q, serial_for);
+  bce_bwd_cpu(q, serial_for);
+  if (ref_gx.unwritten()) c.fail("the CPU backward left %zu elements unwritten", ref_gx.unwritten());
   // d = sigmoid(x) - t cancels where sigmoid(x) is close to a soft target:
   // its absolute error (an ulp of sigmoid(x), which the device's exp and the
   // CPU loop's polynomial round differently) is what the focal factors and
@@ -135,13 +127,13 @@ void bce(Ctx& c, const BceCase& k) {
   // accumulate type. The device also sums a row in another order.
   const double ulp = k.dtype == DType::Float64 ? 2.2e-16 : 1.2e-7, atol = 64 * ulp;
   if (k.reduce_rows)
-    th::compare(c, "loss", to_double(loss_rows.p, R), dbl(want_loss), rtol_acc(k.dtype), atol * C);
+    th::compare(c, "loss", to_double(loss_rows.p, R), to_double(ref_rows.p, R), rtol_acc(k.dtype), atol * C);
   else
-    th::compare(c, "loss", read_typed(k.dtype, loss_elem.p, n), round_to(k.dtype, dbl(want_loss)), rtol_out(k.dtype),
+    th::compare(c, "loss", read_typed(k.dtype, loss_elem.p, n), read_typed(k.dtype, ref_elem.p, n), rtol_out(k.dtype),
                 atol);
-  th::compare(c, "grad_input", read_typed(k.dtype, gx.p, n), round_to(k.dtype, dbl(want_gx)), rtol_out(k.dtype), atol);
+  th::compare(c, "grad_input", read_typed(k.dtype, gx.p, n), read_typed(k.dtype, ref_gx.p, n), rtol_out(k.dtype), atol);
   if (with_target_grad)
-    th::compare(c, "grad_target", read_typed(k.dtype, gt.p, n), round_to(k.dtype, dbl(want_gt)), rtol_out(k.dtype),
+    th::compare(c, "grad_target", read_typed(k.dtype, gt.p, n), read_typed(k.dtype, ref_gt.p, n), rtol_out(k.dtype),
                 atol);
 }
 

@@ -1,14 +1,14 @@
-// Checks and params of the sigmoid cross-entropy ops (BCE with logits,
-// quality focal, varifocal), shared by CPU and CUDA.
-#pragma once
-
+// The torch ops of the sigmoid cross-entropy family (kernels/bce.h: BCE with
+// logits, quality focal, varifocal): schemas, argument checks, allocation and
+// params, one implementation for both devices.
 #include <ATen/ops/empty.h>
 
-#include "glue/common.h"
 #include "kernels/bce.h"
+#include "ops/common.h"
 
 namespace lossext {
-namespace glue {
+namespace ops {
+namespace {
 
 struct BceCall {
   at::Tensor input, target, label, weight, pos_weight, loss, grad_loss, grad_input, grad_target;
@@ -17,7 +17,7 @@ struct BceCall {
 
 // An optional per-element factor broadcast to (rows, cols) in the accumulate
 // type, read in place through its two strides.
-inline at::Tensor bce_factor(const c10::optional<at::Tensor>& f, const char* name, const at::Tensor& input, int64_t* rs,
+at::Tensor bce_factor(const c10::optional<at::Tensor>& f, const char* name, const at::Tensor& input, int64_t* rs,
                              int64_t* cs) {
   *rs = *cs = 0;
   if (!f.has_value() || !f->defined()) return at::Tensor();
@@ -37,7 +37,7 @@ inline at::Tensor bce_factor(const c10::optional<at::Tensor>& f, const char* nam
 // input (rows, cols) logits; target: dense (rows, cols), or with label
 // (rows,) int64 the score (rows,) of quality focal's label-score form; all
 // floating tensors of input's dtype.
-inline BceCall bce_call(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& label,
+BceCall bce_call(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& label,
                         const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& pos_weight,
                         int64_t kind, double alpha, double exponent, bool iou_weighted, bool reduce_rows) {
   TORCH_CHECK_VALUE(input.dim() == 2, "input must have shape (N, C), got ", input.sizes());
@@ -89,7 +89,7 @@ inline BceCall bce_call(const at::Tensor& input, const at::Tensor& target, const
 
 // Forward output: per element in input's dtype, or per-row sums in the
 // accumulate type.
-inline void alloc_bce_loss(BceCall& call) {
+void alloc_bce_loss(BceCall& call) {
   const BceParams& p = call.params;
   call.loss = p.reduce_rows
                   ? at::empty({p.rows}, call.input.options().dtype(accumulate_dtype(call.input.scalar_type())))
@@ -100,7 +100,7 @@ inline void alloc_bce_loss(BceCall& call) {
 // grad_loss has the forward output's shape; it is read through its strides
 // (a broadcast 'sum' / 'mean' gradient has stride 0). The target's gradient is
 // BCE's with a dense target only.
-inline void fill_bce_backward(BceCall& call, const at::Tensor& grad_loss, bool target_grad) {
+void fill_bce_backward(BceCall& call, const at::Tensor& grad_loss, bool target_grad) {
   BceParams& p = call.params;
   check_same_device(call.input, "input", grad_loss, "grad_loss");
   if (p.reduce_rows) {
@@ -122,5 +122,52 @@ inline void fill_bce_backward(BceCall& call, const at::Tensor& grad_loss, bool t
   p.grad_target = target_grad ? call.grad_target.mutable_data_ptr() : nullptr;
 }
 
-}  // namespace glue
+at::Tensor bce_fwd(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& label,
+                   const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& pos_weight, int64_t kind,
+                   double alpha, double exponent, bool iou_weighted, bool reduce_rows) {
+  BceCall call = bce_call(input, target, label, weight, pos_weight, kind, alpha, exponent, iou_weighted, reduce_rows);
+  alloc_bce_loss(call);
+  run_kernel(input, LOSSEXT_ENTRY(bce_fwd), call.params);
+  return call.loss;
+}
+
+std::tuple<at::Tensor, at::Tensor> bce_bwd(const at::Tensor& grad_loss, const at::Tensor& input,
+                                           const at::Tensor& target, const c10::optional<at::Tensor>& label,
+                                           const c10::optional<at::Tensor>& weight,
+                                           const c10::optional<at::Tensor>& pos_weight, int64_t kind, double alpha,
+                                           double exponent, bool iou_weighted, bool reduce_rows, bool target_grad) {
+  BceCall call = bce_call(input, target, label, weight, pos_weight, kind, alpha, exponent, iou_weighted, reduce_rows);
+  fill_bce_backward(call, grad_loss, target_grad);
+  run_kernel(input, LOSSEXT_ENTRY(bce_bwd), call.params);
+  return {call.grad_input, call.grad_target};
+}
+
+void register_bce(torch::Library& m) {
+  m.impl("bce_fwd", &bce_fwd);
+  m.impl("bce_bwd", &bce_bwd);
+}
+
+}  // namespace
+
+// kind 0 BCE with logits (weight, pos_weight), 1 quality focal (exponent
+// beta; target dense, or the score (N,) with label (N,) int64), 2 varifocal
+// (alpha, exponent gamma, iou_weighted). input (N, C); weight and pos_weight
+// broadcast to (N, C). Forward: per element in input's dtype, or per-row sums
+// in the accumulate type (reduce_rows). Backward: d/d input, and d/d target
+// when target_grad (BCE with a dense target; else an empty tensor).
+TORCH_LIBRARY_FRAGMENT(lossext, m) {
+  m.def(
+      "bce_fwd(Tensor input, Tensor target, Tensor? label, Tensor? weight, Tensor? pos_weight, int kind, "
+      "float alpha, float exponent, bool iou_weighted, bool reduce_rows) -> Tensor",
+      kPt2);
+  m.def(
+      "bce_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? label, Tensor? weight, Tensor? pos_weight, "
+      "int kind, float alpha, float exponent, bool iou_weighted, bool reduce_rows, bool target_grad) "
+      "-> (Tensor grad_input, Tensor grad_target)",
+      kPt2);
+}
+
+LOSSEXT_IMPL_CPU_AND_CUDA(register_bce)
+
+}  // namespace ops
 }  // namespace lossext
