@@ -18,7 +18,7 @@ struct BceCall {
 // An optional per-element factor broadcast to (rows, cols) in the accumulate
 // type, read in place through its two strides.
 at::Tensor bce_factor(const c10::optional<at::Tensor>& f, const char* name, const at::Tensor& input, int64_t* rs,
-                             int64_t* cs) {
+                      int64_t* cs) {
   *rs = *cs = 0;
   if (!f.has_value() || !f->defined()) return at::Tensor();
   check_same_device(input, "input", *f, name);
@@ -38,8 +38,8 @@ at::Tensor bce_factor(const c10::optional<at::Tensor>& f, const char* name, cons
 // (rows,) int64 the score (rows,) of quality focal's label-score form; all
 // floating tensors of input's dtype.
 BceCall bce_call(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& label,
-                        const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& pos_weight,
-                        int64_t kind, double alpha, double exponent, bool iou_weighted, bool reduce_rows) {
+                 const c10::optional<at::Tensor>& weight, const c10::optional<at::Tensor>& pos_weight, int64_t kind,
+                 double alpha, double exponent, bool iou_weighted, bool reduce_rows) {
   TORCH_CHECK_VALUE(input.dim() == 2, "input must have shape (N, C), got ", input.sizes());
   check_same_device(input, "input", target, "target");
   TORCH_CHECK_TYPE(target.scalar_type() == input.scalar_type(), "target must have the dtype of input ",
