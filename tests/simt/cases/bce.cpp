@@ -225,3 +225,75 @@ void register_bce() {
 TH_CASES(register_bce);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a detection head's size, float32, laid out as the torch op passes them, and
+// what each launch must move at least. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+// BCE with logits, 'none': the per-element forward, then the backward with
+// the target's gradient under a per-element upstream gradient.
+void bce_elements(int64_t rows, int64_t cols) {
+  Workload w(std::to_string(rows) + "x" + std::to_string(cols) + " f32, BCE, 'none', target gradient");
+  BceParams p;
+  p.dtype = DType::Float32;
+  p.rows = rows;
+  p.cols = cols;
+  p.kind = BceKind::Bce;
+  p.x = w.uniform("logits", rows * cols, -6, 6);
+  p.t = w.uniform("target", rows * cols, 0, 1);
+  p.loss = w.buf<float>("loss", rows * cols);
+  w.run("bce_fwd_cuda", [&] { return simt_bce_fwd_cuda(&p); }, {{{{"logits"}, {"target"}}, {{"loss"}}, ""}});
+  p.grad_loss = w.uniform("grad_loss", rows * cols, 0.5, 1);
+  p.grad_rs = cols;
+  p.grad_cs = 1;
+  p.grad_input = w.buf<float>("grad_logits", rows * cols);
+  p.grad_target = w.buf<float>("grad_target", rows * cols);
+  w.run("bce_bwd_cuda", [&] { return simt_bce_bwd_cuda(&p); },
+        {{{{"logits"}, {"target"}, {"grad_loss"}}, {{"grad_logits"}, {"grad_target"}}, ""}});
+}
+
+// Quality focal with (label, score) targets, 'sum': row sums (a warp per
+// row), then the backward under a broadcast upstream gradient.
+void quality_focal_rows(int64_t rows, int64_t cols) {
+  Workload w(std::to_string(rows) + "x" + std::to_string(cols) + " f32, quality focal, (label, score), 'sum'");
+  BceParams p;
+  p.dtype = DType::Float32;
+  p.rows = rows;
+  p.cols = cols;
+  p.kind = BceKind::QualityFocal;
+  p.reduce_rows = true;
+  p.x = w.uniform("logits", rows * cols, -6, 6);
+  int64_t* label = w.indices("label", rows, 0, cols);  // cols: a background row
+  p.label = label;
+  p.score = w.uniform("score", rows, 0, 1);
+  // A background row's score is never needed (no column matches its label).
+  size_t score_bytes = 0;
+  for (int64_t r = 0; r < rows; ++r) score_bytes += label[r] < cols ? sizeof(float) : 0;
+  p.loss = w.buf<float>("loss", rows);
+  w.run("bce_fwd_cuda", [&] { return simt_bce_fwd_cuda(&p); },
+        {{{{"logits"}, {"label"}, {"score", score_bytes}}, {{"loss"}}, ""}});
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_rs = p.grad_cs = 0;
+  p.grad_input = w.buf<float>("grad_logits", rows * cols);
+  w.run("bce_bwd_cuda", [&] { return simt_bce_bwd_cuda(&p); },
+        {{{{"logits"}, {"label"}, {"score", score_bytes}, {"grad_loss"}}, {{"grad_logits"}}, ""}});
+}
+
+void bce_workloads() {
+  bce_elements(2048, 80);
+  quality_focal_rows(2048, 80);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(bce_workloads)
+
+}  // namespace traffic
+#endif
