@@ -88,6 +88,18 @@ TORCH_LIBRARY(lossext, m) {
       "-> Tensor",
       pt2);
 
+  // Task-aligned assignment (ultralytics' TaskAlignedAssigner; kernels/task_aligned_launch.h):
+  // pd_scores (B, A, C) probabilities, pd_bboxes (B, A, 4) and gt_bboxes (B, G, 4) xyxy,
+  // anc_points (A, 2), gt_labels and mask_gt (B, G); overlap 0 CIoU, 1 IoU. No gradient.
+  // target_labels, fg_mask, target_gt_idx (B, A); target_bboxes (B, A, 4) in gt_bboxes' dtype;
+  // target_scores (B, A, C) in pd_scores' dtype.
+  m.def(
+      "task_aligned_assign(Tensor pd_scores, Tensor pd_bboxes, Tensor anc_points, Tensor gt_labels, "
+      "Tensor gt_bboxes, Tensor mask_gt, int topk, float alpha, float beta, float eps, int overlap, "
+      "float min_box_side) -> (Tensor target_labels, Tensor target_bboxes, Tensor target_scores, "
+      "Tensor fg_mask, Tensor target_gt_idx)",
+      pt2);
+
   // Segmentation overlap statistics (kernels/segmentation.h): input (N, C,
   // d...) logits, target int64 class indices (N, d...) or a float mask of the
   // input's shape; activation 0 identity, 1 sigmoid, 2 softmax. stats (N, 3, C)
