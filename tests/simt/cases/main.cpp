@@ -26,6 +26,7 @@
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"
 #include "kernels/segmentation_launch.h"
+#include "kernels/task_aligned_launch.h"
 #include "kernels/total_variation_launch.h"
 #include "simt/runtime.h"
 

@@ -1,0 +1,236 @@
+// Cases: the task-aligned assignment (tal_select_kernel, tal_resolve_kernel,
+// tal_box_max_kernel, tal_targets_kernel) against the CPU passes
+// (cpu/loops/task_aligned.h) run serially on the same inputs. Every
+// intermediate (each box's positives, each anchor's box) and every integer
+// output must be equal; scores to rounding.
+#include <algorithm>
+#include <cmath>
+
+#include "common.h"
+#include "cpu/loops/task_aligned.h"
+#include "kernels/task_aligned_launch.h"
+#include "simt/runtime.h"
+
+namespace cases {
+namespace {
+
+enum class Layout {
+  Random,      // boxes anywhere, some padded
+  Crowded,     // every box around the grid centre: anchors inside several boxes
+  Ties,        // equal scores and one predicted box for every anchor: ties everywhere
+  Degenerate,  // zero-width, zero-height and point boxes
+  AllPadded,   // no real box
+};
+
+struct TalCase {
+  DType dtype;
+  OverlapKind overlap;
+  int64_t topk;
+  int64_t batch, side, classes, boxes;  // anchors: a side x side grid
+  Layout layout = Layout::Random;
+  float min_side = 4.0f;
+  float alpha = 1.0f, beta = 6.0f;
+};
+
+const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::Crowded: return "crowded";
+    case Layout::Ties: return "ties";
+    case Layout::Degenerate: return "degenerate";
+    case Layout::AllPadded: return "all_padded";
+    default: return "random";
+  }
+}
+
+// Every scratch and output buffer of the params, sentinel-filled.
+struct TalBuffers {
+  Buf<int32_t> positives, assigned;
+  Buf<float> metric, overlap, box_max;
+  Buf<int64_t> labels, gt_idx;
+  Buf<float> boxes;
+  Buf<unsigned char> scores;
+  Buf<bool> fg;
+  TalBuffers(int64_t B, int64_t A, int64_t G, int64_t C, int64_t k, DType d)
+      : positives(B * G * k),
+        assigned(B * A),
+        metric(B * A),
+        overlap(B * A),
+        box_max(B * G * 2),
+        labels(B * A),
+        gt_idx(B * A),
+        boxes(B * A * 4),
+        scores(B * A * C * elem_size(d), elem_size(d)),
+        fg(B * A) {}
+  void wire(TaskAlignedParams& p) {
+    p.positives = positives.p;
+    p.assigned = assigned.p;
+    p.anchor_metric = metric.p;
+    p.anchor_overlap = overlap.p;
+    p.box_max = box_max.p;
+    p.target_labels = labels.p;
+    p.target_gt_idx = gt_idx.p;
+    p.target_boxes = boxes.p;
+    p.target_scores = scores.p;
+    p.fg_mask = fg.p;
+  }
+};
+
+template <class T>
+void compare_exact(Ctx& c, const char* what, const Buf<T>& got, const Buf<T>& want) {
+  if (got.unwritten()) c.fail("%s: %zu of %zu values unwritten", what, got.unwritten(), got.n);
+  int shown = 0;
+  for (size_t i = 0; i < got.n; ++i) {
+    if (std::memcmp(&got.p[i], &want.p[i], sizeof(T)) != 0 && shown++ < 3)
+      c.fail("%s[%zu] = %g, want %g", what, i, double(got.p[i]), double(want.p[i]));
+  }
+}
+
+void task_aligned(Ctx& c, const TalCase& k) {
+  auto rng = rng_for(c.name);
+  const int64_t B = k.batch, A = k.side * k.side, C = k.classes, G = k.boxes;
+  const double stride = 4, extent = double(k.side) * stride;
+  std::vector<float> anchors(A * 2);
+  for (int64_t a = 0; a < A; ++a) {
+    anchors[2 * a] = float((a % k.side + 0.5) * stride);
+    anchors[2 * a + 1] = float((a / k.side + 0.5) * stride);
+  }
+  std::vector<float> gt(B * G * 4), pd(B * A * 4);
+  std::vector<int64_t> labels(B * G);
+  std::vector<uint8_t> valid(B * G);
+  for (int64_t i = 0; i < B * G; ++i) {
+    double cx = uniform(rng, 0, extent), cy = uniform(rng, 0, extent);
+    double w = uniform(rng, 2, extent / 2), h = uniform(rng, 2, extent / 2);
+    if (k.layout == Layout::Crowded) cx = cy = extent / 2 + uniform(rng, -2, 2);
+    if (k.layout == Layout::Degenerate) {
+      if (i % 3 != 1) w = 0;
+      if (i % 3 != 0) h = 0;
+    }
+    gt[4 * i] = float(cx - w / 2), gt[4 * i + 1] = float(cy - h / 2);
+    gt[4 * i + 2] = float(cx + w / 2), gt[4 * i + 3] = float(cy + h / 2);
+    labels[i] = int64_t(uniform(rng, 0, double(C) - 1e-9));
+    valid[i] = k.layout == Layout::AllPadded ? 0 : (i % 5 != 4);
+    if (!valid[i]) labels[i] = i % 2 ? 0 : -1;  // padding: any label, as ultralytics' zeros or -1
+  }
+  for (int64_t i = 0; i < B * A; ++i) {
+    const int64_t a = i % A;
+    double cx = anchors[2 * a] + uniform(rng, -3, 3), cy = anchors[2 * a + 1] + uniform(rng, -3, 3);
+    double w = uniform(rng, 1, extent / 2), h = uniform(rng, 1, extent / 2);
+    if (k.layout == Layout::Ties) cx = cy = extent / 2, w = h = extent / 3;
+    pd[4 * i] = float(cx - w / 2), pd[4 * i + 1] = float(cy - h / 2);
+    pd[4 * i + 2] = float(cx + w / 2), pd[4 * i + 3] = float(cy + h / 2);
+  }
+  std::vector<double> s(B * A * C);
+  for (auto& v : s) v = k.layout == Layout::Ties ? 0.5 : uniform(rng, 0, 1);
+  Typed scores(k.dtype, s);
+
+  TaskAlignedParams p;
+  p.scores = scores.ptr();
+  p.dtype = k.dtype;
+  p.pred_boxes = pd.data();
+  p.anchors = anchors.data();
+  p.labels = labels.data();
+  p.gt_boxes = gt.data();
+  p.valid = valid.data();
+  p.batch = B, p.num_anchors = A, p.classes = C, p.boxes = G;
+  p.topk = k.topk;
+  p.alpha = k.alpha, p.beta = k.beta, p.eps = 1e-9f;
+  p.min_side = k.min_side;
+  p.overlap = k.overlap;
+
+  TalBuffers dev(B, A, G, C, k.topk, k.dtype), ref(B, A, G, C, k.topk, k.dtype);
+  TaskAlignedParams pd_params = p, ref_params = p;
+  dev.wire(pd_params);
+  ref.wire(ref_params);
+  const long before = simt::launches();
+  if (int rc = simt_task_aligned_assign_cuda(&pd_params)) return c.fail("launch returned %d", rc);
+  if (simt::launches() - before != 4) c.fail("%ld launches, want 4", simt::launches() - before);
+
+  cpu::tal_select_boxes(ref_params, 0, B * G);
+  cpu::tal_resolve_anchors(ref_params, 0, B * A);
+  cpu::tal_box_maxima(ref_params, 0, B);
+  cpu::tal_write_targets(ref_params, 0, B * A);
+
+  compare_exact(c, "positives", dev.positives, ref.positives);
+  compare_exact(c, "assigned", dev.assigned, ref.assigned);
+  compare_exact(c, "target_labels", dev.labels, ref.labels);
+  compare_exact(c, "target_gt_idx", dev.gt_idx, ref.gt_idx);
+  compare_exact(c, "fg_mask", dev.fg, ref.fg);
+  compare_exact(c, "target_boxes", dev.boxes, ref.boxes);
+  th::compare(c, "anchor_metric", to_double(dev.metric.p, B * A), to_double(ref.metric.p, B * A), 1e-6, 1e-30);
+  th::compare(c, "anchor_overlap", to_double(dev.overlap.p, B * A), to_double(ref.overlap.p, B * A), 1e-6, 1e-30);
+  th::compare(c, "box_max", to_double(dev.box_max.p, B * G * 2), to_double(ref.box_max.p, B * G * 2), 1e-6, 1e-30);
+  if (dev.scores.unwritten()) c.fail("%zu target scores unwritten", dev.scores.unwritten());
+  th::compare(c, "target_scores", read_typed(k.dtype, dev.scores.p, B * A * C),
+              read_typed(k.dtype, ref.scores.p, B * A * C), rtol_out(k.dtype), 1e-30);
+  c.add_digest(dev.positives);
+  c.add_digest(dev.assigned);
+  c.add_digest(dev.scores);
+
+  // What the case is meant to reach, so that it cannot pass vacuously.
+  int64_t fg = 0, several = 0;
+  for (int64_t i = 0; i < B * A; ++i) fg += ref.fg.p[i];
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t a = 0; a < A; ++a) {
+      int64_t n = 0;
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t j = 0; j < k.topk; ++j) n += ref.positives.p[(b * G + g) * k.topk + j] == int32_t(a);
+      several += n > 1;
+    }
+  // No anchor lies strictly inside a zero-area box unless min_side widens it.
+  const bool none = k.layout == Layout::AllPadded || (k.layout == Layout::Degenerate && k.min_side == 0.0f);
+  if (none && fg != 0) c.fail("%lld foreground anchors, want none", (long long)fg);
+  if (k.layout != Layout::Degenerate && !none && fg == 0) c.fail("no foreground anchor");
+  if (k.layout == Layout::Crowded && several == 0) c.fail("no anchor is a positive of several boxes");
+}
+
+void add_case(const TalCase& k) {
+  char name[200];
+  std::snprintf(name, sizeof name, "task_aligned/%s/%s/k%lld/B%lld_A%lld_C%lld_G%lld/%s/min%g",
+                dtype_name(k.dtype), k.overlap == OverlapKind::CIoU ? "ciou" : "iou", (long long)k.topk,
+                (long long)k.batch, (long long)(k.side * k.side), (long long)k.classes, (long long)k.boxes,
+                layout_name(k.layout), double(k.min_side));
+  th::add(name, [k](Ctx& c) { task_aligned(c, k); });
+}
+
+// No box, no anchor or no image: no launch at all (the adapter fills the outputs).
+void task_aligned_empty(Ctx& c) {
+  for (int which = 0; which < 3; ++which) {
+    TaskAlignedParams p;
+    p.batch = which == 2 ? 0 : 2;
+    p.num_anchors = which == 1 ? 0 : 16;
+    p.boxes = which == 0 ? 0 : 3;
+    p.classes = 4;
+    const long before = simt::launches();
+    if (int rc = simt_task_aligned_assign_cuda(&p)) return c.fail("launch returned %d", rc);
+    if (simt::launches() != before) c.fail("%ld launches for an empty input", simt::launches() - before);
+  }
+}
+
+void register_task_aligned() {
+  const DType dtypes[] = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16};
+  for (DType d : dtypes)
+    for (OverlapKind o : {OverlapKind::CIoU, OverlapKind::IoU}) {
+      add_case({d, o, 5, 2, 9, 4, 6});    // a thread's short list
+      add_case({d, o, 20, 2, 9, 3, 5});   // the long list (topk > 16)
+    }
+  // More anchors than a select block has threads; topk 13 as ultralytics.
+  add_case({DType::Float32, OverlapKind::CIoU, 13, 2, 20, 6, 9});
+  add_case({DType::Float32, OverlapKind::CIoU, 13, 1, 20, 3, 12, Layout::Crowded});
+  add_case({DType::Float16, OverlapKind::IoU, 4, 2, 12, 3, 8, Layout::Crowded, 0.0f});
+  add_case({DType::Float32, OverlapKind::CIoU, 7, 2, 12, 3, 6, Layout::Ties});
+  add_case({DType::Float32, OverlapKind::CIoU, 40, 1, 12, 3, 4, Layout::Ties});
+  add_case({DType::Float32, OverlapKind::CIoU, 5, 2, 10, 3, 9, Layout::Degenerate, 12.0f});
+  add_case({DType::BFloat16, OverlapKind::CIoU, 5, 2, 10, 3, 9, Layout::Degenerate, 0.0f});
+  add_case({DType::Float32, OverlapKind::CIoU, 3, 2, 8, 3, 4, Layout::AllPadded});
+  // topk = A: every anchor is in every top-k; alpha, beta other than 1, 6.
+  TalCase all{DType::Float32, OverlapKind::CIoU, 64, 1, 8, 3, 5};
+  all.alpha = 0.5f, all.beta = 2.0f;
+  add_case(all);
+  th::add("task_aligned/empty", task_aligned_empty);
+}
+
+}  // namespace
+
+TH_CASES(register_task_aligned);
+
+}  // namespace cases
