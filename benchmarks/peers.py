@@ -74,7 +74,9 @@ def smp_losses():
 # for its metadata only. It must not shadow anything else (torchvision's
 # compiled ops do not load into every torch), so it is on sys.path only while
 # ultralytics.utils.tal is imported.
-ULTRALYTICS_DIR = pathlib.Path(os.environ.get("LOSSEXT_ULTRALYTICS_DIR") or ROOT / "build" / "peers-ultralytics")
+ULTRALYTICS_DIR = pathlib.Path(
+    os.environ.get("LOSSEXT_ULTRALYTICS_DIR") or ROOT / "build" / "peers-ultralytics"
+)
 
 
 def ultralytics_tal():

@@ -44,7 +44,9 @@ def assert_same(got, want, score_tol=1e-6):
         if name == "target_scores":
             torch.testing.assert_close(x.float(), y.float(), rtol=score_tol, atol=score_tol, msg=name)
         else:
-            assert torch.equal(x.to(y.dtype), y), f"{name} differs at {int((x.to(y.dtype) != y).sum())} places"
+            assert torch.equal(x.to(y.dtype), y), (
+                f"{name} differs at {int((x.to(y.dtype) != y).sum())} places"
+            )
 
 
 def positive_metric_counts(scores, pd, anc, labels, gt, mask, min_box_side=16.0):
@@ -100,7 +102,9 @@ def test_reference_equals_ultralytics_up_to_zero_metric_ties(ultralytics, seed):
             assert torch.equal(x[scored].to(y.dtype), y[scored]), name
 
 
-@pytest.mark.parametrize("kw", [dict(alpha=0.5, beta=2.0), dict(stride=[32]), dict(stride=[8, 4, 32], eps=1e-3)])
+@pytest.mark.parametrize(
+    "kw", [dict(alpha=0.5, beta=2.0), dict(stride=[32]), dict(stride=[8, 4, 32], eps=1e-3)]
+)
 def test_module_options_equal_ultralytics(ultralytics, kw):
     args = make_inputs(seed=7, box_size=(30, 60), pred_size=(40, 56))
     want = ultralytics.TaskAlignedAssigner(topk=4, num_classes=7, **kw)(*args)
@@ -113,7 +117,10 @@ def test_no_boxes_equals_ultralytics(ultralytics):
     scores, pd, anc, _, _, _ = make_inputs()
     empty = (torch.zeros(2, 0, 1), torch.zeros(2, 0, 4), torch.zeros(2, 0, 1))
     want = ultralytics.TaskAlignedAssigner(num_classes=7)(scores, pd, anc, *empty)
-    for got in (lossext.task_aligned_assign(scores, pd, anc, *empty), reference.task_aligned_assign(scores, pd, anc, *empty)):
+    for got in (
+        lossext.task_aligned_assign(scores, pd, anc, *empty),
+        reference.task_aligned_assign(scores, pd, anc, *empty),
+    ):
         assert bool((got[0] == 7).all()) and got[0].dtype == torch.long
         for x, y in zip(got, want):
             assert torch.equal(x.to(y.dtype), y)
@@ -145,7 +152,13 @@ def test_kernel_equals_reference(dtype, iou, topk):
 
 
 @pytest.mark.parametrize(
-    "kw", [dict(min_box_side=0.0), dict(min_box_side=40.0), dict(alpha=0.0, beta=0.0), dict(alpha=2.0, beta=1.0, eps=0.5)]
+    "kw",
+    [
+        dict(min_box_side=0.0),
+        dict(min_box_side=40.0),
+        dict(alpha=0.0, beta=0.0),
+        dict(alpha=2.0, beta=1.0, eps=0.5),
+    ],
 )
 def test_kernel_options_equal_reference(kw):
     args = make_inputs(seed=3)
@@ -317,7 +330,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("change, exc, match", BAD, ids=[f"{i}-{next(iter(c))}" for i, (c, _, _) in enumerate(BAD)])
+@pytest.mark.parametrize(
+    "change, exc, match", BAD, ids=[f"{i}-{next(iter(c))}" for i, (c, _, _) in enumerate(BAD)]
+)
 def test_bad_arguments(change, exc, match):
     with pytest.raises(exc, match=match) as info:
         lossext.task_aligned_assign(**_bad(**change))
@@ -352,3 +367,11 @@ def test_module_rejects_other_topk2_and_class_count():
         lossext.nn.TaskAlignedAssigner(topk=10, topk2=7)
     with pytest.raises(lossext.ArgumentError, match="num_classes"):
         lossext.nn.TaskAlignedAssigner(num_classes=80)(*make_inputs())
+
+
+def test_benchmark_implementations_agree():
+    from benchmarks import bench_task_aligned
+
+    args = bench_task_aligned.make_inputs(2, 12, 5, "cpu")
+    impls = bench_task_aligned.implementations(10)
+    assert_same(impls["lossext"](*args), impls["reference"](*args))

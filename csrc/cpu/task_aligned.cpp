@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "cpu/loops/task_aligned.h"
+#include "cpu/memory.h"
 #include "glue/task_aligned.h"
 
 namespace lossext {
@@ -21,6 +22,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> task_alig
   const TaskAlignedParams& p = call.params;
   if (p.boxes == 0 || p.batch == 0 || p.num_anchors == 0) return glue::task_aligned_outputs(call);
   const int64_t boxes = p.batch * p.boxes, anchors = p.batch * p.num_anchors;
+  // The (B, A, C) scores are the one large output: fault it in huge pages.
+  advise_huge_pages(call.target_scores.mutable_data_ptr(), size_t(call.target_scores.nbytes()));
   // A box scans every anchor; an anchor scans every box (and a row of C scores).
   at::parallel_for(0, boxes, 1, [&](int64_t first, int64_t last) { tal_select_boxes(p, first, last); });
   at::parallel_for(0, anchors, 256, [&](int64_t first, int64_t last) { tal_resolve_anchors(p, first, last); });

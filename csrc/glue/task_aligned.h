@@ -39,8 +39,7 @@ inline void check_finite_at_least(double v, double low, const char* name) {
 inline TaskAlignedCall task_aligned_call(const at::Tensor& pd_scores, const at::Tensor& pd_bboxes,
                                          const at::Tensor& anc_points, const at::Tensor& gt_labels,
                                          const at::Tensor& gt_bboxes, const at::Tensor& mask_gt, int64_t topk,
-                                         double alpha, double beta, double eps, int64_t overlap,
-                                         double min_box_side) {
+                                         double alpha, double beta, double eps, int64_t overlap, double min_box_side) {
   TORCH_CHECK_VALUE(pd_scores.dim() == 3, "pd_scores must have shape (B, A, C), got ", pd_scores.sizes());
   const int64_t B = pd_scores.size(0), A = pd_scores.size(1), C = pd_scores.size(2);
   TORCH_CHECK_VALUE(C >= 1, "pd_scores must have at least one class, got shape ", pd_scores.sizes());

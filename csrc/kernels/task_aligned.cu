@@ -18,8 +18,7 @@ constexpr int kTalSmallTopk = 16;
 inline constexpr ValueList<kTalSmallTopk, kTalMaxTopk> kTalListSizes{};
 
 template <typename T>
-__device__ __forceinline__ float score_at(const T* scores, int64_t b, int64_t a, int64_t label, int64_t A,
-                                          int64_t C) {
+__device__ __forceinline__ float score_at(const T* scores, int64_t b, int64_t a, int64_t label, int64_t A, int64_t C) {
   if (label < 0 || label >= C) return 0.0f;
   return float(to_acc(scores[(b * A + a) * C + label]));
 }
@@ -52,8 +51,8 @@ __global__ void __launch_bounds__(kTalSelectThreads)
     tal_select_kernel(const T* __restrict__ scores, const float* __restrict__ pred_boxes,
                       const float* __restrict__ anchors, const int64_t* __restrict__ labels,
                       const float* __restrict__ gt_boxes, const uint8_t* __restrict__ valid,
-                      int32_t* __restrict__ positives, int64_t num_boxes, int64_t G, int64_t A, int64_t C,
-                      int64_t k, float alpha, float beta, float min_side) {
+                      int32_t* __restrict__ positives, int64_t num_boxes, int64_t G, int64_t A, int64_t C, int64_t k,
+                      float alpha, float beta, float min_side) {
   __shared__ uint64_t scratch[kTalSelectThreads / 32];
   __shared__ int32_t chosen[kTalMaxTopk];
   for (int64_t bg = blockIdx.x; bg < num_boxes; bg += gridDim.x) {
@@ -122,10 +121,9 @@ __global__ void __launch_bounds__(kTalThreads)
                        const float* __restrict__ anchors, const int64_t* __restrict__ labels,
                        const float* __restrict__ gt_boxes, const uint8_t* __restrict__ valid,
                        const int32_t* __restrict__ positives, int32_t* __restrict__ assigned,
-                       float* __restrict__ anchor_metric, float* __restrict__ anchor_overlap, int64_t total,
-                       int64_t G, int64_t A, int64_t C, int64_t k, float alpha, float beta, float min_side) {
-  for (int64_t ba = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; ba < total;
-       ba += int64_t(gridDim.x) * blockDim.x) {
+                       float* __restrict__ anchor_metric, float* __restrict__ anchor_overlap, int64_t total, int64_t G,
+                       int64_t A, int64_t C, int64_t k, float alpha, float beta, float min_side) {
+  for (int64_t ba = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; ba < total; ba += int64_t(gridDim.x) * blockDim.x) {
     const int64_t b = ba / A, a = ba - b * A;
     const float x = anchors[2 * a], y = anchors[2 * a + 1];
     const float* pd = pred_boxes + ba * 4;
@@ -198,8 +196,7 @@ __global__ void __launch_bounds__(kTalThreads)
                        const int32_t* __restrict__ assigned, const float* __restrict__ anchor_metric,
                        const float* __restrict__ box_max, int64_t* __restrict__ target_labels,
                        float* __restrict__ target_boxes, T* __restrict__ target_scores, bool* __restrict__ fg_mask,
-                       int64_t* __restrict__ target_gt_idx, int64_t total, int64_t G, int64_t A, int64_t C,
-                       float eps) {
+                       int64_t* __restrict__ target_gt_idx, int64_t total, int64_t G, int64_t A, int64_t C, float eps) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ba = i / C, c = i - ba * C, b = ba / A;
     const int32_t g_assigned = assigned[ba];

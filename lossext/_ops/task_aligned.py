@@ -3,7 +3,9 @@ import torch
 from lossext._ops._spec import OpSpec
 
 
-def _fake(pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk, alpha, beta, eps, overlap, min_side):
+def _fake(
+    pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk, alpha, beta, eps, overlap, min_side
+):
     batch, anchors, classes = pd_scores.shape
     return (
         pd_scores.new_empty((batch, anchors), dtype=torch.long),

@@ -15,8 +15,10 @@ def _boxes_arg(x, name, last):
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating tensor, got {x.dtype}")
     if x.dim() != 3 or x.shape[-1] != last:
-        raise ArgumentError(f"{name} must have shape (B, {'A' if name.startswith('pd') else 'G'}, {last}), "
-                            f"got {tuple(x.shape)}")
+        raise ArgumentError(
+            f"{name} must have shape (B, {'A' if name.startswith('pd') else 'G'}, {last}), "
+            f"got {tuple(x.shape)}"
+        )
 
 
 def _per_box(x, name, batch, boxes):
@@ -25,7 +27,9 @@ def _per_box(x, name, batch, boxes):
     if x.dim() == 3 and x.shape[-1] == 1:
         x = x.squeeze(-1)
     if x.dim() != 2 or tuple(x.shape) != (batch, boxes):
-        raise ArgumentError(f"{name} must have shape (B, G, 1) or (B, G) = ({batch}, {boxes}), got {tuple(x.shape)}")
+        raise ArgumentError(
+            f"{name} must have shape (B, G, 1) or (B, G) = ({batch}, {boxes}), got {tuple(x.shape)}"
+        )
     if x.is_complex():
         raise TypeError(f"{name} must be a real tensor, got {x.dtype}")
     return x
@@ -91,22 +95,33 @@ def task_aligned_assign(
     batch, anchors, classes = pd_scores.shape
     _boxes_arg(pd_bboxes, "pd_bboxes", 4)
     if tuple(pd_bboxes.shape[:2]) != (batch, anchors):
-        raise ArgumentError(f"pd_bboxes must have shape (B, A, 4) = ({batch}, {anchors}, 4), got {tuple(pd_bboxes.shape)}")
+        raise ArgumentError(
+            f"pd_bboxes must have shape (B, A, 4) = ({batch}, {anchors}, 4), got {tuple(pd_bboxes.shape)}"
+        )
     check_tensor(anc_points, "anc_points")
     if not anc_points.is_floating_point():
         raise TypeError(f"anc_points must be a floating tensor, got {anc_points.dtype}")
     if tuple(anc_points.shape) != (anchors, 2):
-        raise ArgumentError(f"anc_points must have shape (A, 2) = ({anchors}, 2), got {tuple(anc_points.shape)}")
+        raise ArgumentError(
+            f"anc_points must have shape (A, 2) = ({anchors}, 2), got {tuple(anc_points.shape)}"
+        )
     _boxes_arg(gt_bboxes, "gt_bboxes", 4)
     if gt_bboxes.shape[0] != batch:
-        raise ArgumentError(f"gt_bboxes must have shape (B, G, 4) with B = {batch}, got {tuple(gt_bboxes.shape)}")
+        raise ArgumentError(
+            f"gt_bboxes must have shape (B, G, 4) with B = {batch}, got {tuple(gt_bboxes.shape)}"
+        )
     boxes = gt_bboxes.shape[1]
     gt_labels = _per_box(gt_labels, "gt_labels", batch, boxes)
     if gt_labels.dtype == torch.bool:
         raise TypeError("gt_labels must be an integer or floating tensor, got torch.bool")
     mask_gt = _per_box(mask_gt, "mask_gt", batch, boxes)
-    for name, x in (("pd_bboxes", pd_bboxes), ("anc_points", anc_points), ("gt_labels", gt_labels),
-                    ("gt_bboxes", gt_bboxes), ("mask_gt", mask_gt)):
+    for name, x in (
+        ("pd_bboxes", pd_bboxes),
+        ("anc_points", anc_points),
+        ("gt_labels", gt_labels),
+        ("gt_bboxes", gt_bboxes),
+        ("mask_gt", mask_gt),
+    ):
         check_same_device(x, name, pd_scores, "pd_scores")
     if not isinstance(topk, int) or isinstance(topk, bool):
         raise TypeError(f"topk must be an int, got {type(topk).__name__} {topk!r}")
@@ -130,9 +145,30 @@ def task_aligned_assign(
     if not _ext.has_kernels(pd_scores.device):
         _ext.warn_fallback("task_aligned_assign", pd_scores.device)
         return reference.task_aligned_assign(
-            pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk, alpha, beta, eps, iou, min_box_side
+            pd_scores,
+            pd_bboxes,
+            anc_points,
+            gt_labels,
+            gt_bboxes,
+            mask_gt,
+            topk,
+            alpha,
+            beta,
+            eps,
+            iou,
+            min_box_side,
         )
     return torch.ops.lossext.task_aligned_assign(
-        pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk, alpha, beta, eps,
-        int(_cpp.code(_cpp.OverlapKind, iou)), min_box_side,
+        pd_scores,
+        pd_bboxes,
+        anc_points,
+        gt_labels,
+        gt_bboxes,
+        mask_gt,
+        topk,
+        alpha,
+        beta,
+        eps,
+        int(_cpp.code(_cpp.OverlapKind, iou)),
+        min_box_side,
     )

@@ -40,11 +40,25 @@ class TaskAlignedAssigner(nn.Module):
         self.iou = iou
 
     def forward(self, pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt):
-        if isinstance(pd_scores, torch.Tensor) and pd_scores.dim() == 3 and pd_scores.shape[-1] != self.num_classes:
+        if (
+            isinstance(pd_scores, torch.Tensor)
+            and pd_scores.dim() == 3
+            and pd_scores.shape[-1] != self.num_classes
+        ):
             raise ArgumentError(
                 f"pd_scores has {pd_scores.shape[-1]} classes but the assigner num_classes={self.num_classes}"
             )
         return F.task_aligned_assign(
-            pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt,
-            self.topk, self.alpha, self.beta, self.eps, self.iou, float(self.stride_val),
+            pd_scores,
+            pd_bboxes,
+            anc_points,
+            gt_labels,
+            gt_bboxes,
+            mask_gt,
+            self.topk,
+            self.alpha,
+            self.beta,
+            self.eps,
+            self.iou,
+            float(self.stride_val),
         )

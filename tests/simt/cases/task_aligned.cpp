@@ -185,10 +185,10 @@ void task_aligned(Ctx& c, const TalCase& k) {
 
 void add_case(const TalCase& k) {
   char name[200];
-  std::snprintf(name, sizeof name, "task_aligned/%s/%s/k%lld/B%lld_A%lld_C%lld_G%lld/%s/min%g",
-                dtype_name(k.dtype), k.overlap == OverlapKind::CIoU ? "ciou" : "iou", (long long)k.topk,
-                (long long)k.batch, (long long)(k.side * k.side), (long long)k.classes, (long long)k.boxes,
-                layout_name(k.layout), double(k.min_side));
+  std::snprintf(name, sizeof name, "task_aligned/%s/%s/k%lld/B%lld_A%lld_C%lld_G%lld/%s/min%g", dtype_name(k.dtype),
+                k.overlap == OverlapKind::CIoU ? "ciou" : "iou", (long long)k.topk, (long long)k.batch,
+                (long long)(k.side * k.side), (long long)k.classes, (long long)k.boxes, layout_name(k.layout),
+                double(k.min_side));
   th::add(name, [k](Ctx& c) { task_aligned(c, k); });
 }
 
@@ -210,8 +210,8 @@ void register_task_aligned() {
   const DType dtypes[] = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16};
   for (DType d : dtypes)
     for (OverlapKind o : {OverlapKind::CIoU, OverlapKind::IoU}) {
-      add_case({d, o, 5, 2, 9, 4, 6});    // a thread's short list
-      add_case({d, o, 20, 2, 9, 3, 5});   // the long list (topk > 16)
+      add_case({d, o, 5, 2, 9, 4, 6});   // a thread's short list
+      add_case({d, o, 20, 2, 9, 3, 5});  // the long list (topk > 16)
     }
   // More anchors than a select block has threads; topk 13 as ultralytics.
   add_case({DType::Float32, OverlapKind::CIoU, 13, 2, 20, 6, 9});
