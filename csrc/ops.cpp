@@ -78,28 +78,6 @@ TORCH_LIBRARY(lossext, m) {
   m.def("regression_fwd(Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
   m.def("regression_bwd(Tensor grad_loss, Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
 
-  // Total variation of img (*, H, W) per plane (kernels/total_variation.h):
-  // loss of shape (*) in float32 (float64 for float64 img); anisotropic
-  // (kornia) or isotropic over the (H-1) x (W-1) cells; mean: each term over
-  // its own count of differences.
-  m.def("total_variation_fwd(Tensor img, bool isotropic, bool mean, float beta, float eps) -> Tensor", pt2);
-  m.def(
-      "total_variation_bwd(Tensor grad_loss, Tensor img, bool isotropic, bool mean, float beta, float eps) "
-      "-> Tensor",
-      pt2);
-
-  // Task-aligned assignment (ultralytics' TaskAlignedAssigner; kernels/task_aligned_launch.h):
-  // pd_scores (B, A, C) probabilities, pd_bboxes (B, A, 4) and gt_bboxes (B, G, 4) xyxy,
-  // anc_points (A, 2), gt_labels and mask_gt (B, G); overlap 0 CIoU, 1 IoU. No gradient.
-  // target_labels, fg_mask, target_gt_idx (B, A); target_bboxes (B, A, 4) in gt_bboxes' dtype;
-  // target_scores (B, A, C) in pd_scores' dtype.
-  m.def(
-      "task_aligned_assign(Tensor pd_scores, Tensor pd_bboxes, Tensor anc_points, Tensor gt_labels, "
-      "Tensor gt_bboxes, Tensor mask_gt, int topk, float alpha, float beta, float eps, int overlap, "
-      "float min_box_side) -> (Tensor target_labels, Tensor target_bboxes, Tensor target_scores, "
-      "Tensor fg_mask, Tensor target_gt_idx)",
-      pt2);
-
   // Segmentation overlap statistics (kernels/segmentation.h): input (N, C,
   // d...) logits, target int64 class indices (N, d...) or a float mask of the
   // input's shape; activation 0 identity, 1 sigmoid, 2 softmax. stats (N, 3, C)
