@@ -1,9 +1,9 @@
 // CUDA kernels of the task-aligned assignment, the four passes described in
-// kernels/task_aligned_launch.h. Deterministic without atomics: the top-k is
+// kernels/task_aligned.h. Deterministic without atomics: the top-k is
 // a maximum over distinct 64-bit keys (tal_key), every other result is a
 // per-unit value or a maximum.
 #include "kernels/cuda_common.cuh"
-#include "kernels/task_aligned_launch.h"
+#include "kernels/task_aligned.h"
 
 namespace lossext {
 namespace cuda {

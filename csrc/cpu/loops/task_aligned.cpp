@@ -1,15 +1,19 @@
-// Definitions for task_aligned.h. Scalar code: the work per (box, anchor) is
-// an inside test, and the overlap math runs only for the few anchors inside a
-// box, so there is nothing worth vectorizing; the passes mirror the CUDA
-// kernels step for step instead, which is what the SIMT cases compare.
+// The CPU entry point of the task-aligned assignment: the four passes of
+// kernels/task_aligned.cu over the same params and math, each split over its
+// work units by the injected parallel-for (every result is a per-unit value
+// or a maximum, so it does not depend on the split). Scalar code: the work
+// per (box, anchor) is an inside test, and the overlap math runs only for
+// the anchors inside a box, so there is nothing worth vectorizing; the passes
+// mirror the CUDA kernels step for step instead, which is what the SIMT
+// cases compare.
 #include "cpu/loops/vectorize.h"
-
-#include "cpu/loops/task_aligned.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "cpu/loops/convert.h"
+#include "cpu/loops/memory.h"
+#include "kernels/task_aligned.h"
 
 namespace lossext {
 namespace cpu {
@@ -55,8 +59,7 @@ float score_of(const TaskAlignedParams& p, int64_t b, int64_t a, int64_t label) 
   return load_score(p, (b * p.num_anchors + a) * p.classes + label);
 }
 
-}  // namespace
-
+// Pass 1 for boxes [first, last) of the flat (B, G) index: p.positives.
 void tal_select_boxes(const TaskAlignedParams& p, int64_t first, int64_t last) {
   const int64_t A = p.num_anchors, k = p.topk;
   std::vector<uint64_t> best;  // the k largest keys so far, descending
@@ -91,6 +94,8 @@ void tal_select_boxes(const TaskAlignedParams& p, int64_t first, int64_t last) {
   }
 }
 
+// Pass 2 for anchors [first, last) of the flat (B, A) index: p.assigned,
+// p.anchor_metric, p.anchor_overlap.
 void tal_resolve_anchors(const TaskAlignedParams& p, int64_t first, int64_t last) {
   const int64_t A = p.num_anchors, G = p.boxes, k = p.topk;
   for (int64_t ba = first; ba < last; ++ba) {
@@ -135,6 +140,8 @@ void tal_resolve_anchors(const TaskAlignedParams& p, int64_t first, int64_t last
   }
 }
 
+// Pass 3 for images [first, last): p.box_max (one sweep over the image's
+// anchors, where the CUDA kernel sweeps them once per box).
 void tal_box_maxima(const TaskAlignedParams& p, int64_t first, int64_t last) {
   const int64_t A = p.num_anchors, G = p.boxes;
   for (int64_t b = first; b < last; ++b) {
@@ -149,6 +156,7 @@ void tal_box_maxima(const TaskAlignedParams& p, int64_t first, int64_t last) {
   }
 }
 
+// Pass 4 for anchors [first, last) of the flat (B, A) index: the outputs.
 void tal_write_targets(const TaskAlignedParams& p, int64_t first, int64_t last) {
   const int64_t A = p.num_anchors, G = p.boxes, C = p.classes;
   std::vector<float> row(C);
@@ -168,5 +176,22 @@ void tal_write_targets(const TaskAlignedParams& p, int64_t first, int64_t last) 
   }
 }
 
+}  // namespace
 }  // namespace cpu
+
+CpuStatus task_aligned_assign_cpu(const TaskAlignedParams& p, ParallelFor parallel_for) {
+  if (p.boxes == 0 || p.batch == 0 || p.num_anchors == 0 || p.classes == 0) return {};
+  const int64_t boxes = p.batch * p.boxes, anchors = p.batch * p.num_anchors;
+  // The (B, A, C) scores are the one large output: fault it in huge pages.
+  cpu::advise_huge_pages(p.target_scores, size_t(anchors * p.classes) * (p.dtype == DType::Float64   ? 8
+                                                                         : p.dtype == DType::Float32 ? 4
+                                                                                                     : 2));
+  // A box scans every anchor; an anchor scans every box (and writes a row of C scores).
+  parallel_for(0, boxes, 1, [&](int64_t first, int64_t last) { cpu::tal_select_boxes(p, first, last); });
+  parallel_for(0, anchors, 256, [&](int64_t first, int64_t last) { cpu::tal_resolve_anchors(p, first, last); });
+  parallel_for(0, p.batch, 1, [&](int64_t first, int64_t last) { cpu::tal_box_maxima(p, first, last); });
+  parallel_for(0, anchors, 256, [&](int64_t first, int64_t last) { cpu::tal_write_targets(p, first, last); });
+  return {};
+}
+
 }  // namespace lossext

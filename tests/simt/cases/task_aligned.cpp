@@ -1,14 +1,13 @@
 // Cases: the task-aligned assignment (tal_select_kernel, tal_resolve_kernel,
-// tal_box_max_kernel, tal_targets_kernel) against the CPU passes
-// (cpu/loops/task_aligned.h) run serially on the same inputs. Every
+// tal_box_max_kernel, tal_targets_kernel) against the CPU entry point
+// (task_aligned_assign_cpu with serial_for) on the same inputs. Every
 // intermediate (each box's positives, each anchor's box) and every integer
 // output must be equal; scores to rounding.
 #include <algorithm>
 #include <cmath>
 
 #include "common.h"
-#include "cpu/loops/task_aligned.h"
-#include "kernels/task_aligned_launch.h"
+#include "kernels/task_aligned.h"
 #include "simt/runtime.h"
 
 namespace cases {
@@ -145,10 +144,7 @@ void task_aligned(Ctx& c, const TalCase& k) {
   if (int rc = simt_task_aligned_assign_cuda(&pd_params)) return c.fail("launch returned %d", rc);
   if (simt::launches() - before != 4) c.fail("%ld launches, want 4", simt::launches() - before);
 
-  cpu::tal_select_boxes(ref_params, 0, B * G);
-  cpu::tal_resolve_anchors(ref_params, 0, B * A);
-  cpu::tal_box_maxima(ref_params, 0, B);
-  cpu::tal_write_targets(ref_params, 0, B * A);
+  task_aligned_assign_cpu(ref_params, serial_for);
 
   compare_exact(c, "positives", dev.positives, ref.positives);
   compare_exact(c, "assigned", dev.assigned, ref.assigned);

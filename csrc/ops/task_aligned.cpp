@@ -1,18 +1,19 @@
-// Checks, outputs and params of the task-aligned assignment, shared by CPU
-// and CUDA.
-#pragma once
-
+// The torch op of the task-aligned assignment (kernels/task_aligned.h):
+// schema, argument checks, allocation of the outputs and the scratch, params,
+// one implementation for both devices.
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 
 #include <cmath>
+#include <tuple>
 
-#include "glue/common.h"
-#include "kernels/task_aligned_launch.h"
+#include "kernels/task_aligned.h"
+#include "ops/common.h"
 
 namespace lossext {
-namespace glue {
+namespace ops {
+namespace {
 
 struct TaskAlignedCall {
   at::Tensor scores, pred_boxes, anchors, labels, gt_boxes, valid;  // as the kernels read them
@@ -22,11 +23,11 @@ struct TaskAlignedCall {
   TaskAlignedParams params;
 };
 
-inline void check_floating_input(const at::Tensor& x, const char* name) {
+void check_floating_input(const at::Tensor& x, const char* name) {
   TORCH_CHECK_TYPE(at::isFloatingType(x.scalar_type()), name, " must be a floating tensor, got ", x.scalar_type());
 }
 
-inline void check_finite_at_least(double v, double low, const char* name) {
+void check_finite_at_least(double v, double low, const char* name) {
   TORCH_CHECK_VALUE(std::isfinite(v) && v >= low, name, " must be a finite number >= ", low, ", got ", v);
 }
 
@@ -36,7 +37,7 @@ inline void check_finite_at_least(double v, double low, const char* name) {
 // dtypes, devices and options, allocates the outputs and the scratch, and
 // fills the params. G == 0 gives the outputs ultralytics gives (label C,
 // zeros elsewhere) and params with no work.
-inline TaskAlignedCall task_aligned_call(const at::Tensor& pd_scores, const at::Tensor& pd_bboxes,
+TaskAlignedCall task_aligned_call(const at::Tensor& pd_scores, const at::Tensor& pd_bboxes,
                                          const at::Tensor& anc_points, const at::Tensor& gt_labels,
                                          const at::Tensor& gt_bboxes, const at::Tensor& mask_gt, int64_t topk,
                                          double alpha, double beta, double eps, int64_t overlap, double min_box_side) {
@@ -137,12 +138,40 @@ inline TaskAlignedCall task_aligned_call(const at::Tensor& pd_scores, const at::
   return call;
 }
 
-// The five outputs, target_bboxes in gt_bboxes' dtype.
-inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> task_aligned_outputs(
-    const TaskAlignedCall& call) {
+using Outputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+Outputs task_aligned_assign(const at::Tensor& pd_scores, const at::Tensor& pd_bboxes, const at::Tensor& anc_points,
+                            const at::Tensor& gt_labels, const at::Tensor& gt_bboxes, const at::Tensor& mask_gt,
+                            int64_t topk, double alpha, double beta, double eps, int64_t overlap,
+                            double min_box_side) {
+  TaskAlignedCall call = task_aligned_call(pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk,
+                                           alpha, beta, eps, overlap, min_box_side);
+  const TaskAlignedParams& p = call.params;
+  if (p.boxes > 0 && p.batch > 0 && p.num_anchors > 0) run_kernel(pd_scores, LOSSEXT_ENTRY(task_aligned_assign), p);
+  // target_bboxes in gt_bboxes' dtype (a copy only when that is not float32).
   return {call.target_labels, call.target_boxes.to(call.box_dtype), call.target_scores, call.fg_mask,
           call.target_gt_idx};
 }
 
-}  // namespace glue
+void register_task_aligned(torch::Library& m) { m.impl("task_aligned_assign", &task_aligned_assign); }
+
+}  // namespace
+
+// Task-aligned assignment (ultralytics' TaskAlignedAssigner): pd_scores (B, A, C)
+// probabilities, pd_bboxes (B, A, 4) and gt_bboxes (B, G, 4) xyxy, anc_points
+// (A, 2), gt_labels and mask_gt (B, G); overlap 0 CIoU, 1 IoU. No gradient.
+// target_labels, fg_mask, target_gt_idx (B, A); target_bboxes (B, A, 4) in
+// gt_bboxes' dtype; target_scores (B, A, C) in pd_scores' dtype.
+TORCH_LIBRARY_FRAGMENT(lossext, m) {
+  m.def(
+      "task_aligned_assign(Tensor pd_scores, Tensor pd_bboxes, Tensor anc_points, Tensor gt_labels, "
+      "Tensor gt_bboxes, Tensor mask_gt, int topk, float alpha, float beta, float eps, int overlap, "
+      "float min_box_side) -> (Tensor target_labels, Tensor target_bboxes, Tensor target_scores, "
+      "Tensor fg_mask, Tensor target_gt_idx)",
+      kPt2);
+}
+
+LOSSEXT_IMPL_CPU_AND_CUDA(register_task_aligned)
+
+}  // namespace ops
 }  // namespace lossext

@@ -1,11 +1,71 @@
 """Task-aligned assignment (TOOD) on a fused kernel: ultralytics'
-``TaskAlignedAssigner`` without its (B, G, A) float tensors."""
+``TaskAlignedAssigner`` without its (B, G, A) float tensors (docs/task_aligned.md)."""
+
+from __future__ import annotations
 
 import torch
+from torch import nn
 
 from lossext import _cpp, _ext, reference
 from lossext._errors import ArgumentError
+from lossext._ops._spec import OpSpec
 from lossext._validate import check_number, check_same_device, check_tensor, check_values
+
+# The op: fake kernel and samples (no autograd: the assignment has no gradient).
+
+
+def _fake(
+    pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk, alpha, beta, eps, overlap, min_side
+):
+    batch, anchors, classes = pd_scores.shape
+    return (
+        pd_scores.new_empty((batch, anchors), dtype=torch.long),
+        pd_scores.new_empty((batch, anchors, 4), dtype=gt_bboxes.dtype),
+        pd_scores.new_empty((batch, anchors, classes)),
+        pd_scores.new_empty((batch, anchors), dtype=torch.bool),
+        pd_scores.new_empty((batch, anchors), dtype=torch.long),
+    )
+
+
+def _inputs(device, boxes=3, dtype=torch.float32, seed=0):
+    """Two images, a 6 x 6 grid of anchor points (stride 4), 5 classes; the
+    last box of image 1 is padding."""
+    g = torch.Generator().manual_seed(seed)
+    xs = torch.arange(6, dtype=torch.float32) * 4 + 2
+    anc = torch.stack(torch.meshgrid(xs, xs, indexing="xy"), -1).reshape(-1, 2)
+    centre = torch.rand(2, boxes, 2, generator=g) * 24
+    half = torch.rand(2, boxes, 2, generator=g) * 6 + 2
+    gt = torch.cat([centre - half, centre + half], -1)
+    pc = anc + torch.randn(2, 36, 2, generator=g)
+    ph = torch.rand(2, 36, 2, generator=g) * 5 + 2
+    pd = torch.cat([pc - ph, pc + ph], -1)
+    labels = torch.randint(0, 5, (2, boxes), generator=g)
+    mask = torch.ones(2, boxes, dtype=torch.bool)
+    if boxes:
+        mask[1, -1] = False
+    scores = torch.rand(2, 36, 5, generator=g).to(dtype)
+    return tuple(t.to(device) for t in (scores, pd, anc, labels, gt, mask))
+
+
+def _samples(device):
+    return [
+        (*_inputs(device), 4, 1.0, 6.0, 1e-9, 0, 8.0),
+        (*_inputs(device, dtype=torch.float16, seed=1), 20, 0.5, 2.0, 1e-9, 1, 0.0),
+        (*_inputs(device, boxes=0), 4, 1.0, 6.0, 1e-9, 0, 8.0),
+    ]
+
+
+def _public(device):
+    def assign(*args):
+        return task_aligned_assign(*args, topk=4, min_box_side=8.0)
+
+    return assign, _inputs(device)
+
+
+SPECS = (OpSpec("task_aligned_assign", _fake, _samples, public=_public),)
+
+
+# The public function (exported by lossext and lossext.functional).
 
 OVERLAPS = _cpp.names(_cpp.OverlapKind)  # ('ciou', 'iou')
 
@@ -172,3 +232,63 @@ def task_aligned_assign(
         int(_cpp.code(_cpp.OverlapKind, iou)),
         min_box_side,
     )
+
+
+# The module (exported by lossext.nn).
+
+
+class TaskAlignedAssigner(nn.Module):
+    """ultralytics' ``TaskAlignedAssigner`` (same constructor and forward), on
+    the fused kernel; see :func:`lossext.task_aligned_assign`. ``stride``
+    gives the smallest box side of the inside test as ultralytics does
+    (``stride[1]``, or ``stride[0]`` for one stride); ``topk2`` other than
+    ``topk`` is not supported. ``num_classes`` must be pd_scores' C."""
+
+    def __init__(
+        self,
+        topk: int = 13,
+        num_classes: int = 80,
+        alpha: float = 1.0,
+        beta: float = 6.0,
+        stride: list | None = None,
+        eps: float = 1e-9,
+        topk2: int | None = None,
+        iou: str = "ciou",
+    ) -> None:
+        super().__init__()
+        if topk2 is not None and topk2 != topk:
+            raise ArgumentError(f"topk2 other than topk is not supported, got topk={topk}, topk2={topk2}")
+        self.topk = topk
+        self.num_classes = num_classes
+        self.alpha = alpha
+        self.beta = beta
+        self.stride = list(stride) if stride is not None else [8, 16, 32]
+        if not self.stride:
+            raise ArgumentError("stride must hold at least one stride")
+        self.stride_val = self.stride[1] if len(self.stride) > 1 else self.stride[0]
+        self.eps = eps
+        self.iou = iou
+
+    def forward(self, pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt):
+        if (
+            isinstance(pd_scores, torch.Tensor)
+            and pd_scores.dim() == 3
+            and pd_scores.shape[-1] != self.num_classes
+        ):
+            raise ArgumentError(
+                f"pd_scores has {pd_scores.shape[-1]} classes but the assigner num_classes={self.num_classes}"
+            )
+        return task_aligned_assign(
+            pd_scores,
+            pd_bboxes,
+            anc_points,
+            gt_labels,
+            gt_bboxes,
+            mask_gt,
+            self.topk,
+            self.alpha,
+            self.beta,
+            self.eps,
+            self.iou,
+            float(self.stride_val),
+        )
