@@ -38,9 +38,9 @@ void check_finite_at_least(double v, double low, const char* name) {
 // fills the params. G == 0 gives the outputs ultralytics gives (label C,
 // zeros elsewhere) and params with no work.
 TaskAlignedCall task_aligned_call(const at::Tensor& pd_scores, const at::Tensor& pd_bboxes,
-                                         const at::Tensor& anc_points, const at::Tensor& gt_labels,
-                                         const at::Tensor& gt_bboxes, const at::Tensor& mask_gt, int64_t topk,
-                                         double alpha, double beta, double eps, int64_t overlap, double min_box_side) {
+                                  const at::Tensor& anc_points, const at::Tensor& gt_labels,
+                                  const at::Tensor& gt_bboxes, const at::Tensor& mask_gt, int64_t topk, double alpha,
+                                  double beta, double eps, int64_t overlap, double min_box_side) {
   TORCH_CHECK_VALUE(pd_scores.dim() == 3, "pd_scores must have shape (B, A, C), got ", pd_scores.sizes());
   const int64_t B = pd_scores.size(0), A = pd_scores.size(1), C = pd_scores.size(2);
   TORCH_CHECK_VALUE(C >= 1, "pd_scores must have at least one class, got shape ", pd_scores.sizes());
@@ -142,10 +142,9 @@ using Outputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::T
 
 Outputs task_aligned_assign(const at::Tensor& pd_scores, const at::Tensor& pd_bboxes, const at::Tensor& anc_points,
                             const at::Tensor& gt_labels, const at::Tensor& gt_bboxes, const at::Tensor& mask_gt,
-                            int64_t topk, double alpha, double beta, double eps, int64_t overlap,
-                            double min_box_side) {
-  TaskAlignedCall call = task_aligned_call(pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk,
-                                           alpha, beta, eps, overlap, min_box_side);
+                            int64_t topk, double alpha, double beta, double eps, int64_t overlap, double min_box_side) {
+  TaskAlignedCall call = task_aligned_call(pd_scores, pd_bboxes, anc_points, gt_labels, gt_bboxes, mask_gt, topk, alpha,
+                                           beta, eps, overlap, min_box_side);
   const TaskAlignedParams& p = call.params;
   if (p.boxes > 0 && p.batch > 0 && p.num_anchors > 0) run_kernel(pd_scores, LOSSEXT_ENTRY(task_aligned_assign), p);
   // target_bboxes in gt_bboxes' dtype (a copy only when that is not float32).
