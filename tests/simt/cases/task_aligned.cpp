@@ -230,3 +230,80 @@ void register_task_aligned() {
 TH_CASES(register_task_aligned);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): one
+// assignment at a small detection size, float32, inputs laid out as the torch op passes them.
+// Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void task_aligned(int64_t batch, int64_t side, int64_t classes, int64_t boxes, int64_t topk) {
+  Workload w(std::to_string(batch) + " images, " + std::to_string(side * side) + " anchors, " +
+             std::to_string(classes) + " classes, " + std::to_string(boxes) + " boxes, topk " + std::to_string(topk) +
+             ", f32");
+  const int64_t A = side * side;
+  TaskAlignedParams p;
+  p.dtype = DType::Float32;
+  p.batch = batch, p.num_anchors = A, p.classes = classes, p.boxes = boxes, p.topk = topk;
+  p.min_side = 16.0f;
+  float* anchors = w.buf<float>("anchors", A * 2);
+  for (int64_t a = 0; a < A; ++a) anchors[2 * a] = (a % side + 0.5f) * 8, anchors[2 * a + 1] = (a / side + 0.5f) * 8;
+  float* pred = w.buf<float>("pred_boxes", batch * A * 4);
+  for (int64_t i = 0; i < batch * A; ++i) {
+    const float* c = anchors + 2 * (i % A);
+    pred[4 * i] = c[0] - 12, pred[4 * i + 1] = c[1] - 10, pred[4 * i + 2] = c[0] + 12, pred[4 * i + 3] = c[1] + 10;
+  }
+  float* gt = w.buf<float>("gt_boxes", batch * boxes * 4);
+  std::uniform_real_distribution<double> u(0, side * 8.0);
+  for (int64_t i = 0; i < batch * boxes; ++i) {
+    const float x = float(u(w.rng())), y = float(u(w.rng()));
+    gt[4 * i] = x - 20, gt[4 * i + 1] = y - 16, gt[4 * i + 2] = x + 20, gt[4 * i + 3] = y + 16;
+  }
+  uint8_t* valid = w.buf<uint8_t>("valid", batch * boxes);
+  for (int64_t i = 0; i < batch * boxes; ++i) valid[i] = 1;
+  p.anchors = anchors, p.pred_boxes = pred, p.gt_boxes = gt, p.valid = valid;
+  p.labels = w.indices("labels", batch * boxes, 0, classes - 1);
+  p.scores = w.uniform("scores", batch * A * classes, 0, 1);
+  p.positives = w.buf<int32_t>("positives", batch * boxes * topk);
+  p.assigned = w.buf<int32_t>("assigned", batch * A);
+  p.anchor_metric = w.buf<float>("anchor_metric", batch * A);
+  p.anchor_overlap = w.buf<float>("anchor_overlap", batch * A);
+  p.box_max = w.buf<float>("box_max", batch * boxes * 2);
+  p.target_labels = w.buf<int64_t>("target_labels", batch * A);
+  p.target_boxes = w.buf<float>("target_boxes", batch * A * 4);
+  p.target_scores = w.buf<float>("target_scores", batch * A * classes);
+  p.fg_mask = w.buf<bool>("fg_mask", batch * A);
+  p.target_gt_idx = w.buf<int64_t>("target_gt_idx", batch * A);
+  w.run("task_aligned_assign_cuda", [&] { return simt_task_aligned_assign_cuda(&p); },
+        {{{{"anchors"}, {"gt_boxes"}, {"labels"}, {"valid"}},
+          {{"positives"}},
+          "a block per box reads every anchor point (again for each box, from L2) and, for the anchors inside "
+          "the box only, their predicted box and the score of the box's class (a gather)"},
+         {{{"anchors"}, {"pred_boxes"}, {"gt_boxes"}, {"valid"}},
+          {{"assigned"}, {"anchor_metric"}, {"anchor_overlap"}},
+          "a thread per anchor reads every box of its image (the same boxes for a whole warp: broadcasts) and the "
+          "positives of the boxes it lies in"},
+         {{{"assigned"}},
+          {{"box_max"}},
+          "a block per box sweeps its image's assigned anchors (again for each box, from L2), and reads their "
+          "metric and overlap only where assigned to it"},
+         {{{"assigned"}},
+          {{"target_labels"}, {"target_boxes"}, {"target_scores"}, {"fg_mask"}, {"target_gt_idx"}},
+          "a thread per target score; the anchor's values are loaded by each of its C threads (the same "
+          "sector: broadcasts); labels, boxes, metric and maxima only of the assigned boxes (box 0 for the "
+          "background)"}});
+}
+
+void task_aligned_workloads() { task_aligned(2, 16, 16, 12, 13); }
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(task_aligned_workloads)
+
+}  // namespace traffic
+#endif
