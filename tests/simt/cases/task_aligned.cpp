@@ -284,10 +284,10 @@ void task_aligned(int64_t batch, int64_t side, int64_t classes, int64_t boxes, i
           {{"positives"}},
           "a block per box reads every anchor point (again for each box, from L2) and, for the anchors inside "
           "the box only, their predicted box and the score of the box's class (a gather)"},
-         {{{"anchors"}, {"pred_boxes"}, {"gt_boxes"}, {"valid"}},
+         {{{"anchors"}, {"gt_boxes"}, {"valid"}},
           {{"assigned"}, {"anchor_metric"}, {"anchor_overlap"}},
           "a thread per anchor reads every box of its image (the same boxes for a whole warp: broadcasts) and the "
-          "positives of the boxes it lies in"},
+          "positives of the boxes it lies in, and its predicted box only when it lies in one"},
          {{{"assigned"}},
           {{"box_max"}},
           "a block per box sweeps its image's assigned anchors (again for each box, from L2), and reads their "
