@@ -54,6 +54,13 @@ class SegActivation(IntEnum):
     Softmax = 2
 
 
+class MatchClassCost(IntEnum):
+    """kernels/detr_matching.h: the ``class_cost`` of detr_matching_cost."""
+
+    Focal = 0
+    Softmax = 1
+
+
 # kDivergenceChunk (kernels/divergence_launch.h): kl_div_fwd and js_div_fwd
 # return one partial sum per chunk of this many flattened elements.
 DIVERGENCE_CHUNK = 16384

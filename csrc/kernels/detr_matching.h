@@ -1,0 +1,61 @@
+// The matching cost of DETR's and Deformable DETR's HungarianMatcher, one
+// (query, target) entry at a time, shared by CPU and CUDA:
+//   cost = w_bbox * L1(cxcywh) + w_class * class_cost + w_giou * (-GIoU(xyxy)).
+// class_cost is -softmax(logits)[label] (DETR) or, with p = sigmoid(x) and x
+// the logit of the target's class (Deformable DETR, DINO),
+//   alpha (1-p)^gamma (-log(p + 1e-8)) - (1-alpha) p^gamma (-log(1-p + 1e-8)).
+// GIoU is torchvision's / DETR's (no eps): a pair of zero-area boxes gives nan,
+// as there.
+#pragma once
+
+#include "kernels/box.h"
+#include "kernels/common.h"
+#include "kernels/static_switch.h"
+
+namespace lossext {
+
+enum class MatchClassCost : int { Focal = 0, Softmax = 1 };
+inline constexpr ValueList<MatchClassCost::Focal, MatchClassCost::Softmax> kMatchClassCosts{};
+
+// A box in cxcywh with its xyxy corners and area, computed once per box.
+template <typename T>
+struct MatchBox {
+  T cx, cy, w, h;
+  Box<T> xyxy;
+  T area;
+};
+
+template <typename T>
+LOSSEXT_HD MatchBox<T> match_box(const T* v) {
+  MatchBox<T> m{v[0], v[1], v[2], v[3], to_xyxy(BoxFmt::CXCYWH, Box<T>{v[0], v[1], v[2], v[3]}), T(0)};
+  m.area = box_area(m.xyxy);
+  return m;
+}
+
+LOSSEXT_HD float pow_(float x, float y) { return powf(x, y); }
+LOSSEXT_HD double pow_(double x, double y) { return pow(x, y); }
+
+// Deformable DETR's focal class cost of a logit x.
+template <typename T>
+LOSSEXT_HD T match_focal_cost(T x, T alpha, T gamma) {
+  const T p = T(1) / (T(1) + fast_exp(-x));
+  const T neg = (T(1) - alpha) * pow_(p, gamma) * -log_(T(1) - p + T(1e-8));
+  const T pos = alpha * pow_(T(1) - p, gamma) * -log_(p + T(1e-8));
+  return pos - neg;
+}
+
+// DETR's softmax class cost of a logit x of a row with log-sum-exp lse.
+template <typename T>
+LOSSEXT_HD T match_softmax_cost(T x, T lse) {
+  return -fast_exp(x - lse);
+}
+
+// The box terms, w_bbox * L1 + w_giou * (-GIoU), added to w_class * class_cost in DETR's order.
+template <typename T>
+LOSSEXT_HD T match_cost(const MatchBox<T>& q, const MatchBox<T>& t, T class_cost, T w_class, T w_bbox, T w_giou) {
+  const T l1 = abs_(q.cx - t.cx) + abs_(q.cy - t.cy) + abs_(q.w - t.w) + abs_(q.h - t.h);
+  const T giou = box_pair_value<BoxPairKind::GIoU>(q.xyxy, q.area, T(0), t.xyxy, t.area, T(0), T(0));
+  return w_bbox * l1 + w_class * class_cost + w_giou * -giou;
+}
+
+}  // namespace lossext
