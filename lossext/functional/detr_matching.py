@@ -114,7 +114,10 @@ def detr_matching_cost(
     corners without eps (torchvision's; a pair of zero-area boxes is nan, as
     there). ``class_cost='softmax'`` (DETR): ``-softmax(logits)[q, label]``;
     ``'focal'`` (Deformable DETR, DINO), with p = sigmoid(logit of the label):
-    ``alpha (1-p)^gamma (-log(p + 1e-8)) - (1-alpha) p^gamma (-log(1-p + 1e-8))``.
+    ``alpha (1-p)^gamma (-log(p + 1e-8)) - (1-alpha) p^gamma (-log(1-p + 1e-8))``,
+    with 1 - p computed as sigmoid(-logit): equal to Deformable DETR's in
+    float64; in float32 more accurate than its ``1 - p`` for confident logits
+    (|logit| > ~8), where the subtraction cancels.
 
     Args:
         logits: (B, Q, C) class logits; boxes: (B, Q, 4) predicted cxcywh boxes.

@@ -7,7 +7,9 @@ formula, per image (Q queries, G_i targets):
 
 class_cost 'softmax' (DETR): -softmax(logits)[:, labels]; 'focal'
 (Deformable DETR, DINO), with p = sigmoid(logits)[:, labels]:
-alpha (1-p)^gamma (-log(p + 1e-8)) - (1-alpha) p^gamma (-log(1-p + 1e-8)).
+alpha (1-p)^gamma (-log(p + 1e-8)) - (1-alpha) p^gamma (-log(1-p + 1e-8)),
+1 - p taken as sigmoid(-logits) (Deformable DETR subtracts, which in float32
+loses digits of log(1 - p + 1e-8) for confident logits).
 The assignment is scipy.optimize.linear_sum_assignment of each image's cost.
 """
 
@@ -33,9 +35,10 @@ def _image_cost(logits, boxes, labels, tboxes, class_cost, alpha, gamma, w_class
     if class_cost == "softmax":
         cls = -x.softmax(-1)[:, labels]
     else:
-        prob = x.sigmoid()
-        neg = (1 - alpha) * (prob**gamma) * (-(1 - prob + 1e-8).log())
-        pos = alpha * ((1 - prob) ** gamma) * (-(prob + 1e-8).log())
+        # 1 - p as sigmoid(-x): the same value without float32's cancellation.
+        prob, one_minus = x.sigmoid(), (-x).sigmoid()
+        neg = (1 - alpha) * (prob**gamma) * (-(one_minus + 1e-8).log())
+        pos = alpha * (one_minus**gamma) * (-(prob + 1e-8).log())
         cls = pos[:, labels] - neg[:, labels]
     l1 = torch.cdist(out_bbox, tgt_bbox, p=1)
     giou = -generalized_box_iou(to_xyxy(out_bbox, "cxcywh"), to_xyxy(tgt_bbox, "cxcywh"))
