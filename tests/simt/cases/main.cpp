@@ -22,6 +22,8 @@
 #include "harness.h"
 #include "kernels/box_launch.h"
 #include "kernels/cross_entropy_launch.h"
+#include "kernels/detr_matching_launch.h"
+#include "kernels/distribution_focal_launch.h"
 #include "kernels/divergence_launch.h"
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"
