@@ -47,9 +47,15 @@ def matcher_cost(logits, boxes, tgt_ids, tgt_bbox, alpha=0.25, gamma=2.0):
 def make_inputs(device, seed=0):
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(BATCH, QUERIES, CLASSES, generator=g)
-    boxes = torch.cat([torch.rand(BATCH, QUERIES, 2, generator=g), torch.rand(BATCH, QUERIES, 2, generator=g) * 0.5 + 0.01], -1)
+    boxes = torch.cat(
+        [torch.rand(BATCH, QUERIES, 2, generator=g), torch.rand(BATCH, QUERIES, 2, generator=g) * 0.5 + 0.01],
+        -1,
+    )
     labels = [torch.randint(0, CLASSES, (n,), generator=g) for n in SIZES]
-    tboxes = [torch.cat([torch.rand(n, 2, generator=g), torch.rand(n, 2, generator=g) * 0.5 + 0.01], -1) for n in SIZES]
+    tboxes = [
+        torch.cat([torch.rand(n, 2, generator=g), torch.rand(n, 2, generator=g) * 0.5 + 0.01], -1)
+        for n in SIZES
+    ]
     return logits.to(device), boxes.to(device), [t.to(device) for t in labels], [t.to(device) for t in tboxes]
 
 
@@ -60,7 +66,9 @@ def lossext_cost(logits, boxes, labels, tboxes):
 def cases(device: torch.device, full: bool):
     logits, boxes, labels, tboxes = make_inputs(device)
     tgt_ids, tgt_bbox = torch.cat(labels), torch.cat(tboxes)
-    floor = logits.nbytes + boxes.nbytes + 4 * QUERIES * sum(SIZES)  # read the logits and boxes, write the costs
+    floor = (
+        logits.nbytes + boxes.nbytes + 4 * QUERIES * sum(SIZES)
+    )  # read the logits and boxes, write the costs
     yield harness.Case(
         "detection",
         "detr_matching_cost (focal)",
@@ -72,7 +80,8 @@ def cases(device: torch.device, full: bool):
             harness.Impl("lossext", harness.forward(lossext_cost, logits, boxes, labels, tboxes)),
             harness.Impl("reference", harness.forward(matcher_cost, logits, boxes, tgt_ids, tgt_bbox)),
             harness.Impl(
-                "reference+compile", harness.forward(harness.compiled(matcher_cost), logits, boxes, tgt_ids, tgt_bbox)
+                "reference+compile",
+                harness.forward(harness.compiled(matcher_cost), logits, boxes, tgt_ids, tgt_bbox),
             ),
         ],
         baseline="reference",

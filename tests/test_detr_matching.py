@@ -111,7 +111,10 @@ def test_matches_detr_matcher(config, class_cost, device):
     for kwargs in (
         dict(num_targets=counts),
         dict(num_targets=torch.tensor(counts, device=device)),
-        dict(target_mask=torch.arange(pl.shape[1], device=device) < torch.tensor(counts, device=device)[:, None]),
+        dict(
+            target_mask=torch.arange(pl.shape[1], device=device)
+            < torch.tensor(counts, device=device)[:, None]
+        ),
     ):
         padded = lossext.detr_matching_cost(logits, boxes, pl, pb, class_cost=class_cost, **weights, **kwargs)
         assert padded.shape == (b, q, pl.shape[1])
@@ -125,10 +128,18 @@ def test_matches_detr_matcher(config, class_cost, device):
 def test_low_precision_logits(class_cost, dtype, device):
     logits, boxes, labels, tboxes = _problem(2, 64, 91, [20, 7], device, dtype)
     targets = [{"labels": lab, "boxes": box} for lab, box in zip(labels, tboxes)]
-    want = _matcher_cost(logits.double(), boxes.double(), [
-        {"labels": t["labels"], "boxes": t["boxes"].double()} for t in targets
-    ], class_cost == "focal", 1.0, 5.0, 2.0)
-    got = lossext.detr_matching_cost(logits, boxes, labels, tboxes, class_cost=class_cost, w_bbox=5.0, w_giou=2.0)
+    want = _matcher_cost(
+        logits.double(),
+        boxes.double(),
+        [{"labels": t["labels"], "boxes": t["boxes"].double()} for t in targets],
+        class_cost == "focal",
+        1.0,
+        5.0,
+        2.0,
+    )
+    got = lossext.detr_matching_cost(
+        logits, boxes, labels, tboxes, class_cost=class_cost, w_bbox=5.0, w_giou=2.0
+    )
     for g, w in zip(got, want):
         assert g.dtype == torch.float32
         # The logits are exact in both; the rest is float32 arithmetic (with
@@ -160,7 +171,15 @@ def test_hungarian_match_equals_detr(device):
         )
         pl, pb, counts = _padded(labels, tboxes, device)
         got_padded = lossext.hungarian_match(
-            logits, boxes, pl, pb, num_targets=counts, class_cost=class_cost, w_class=2.0, w_bbox=5.0, w_giou=2.0
+            logits,
+            boxes,
+            pl,
+            pb,
+            num_targets=counts,
+            class_cost=class_cost,
+            w_class=2.0,
+            w_bbox=5.0,
+            w_giou=2.0,
         )
         for (i, j), (gi, gj), (pi, pj) in zip(want, got, got_padded):
             assert gi.dtype == torch.int64 and gj.dtype == torch.int64
@@ -200,7 +219,9 @@ def test_label_outside_classes(device):
     logits, boxes, labels, tboxes = _problem(2, 6, 4, [3, 2], device)
     labels[1][1] = 4
     if device.type == "cpu":
-        with pytest.raises(IndexError, match=r"target_labels contains 4 \(image 1, target 1\), outside \[0, 4\)"):
+        with pytest.raises(
+            IndexError, match=r"target_labels contains 4 \(image 1, target 1\), outside \[0, 4\)"
+        ):
             lossext.detr_matching_cost(logits, boxes, labels, tboxes)
     else:
         got = lossext.detr_matching_cost(logits, boxes, labels, tboxes)
@@ -218,22 +239,77 @@ def test_bad_arguments(device):
         ((logits, boxes[:, :5], labels, tboxes), {}, lossext.ArgumentError, "boxes must have shape"),
         ((logits, boxes.long(), labels, tboxes), {}, TypeError, "boxes must be a floating"),
         ((logits, boxes, labels[:1], tboxes[:1]), {}, lossext.ArgumentError, "one tensor per image"),
-        ((logits, boxes, [labels[0].float(), labels[1]], tboxes), {}, lossext.ArgumentError, r"target_labels\[0\]"),
-        ((logits, boxes, labels, [tboxes[0][:, :3], tboxes[1]]), {}, lossext.ArgumentError, r"target_boxes\[0\]"),
+        (
+            (logits, boxes, [labels[0].float(), labels[1]], tboxes),
+            {},
+            lossext.ArgumentError,
+            r"target_labels\[0\]",
+        ),
+        (
+            (logits, boxes, labels, [tboxes[0][:, :3], tboxes[1]]),
+            {},
+            lossext.ArgumentError,
+            r"target_boxes\[0\]",
+        ),
         ((logits, boxes, labels, pb), {}, TypeError, "both be lists"),
-        ((logits, boxes, labels, tboxes), dict(num_targets=counts), lossext.ArgumentError, "padded targets only"),
+        (
+            (logits, boxes, labels, tboxes),
+            dict(num_targets=counts),
+            lossext.ArgumentError,
+            "padded targets only",
+        ),
         ((logits, boxes, pl, pb), {}, lossext.ArgumentError, "exactly one of target_mask"),
-        ((logits, boxes, pl.int(), pb), dict(num_targets=counts), lossext.ArgumentError, "target_labels must be an int64"),
-        ((logits, boxes, pl, pb[:, :2]), dict(num_targets=counts), lossext.ArgumentError, "target_boxes must have shape"),
-        ((logits, boxes, pl, pb.long()), dict(num_targets=counts), TypeError, "target_boxes must be a floating"),
+        (
+            (logits, boxes, pl.int(), pb),
+            dict(num_targets=counts),
+            lossext.ArgumentError,
+            "target_labels must be an int64",
+        ),
+        (
+            (logits, boxes, pl, pb[:, :2]),
+            dict(num_targets=counts),
+            lossext.ArgumentError,
+            "target_boxes must have shape",
+        ),
+        (
+            (logits, boxes, pl, pb.long()),
+            dict(num_targets=counts),
+            TypeError,
+            "target_boxes must be a floating",
+        ),
         ((logits, boxes, pl, pb), dict(num_targets=[3, 4]), lossext.ArgumentError, "num_targets must hold"),
-        ((logits, boxes, pl, pb), dict(num_targets=torch.ones(3, dtype=torch.long)), lossext.ArgumentError, "num_targets must be an integer"),
+        (
+            (logits, boxes, pl, pb),
+            dict(num_targets=torch.ones(3, dtype=torch.long)),
+            lossext.ArgumentError,
+            "num_targets must be an integer",
+        ),
         ((logits, boxes, pl, pb), dict(target_mask=pl > 0), None, None),
-        ((logits, boxes, pl, pb), dict(target_mask=(pl > 0).int()), lossext.ArgumentError, "target_mask must be a bool"),
-        ((logits, boxes, labels, tboxes), dict(class_cost="sigmoid"), lossext.ArgumentError, "class_cost must be one of"),
+        (
+            (logits, boxes, pl, pb),
+            dict(target_mask=(pl > 0).int()),
+            lossext.ArgumentError,
+            "target_mask must be a bool",
+        ),
+        (
+            (logits, boxes, labels, tboxes),
+            dict(class_cost="sigmoid"),
+            lossext.ArgumentError,
+            "class_cost must be one of",
+        ),
         ((logits, boxes, labels, tboxes), dict(gamma=-1.0), lossext.ArgumentError, "gamma must be >= 0"),
-        ((logits, boxes, labels, tboxes), dict(alpha=float("nan")), lossext.ArgumentError, "alpha must be finite"),
-        ((logits, boxes, labels, tboxes), dict(w_giou=float("inf")), lossext.ArgumentError, "w_giou must be finite"),
+        (
+            (logits, boxes, labels, tboxes),
+            dict(alpha=float("nan")),
+            lossext.ArgumentError,
+            "alpha must be finite",
+        ),
+        (
+            (logits, boxes, labels, tboxes),
+            dict(w_giou=float("inf")),
+            lossext.ArgumentError,
+            "w_giou must be finite",
+        ),
         ((logits, boxes, labels, tboxes), dict(w_bbox="5"), TypeError, "w_bbox must be a real number"),
     ]
     for args, kwargs, exc, msg in cases:

@@ -76,7 +76,9 @@ def test_avg_factor_and_module(device):
     torch.testing.assert_close(lossext.distribution_focal_loss(pred, label, weight, avg_factor=10.0), want)
     module = lossext.nn.DistributionFocalLoss(loss_weight=0.25)
     torch.testing.assert_close(module(pred, label, weight, avg_factor=10.0), 0.25 * want)
-    torch.testing.assert_close(module(pred, label, reduction_override="sum"), 0.25 * _mmdet_dfl(pred, label).sum())
+    torch.testing.assert_close(
+        module(pred, label, reduction_override="sum"), 0.25 * _mmdet_dfl(pred, label).sum()
+    )
     with pytest.raises(lossext.ArgumentError, match="avg_factor"):
         lossext.distribution_focal_loss(pred, label, reduction="sum", avg_factor=2.0)
 
@@ -117,7 +119,9 @@ def test_gradcheck(device):
     pred.requires_grad_()
     w = torch.rand(9, dtype=torch.float64, device=device)
     assert torch.autograd.gradcheck(lambda x: lossext.distribution_focal_loss(x, label, w, "none"), (pred,))
-    assert torch.autograd.gradgradcheck(lambda x: lossext.distribution_focal_loss(x, label, w, "sum"), (pred,))
+    assert torch.autograd.gradgradcheck(
+        lambda x: lossext.distribution_focal_loss(x, label, w, "sum"), (pred,)
+    )
     long_pred, long_label = _inputs(3, 45, device, torch.float64)
     long_pred.requires_grad_()
     assert torch.autograd.gradcheck(lambda x: lossext.distribution_focal_loss(x, long_label), (long_pred,))
@@ -155,7 +159,10 @@ def test_empty(device):
     assert torch.isnan(lossext.distribution_focal_loss(pred, label))  # mean of nothing, as torch
     lossext.distribution_focal_loss(pred, label, reduction="sum").backward()
     assert pred.grad.shape == (0, 17)
-    assert lossext.dfl_loss(torch.randn(0, 16, device=device), torch.zeros(0, 4, device=device)).shape == (0, 1)
+    assert lossext.dfl_loss(torch.randn(0, 16, device=device), torch.zeros(0, 4, device=device)).shape == (
+        0,
+        1,
+    )
 
 
 @pytest.mark.parametrize("bad", [-0.5, 16.5, float("nan"), float("inf")])

@@ -25,8 +25,10 @@ void run(const DetrMatchingParams& p) {
     std::vector<acc_t> buf;
     for (int64_t u = first; u < last; ++u) {
       const int64_t b = u / blocks, q0 = (u % blocks) * kQueryBlock;
-      MatchRows m{p.class_cost, std::min(kQueryBlock, p.queries - q0), p.classes, p.targets,
-                  p.alpha,      p.gamma,                              p.w_class, p.w_bbox,
+      MatchRows m{p.class_cost, std::min(kQueryBlock, p.queries - q0),
+                  p.classes,    p.targets,
+                  p.alpha,      p.gamma,
+                  p.w_class,    p.w_bbox,
                   p.w_giou};
       const int64_t row = b * p.queries + q0;
       const acc_t* x = as_acc(static_cast<const T*>(p.logits) + row * p.classes, m.rows * p.classes, 1, buf);

@@ -62,8 +62,8 @@ void backward(const DistributionFocalParams& p) {
       out = out_buf.data();
     }
     dfl_bwd_rows(x, static_cast<const acc_t*>(p.label) + first, static_cast<const acc_t*>(p.saved_lse) + first,
-                 static_cast<const acc_t*>(p.grad_loss) + first * p.grad_loss_stride, p.grad_loss_stride,
-                 last - first, p.bins, out);
+                 static_cast<const acc_t*>(p.grad_loss) + first * p.grad_loss_stride, p.grad_loss_stride, last - first,
+                 p.bins, out);
     if constexpr (!std::is_same_v<T, acc_t>) store_from_acc(out, n, grad + first * p.bins, 1);
   });
 }

@@ -21,8 +21,8 @@ inline DistributionFocalCall distribution_focal_call(const at::Tensor& pred, con
   const DType dtype = to_dtype(pred.scalar_type(), "pred");
   TORCH_CHECK_VALUE(pred.size(1) >= 2, "pred must have at least 2 bins (dim 1), got ", pred.size(1));
   check_same_device(pred, "pred", label, "label");
-  TORCH_CHECK_VALUE(label.dim() == 1 && label.size(0) == pred.size(0), "label must have shape (N,) = (",
-                    pred.size(0), ",), got ", label.sizes());
+  TORCH_CHECK_VALUE(label.dim() == 1 && label.size(0) == pred.size(0), "label must have shape (N,) = (", pred.size(0),
+                    ",), got ", label.sizes());
   TORCH_CHECK_TYPE(at::isFloatingType(label.scalar_type()), "label must be a floating tensor, got ",
                    label.scalar_type());
   DistributionFocalCall call;
@@ -51,8 +51,8 @@ inline void fill_distribution_focal_backward(DistributionFocalCall& call, const 
   const at::ScalarType acc = accumulate_dtype(call.pred.scalar_type());
   check_same_device(call.pred, "pred", grad_loss, "grad_loss");
   check_same_device(call.pred, "pred", lse, "lse");
-  TORCH_CHECK_VALUE(grad_loss.dim() == 1 && grad_loss.size(0) == rows, "grad_loss must have shape (", rows,
-                    ",), got ", grad_loss.sizes());
+  TORCH_CHECK_VALUE(grad_loss.dim() == 1 && grad_loss.size(0) == rows, "grad_loss must have shape (", rows, ",), got ",
+                    grad_loss.sizes());
   TORCH_CHECK_VALUE(lse.dim() == 1 && lse.size(0) == rows, "lse must have shape (", rows, ",), got ", lse.sizes());
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, acc, &broadcast);

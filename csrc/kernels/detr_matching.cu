@@ -21,8 +21,8 @@ __global__ void __launch_bounds__(kMatchThreads)
     detr_cost_kernel(const T* __restrict__ logits, const acc_type<T>* __restrict__ boxes,
                      const int64_t* __restrict__ labels, const acc_type<T>* __restrict__ target_boxes,
                      const bool* __restrict__ valid, int64_t batch, int64_t queries, int64_t classes, int64_t targets,
-                     acc_type<T> alpha, acc_type<T> gamma, acc_type<T> w_class, acc_type<T> w_bbox,
-                     acc_type<T> w_giou, acc_type<T>* __restrict__ cost) {
+                     acc_type<T> alpha, acc_type<T> gamma, acc_type<T> w_class, acc_type<T> w_bbox, acc_type<T> w_giou,
+                     acc_type<T>* __restrict__ cost) {
   using acc_t = acc_type<T>;
   __shared__ MatchBox<acc_t> qbox[kTq];
   __shared__ MatchBox<acc_t> tbox[kTt];

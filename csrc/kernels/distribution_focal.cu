@@ -52,7 +52,8 @@ __global__ void __launch_bounds__(kDflThreads)
     const int64_t row = k / bins, c = k - row * bins;
     const acc_t y = label[row];
     acc_t d = acc_t(NAN);
-    if (dfl_label_valid(y, bins)) d = grad_loss[row * grad_stride] * dfl_grad(dfl_split(y, bins), c, to_acc(pred[k]), lse[row]);
+    if (dfl_label_valid(y, bins))
+      d = grad_loss[row * grad_stride] * dfl_grad(dfl_split(y, bins), c, to_acc(pred[k]), lse[row]);
     grad[k] = from_acc<T>(d);
   }
 }

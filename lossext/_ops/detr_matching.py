@@ -4,7 +4,9 @@ from lossext._ops._common import accumulate_dtype
 from lossext._ops._spec import OpSpec
 
 
-def _fake(logits, boxes, target_labels, target_boxes, target_mask, class_cost, alpha, gamma, w_class, w_bbox, w_giou):
+def _fake(
+    logits, boxes, target_labels, target_boxes, target_mask, class_cost, alpha, gamma, w_class, w_bbox, w_giou
+):
     b, q, _ = logits.shape
     return logits.new_empty((b, q, target_labels.shape[1]), dtype=accumulate_dtype(logits.dtype))
 
@@ -27,7 +29,9 @@ def _public(device):
     from lossext import functional
 
     def step(logits, boxes, labels, tboxes, mask):
-        return functional.detr_matching_cost(logits, boxes, labels, tboxes, mask, class_cost="softmax", w_bbox=5.0)
+        return functional.detr_matching_cost(
+            logits, boxes, labels, tboxes, mask, class_cost="softmax", w_bbox=5.0
+        )
 
     return step, _inputs(device)
 

@@ -28,7 +28,9 @@ def _backward(ctx, grad_loss, _grad_lse):
         grad_loss = torch.zeros_like(lse)
     if building_graph():
         (grad_pred,) = torch_vjp(
-            lambda x: reference.distribution_focal_loss(x.to(accumulate_dtype(x.dtype)), label, reduction="none"),
+            lambda x: reference.distribution_focal_loss(
+                x.to(accumulate_dtype(x.dtype)), label, reduction="none"
+            ),
             (pred,),
             ctx.needs_input_grad[:1],
             grad_loss,

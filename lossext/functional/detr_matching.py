@@ -41,7 +41,9 @@ def _padded_targets(logits, target_labels, target_boxes, target_mask, num_target
             check_tensor(lab, f"target_labels[{i}]")
             check_tensor(box, f"target_boxes[{i}]")
             if lab.dim() != 1 or lab.dtype != torch.int64:
-                raise ArgumentError(f"target_labels[{i}] must be a 1-D int64 tensor, got {lab.dtype} {tuple(lab.shape)}")
+                raise ArgumentError(
+                    f"target_labels[{i}] must be a 1-D int64 tensor, got {lab.dtype} {tuple(lab.shape)}"
+                )
             if box.shape != (lab.shape[0], 4) or not box.is_floating_point():
                 raise ArgumentError(
                     f"target_boxes[{i}] must be a floating ({lab.shape[0]}, 4) tensor, got {box.dtype} {tuple(box.shape)}"
@@ -51,7 +53,9 @@ def _padded_targets(logits, target_labels, target_boxes, target_mask, num_target
             counts.append(lab.shape[0])
         g = max(counts, default=0)
         labels = logits.new_zeros((b, g), dtype=torch.int64)
-        boxes = logits.new_zeros((b, g, 4), dtype=torch.float64 if logits.dtype == torch.float64 else torch.float32)
+        boxes = logits.new_zeros(
+            (b, g, 4), dtype=torch.float64 if logits.dtype == torch.float64 else torch.float32
+        )
         mask = torch.zeros((b, g), dtype=torch.bool, device=logits.device)
         for i, (lab, box) in enumerate(zip(target_labels, target_boxes)):
             labels[i, : counts[i]] = lab
@@ -75,16 +79,22 @@ def _padded_targets(logits, target_labels, target_boxes, target_mask, num_target
     if target_mask is not None:
         check_tensor(target_mask, "target_mask")
         if target_mask.shape != (b, g) or target_mask.dtype != torch.bool:
-            raise ArgumentError(f"target_mask must be a bool ({b}, {g}) tensor, got {target_mask.dtype} {tuple(target_mask.shape)}")
+            raise ArgumentError(
+                f"target_mask must be a bool ({b}, {g}) tensor, got {target_mask.dtype} {tuple(target_mask.shape)}"
+            )
         check_same_device(target_mask, "target_mask", logits, "logits")
         return target_labels, target_boxes, target_mask, None
     if isinstance(num_targets, torch.Tensor):
         if num_targets.shape != (b,) or num_targets.is_floating_point() or num_targets.dtype == torch.bool:
-            raise ArgumentError(f"num_targets must be an integer ({b},) tensor, got {num_targets.dtype} {tuple(num_targets.shape)}")
+            raise ArgumentError(
+                f"num_targets must be an integer ({b},) tensor, got {num_targets.dtype} {tuple(num_targets.shape)}"
+            )
         check_same_device(num_targets, "num_targets", logits, "logits")
         counts = num_targets
     else:
-        if len(num_targets) != b or not all(isinstance(n, numbers.Integral) and 0 <= n <= g for n in num_targets):
+        if len(num_targets) != b or not all(
+            isinstance(n, numbers.Integral) and 0 <= n <= g for n in num_targets
+        ):
             raise ArgumentError(f"num_targets must hold {b} integers in [0, {g}], got {list(num_targets)}")
         counts = torch.tensor(list(num_targets), device=logits.device)
     mask = torch.arange(g, device=logits.device) < counts.reshape(-1, 1)
@@ -140,25 +150,54 @@ def detr_matching_cost(
     if logits.dim() != 3 or logits.shape[2] < 1:
         raise ArgumentError(f"logits must have shape (B, Q, C) with C >= 1, got {tuple(logits.shape)}")
     if boxes.shape != (*logits.shape[:2], 4):
-        raise ArgumentError(f"boxes must have shape ({logits.shape[0]}, {logits.shape[1]}, 4), got {tuple(boxes.shape)}")
+        raise ArgumentError(
+            f"boxes must have shape ({logits.shape[0]}, {logits.shape[1]}, 4), got {tuple(boxes.shape)}"
+        )
     check_same_device(boxes, "boxes", logits, "logits")
     if class_cost not in CLASS_COSTS:
         raise ArgumentError(f"class_cost must be one of {CLASS_COSTS}, got {class_cost!r}")
-    for name, value in (("alpha", alpha), ("gamma", gamma), ("w_class", w_class), ("w_bbox", w_bbox), ("w_giou", w_giou)):
+    for name, value in (
+        ("alpha", alpha),
+        ("gamma", gamma),
+        ("w_class", w_class),
+        ("w_bbox", w_bbox),
+        ("w_giou", w_giou),
+    ):
         _check_real(value, name)
     if gamma < 0:
         raise ArgumentError(f"gamma must be >= 0, got {gamma}")
-    labels, tboxes, mask, counts = _padded_targets(logits, target_labels, target_boxes, target_mask, num_targets)
+    labels, tboxes, mask, counts = _padded_targets(
+        logits, target_labels, target_boxes, target_mask, num_targets
+    )
     if not _ext.has_kernels(logits.device):
         _ext.warn_fallback("detr_matching_cost", logits.device)
         return reference.detr_matching_cost(
-            logits, boxes, target_labels, target_boxes, target_mask, num_targets, class_cost, alpha, gamma,
-            w_class, w_bbox, w_giou,
+            logits,
+            boxes,
+            target_labels,
+            target_boxes,
+            target_mask,
+            num_targets,
+            class_cost,
+            alpha,
+            gamma,
+            w_class,
+            w_bbox,
+            w_giou,
         )
     with torch.no_grad():
         cost = torch.ops.lossext.detr_matching_cost(
-            logits, boxes, labels, tboxes, mask, int(code(MatchClassCost, class_cost)), float(alpha), float(gamma),
-            float(w_class), float(w_bbox), float(w_giou),
+            logits,
+            boxes,
+            labels,
+            tboxes,
+            mask,
+            int(code(MatchClassCost, class_cost)),
+            float(alpha),
+            float(gamma),
+            float(w_class),
+            float(w_bbox),
+            float(w_giou),
         )
     if counts is None:
         return cost
@@ -189,8 +228,18 @@ def hungarian_match(
     from scipy.optimize import linear_sum_assignment
 
     cost = detr_matching_cost(
-        logits, boxes, target_labels, target_boxes, target_mask, num_targets, class_cost, alpha, gamma,
-        w_class, w_bbox, w_giou,
+        logits,
+        boxes,
+        target_labels,
+        target_boxes,
+        target_mask,
+        num_targets,
+        class_cost,
+        alpha,
+        gamma,
+        w_class,
+        w_bbox,
+        w_giou,
     )
     if isinstance(cost, list):
         per_image = [c.cpu() for c in cost]

@@ -82,7 +82,9 @@ def dfl_loss(pred_dist, target, reg_max: int = 16):
     if not isinstance(reg_max, numbers.Integral) or isinstance(reg_max, bool) or reg_max < 2:
         raise ArgumentError(f"reg_max must be an integer >= 2, got {reg_max!r}")
     if pred_dist.dim() != 2 or pred_dist.shape[1] != reg_max:
-        raise ArgumentError(f"pred_dist must have shape (N * 4, reg_max = {reg_max}), got {tuple(pred_dist.shape)}")
+        raise ArgumentError(
+            f"pred_dist must have shape (N * 4, reg_max = {reg_max}), got {tuple(pred_dist.shape)}"
+        )
     if target.dim() != 2 or target.shape[1] != 4 or target.shape[0] * 4 != pred_dist.shape[0]:
         raise ArgumentError(
             f"target must have shape (N, 4) with N * 4 = {pred_dist.shape[0]} (pred_dist's rows), "
@@ -92,4 +94,3 @@ def dfl_loss(pred_dist, target, reg_max: int = 16):
     y = target.detach().clamp(0, reg_max - 1 - 0.01)
     loss = _dfl_rows(pred_dist, y.reshape(-1), "dfl_loss").view(y.shape)
     return loss.mean(-1, keepdim=True).to(result_dtype(pred_dist))
-

@@ -26,7 +26,9 @@ def _per_image_targets(target_labels, target_boxes, target_mask, num_targets):
         g = target_labels.shape[1]
         counts = torch.as_tensor(num_targets, device=target_labels.device)
         target_mask = torch.arange(g, device=target_labels.device) < counts.reshape(-1, 1)
-    return [(target_labels[b][target_mask[b]], target_boxes[b][target_mask[b]]) for b in range(len(target_labels))]
+    return [
+        (target_labels[b][target_mask[b]], target_boxes[b][target_mask[b]]) for b in range(len(target_labels))
+    ]
 
 
 def _image_cost(logits, boxes, labels, tboxes, class_cost, alpha, gamma, w_class, w_bbox, w_giou):
@@ -73,7 +75,9 @@ def detr_matching_cost(
     out = torch.zeros(b, q, g, dtype=per_image[0].dtype if per_image else torch.float32, device=logits.device)
     mask = target_mask
     if mask is None:
-        mask = torch.arange(g, device=logits.device) < torch.as_tensor(num_targets, device=logits.device).reshape(-1, 1)
+        mask = torch.arange(g, device=logits.device) < torch.as_tensor(
+            num_targets, device=logits.device
+        ).reshape(-1, 1)
     for i, c in enumerate(per_image):
         out[i][:, mask[i]] = c
     return out
@@ -97,8 +101,12 @@ def hungarian_match(
 
     indices = []
     with torch.no_grad():
-        for b, (labels, tb) in enumerate(_per_image_targets(target_labels, target_boxes, target_mask, num_targets)):
-            c = _image_cost(logits[b], boxes[b], labels, tb, class_cost, alpha, gamma, w_class, w_bbox, w_giou)
+        for b, (labels, tb) in enumerate(
+            _per_image_targets(target_labels, target_boxes, target_mask, num_targets)
+        ):
+            c = _image_cost(
+                logits[b], boxes[b], labels, tb, class_cost, alpha, gamma, w_class, w_bbox, w_giou
+            )
             i, j = linear_sum_assignment(c.cpu())
             indices.append((torch.as_tensor(i, dtype=torch.int64), torch.as_tensor(j, dtype=torch.int64)))
     return indices

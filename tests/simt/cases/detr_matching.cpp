@@ -15,8 +15,8 @@ struct MatchCase {
   DType dtype;
   MatchClassCost kind;
   int64_t batch, queries, classes, targets;
-  bool holes = false;      // padding inside the mask, and a valid target with an out-of-range label
-  bool degenerate = false; // zero-width / zero-area boxes and a target equal to a query
+  bool holes = false;       // padding inside the mask, and a valid target with an out-of-range label
+  bool degenerate = false;  // zero-width / zero-area boxes and a target equal to a query
 };
 
 template <class acc_t>
@@ -36,10 +36,10 @@ void matching(Ctx& c, const MatchCase& k) {
   fill_boxes(qb);
   fill_boxes(tb);
   if (k.degenerate && Q > 2 && G > 2) {
-    qb[2] = 0;                   // a zero-width query
-    tb[2] = 0;                   // a zero-width target
-    qb[4 + 2] = qb[4 + 3] = 0;   // a point query
-    tb[4 + 2] = tb[4 + 3] = 0;   // a point target: with the point query, GIoU is 0/0 = nan
+    qb[2] = 0;                  // a zero-width query
+    tb[2] = 0;                  // a zero-width target
+    qb[4 + 2] = qb[4 + 3] = 0;  // a point query
+    tb[4 + 2] = tb[4 + 3] = 0;  // a point target: with the point query, GIoU is 0/0 = nan
     tb[4 + 0] = qb[4 + 0];
     tb[4 + 1] = qb[4 + 1];
     for (int i = 0; i < 4; ++i) tb[8 + i] = qb[8 + i];  // a target equal to a query
@@ -51,9 +51,9 @@ void matching(Ctx& c, const MatchCase& k) {
     valid[i] = !k.holes || (i % 3 != 1);
   }
   if (k.holes && B * G > 5) {
-    labels[1] = -5;   // padding: never read
-    labels[4] = C;    // valid, out of range: a nan column
-    labels[5] = -1;   // valid, negative: a nan column
+    labels[1] = -5;  // padding: never read
+    labels[4] = C;   // valid, out of range: a nan column
+    labels[5] = -1;  // valid, negative: a nan column
   }
   Typed X(k.dtype, x);
   Acc<acc_t> QB(qb), TB(tb);

@@ -76,8 +76,7 @@ void dfl(Ctx& c, const DflCase& k) {
   cpu::dfl_bwd_rows(xa.data(), Y.b.p, lse.p, G.b.p, p.grad_loss_stride, R, B, want_grad.data());
   const bool dbl = k.dtype == DType::Float64;
   th::compare(c, "lse", to_double(lse.p, R), to_double(want_lse.data(), R), rtol_acc(k.dtype), dbl ? 1e-12 : 1e-6);
-  th::compare(c, "loss", to_double(loss.p, R), to_double(want_loss.data(), R), rtol_acc(k.dtype),
-              dbl ? 1e-12 : 1e-5);
+  th::compare(c, "loss", to_double(loss.p, R), to_double(want_loss.data(), R), rtol_acc(k.dtype), dbl ? 1e-12 : 1e-5);
   // A gradient element is g ((wl + wr) p - w): its error follows |g|, not the result.
   const double atol = dbl ? 1e-13 : 2 * 4e-6 + (k.dtype == DType::Float16 ? std::ldexp(1.0, -24) : 0.0);
   th::compare(c, "grad", read_typed(k.dtype, grad.p, n), round_to(k.dtype, to_double(want_grad.data(), n)),
@@ -99,10 +98,10 @@ void add_case(const DflCase& k) {
 void register_distribution_focal() {
   const DType dtypes[] = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16};
   for (DType d : dtypes) {
-    add_case({d, 300, 16});                // YOLOv8's bins, a thread per row, two blocks
-    add_case({d, 37, 17, true});           // mmdet's, bad labels
-    add_case({d, 9, 40, false, true});     // a warp per row (more bins than lanes)
-    add_case({d, 20, 32, true});           // the largest thread-per-row width
+    add_case({d, 300, 16});             // YOLOv8's bins, a thread per row, two blocks
+    add_case({d, 37, 17, true});        // mmdet's, bad labels
+    add_case({d, 9, 40, false, true});  // a warp per row (more bins than lanes)
+    add_case({d, 20, 32, true});        // the largest thread-per-row width
   }
   add_case({DType::Float32, 70, 33, true, true});  // several blocks of warp rows
   add_case({DType::Float32, 1, 2});                // the smallest row
