@@ -78,16 +78,6 @@ TORCH_LIBRARY(lossext, m) {
   m.def("regression_fwd(Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
   m.def("regression_bwd(Tensor grad_loss, Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
 
-  // Total variation of img (*, H, W) per plane (kernels/total_variation.h):
-  // loss of shape (*) in float32 (float64 for float64 img); anisotropic
-  // (kornia) or isotropic over the (H-1) x (W-1) cells; mean: each term over
-  // its own count of differences.
-  m.def("total_variation_fwd(Tensor img, bool isotropic, bool mean, float beta, float eps) -> Tensor", pt2);
-  m.def(
-      "total_variation_bwd(Tensor grad_loss, Tensor img, bool isotropic, bool mean, float beta, float eps) "
-      "-> Tensor",
-      pt2);
-
   // Segmentation overlap statistics (kernels/segmentation.h): input (N, C,
   // d...) logits, target int64 class indices (N, d...) or a float mask of the
   // input's shape; activation 0 identity, 1 sigmoid, 2 softmax. stats (N, 3, C)
@@ -114,22 +104,4 @@ TORCH_LIBRARY(lossext, m) {
       "int ignore_index, float label_smoothing, bool reduce_rows) -> (Tensor loss, Tensor dloss_dinput)",
       pt2);
   m.def("sigmoid_focal_bwd_saved(Tensor grad_loss, Tensor dloss_dinput, bool reduce_rows) -> Tensor", pt2);
-
-  // Distribution focal loss (kernels/distribution_focal.h): pred (N, bins)
-  // logits, label (N,) real positions in [0, bins - 1]. Per-row loss and
-  // log-sum-exp in float32 (float64 for float64 pred); the label gets no
-  // gradient.
-  m.def("distribution_focal_fwd(Tensor pred, Tensor label) -> (Tensor loss, Tensor lse)", pt2);
-  m.def("distribution_focal_bwd(Tensor grad_loss, Tensor pred, Tensor label, Tensor lse) -> Tensor", pt2);
-
-  // DETR / Deformable DETR matching cost (kernels/detr_matching.h): logits
-  // (B, Q, C), boxes (B, Q, 4) cxcywh, target_labels (B, G) int64,
-  // target_boxes (B, G, 4) cxcywh, target_mask (B, G) bool (padding false);
-  // class_cost 0 focal, 1 softmax. Returns the (B, Q, G) cost in float32
-  // (float64 for float64 logits), 0 in padded columns. No gradient.
-  m.def(
-      "detr_matching_cost(Tensor logits, Tensor boxes, Tensor target_labels, Tensor target_boxes, "
-      "Tensor target_mask, int class_cost, float alpha, float gamma, float w_class, float w_bbox, float w_giou) "
-      "-> Tensor",
-      pt2);
 }

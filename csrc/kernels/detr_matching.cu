@@ -5,7 +5,7 @@
 // writes four entries; consecutive threads write consecutive targets.
 // No gradient: the matcher runs under no_grad.
 #include "kernels/cuda_common.cuh"
-#include "kernels/detr_matching_launch.h"
+#include "kernels/detr_matching.h"
 
 namespace lossext {
 namespace cuda {

@@ -8,9 +8,15 @@
 // as there.
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/box.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
 #include "kernels/static_switch.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lossext {
 
@@ -66,5 +72,48 @@ LOSSEXT_HD T match_cost(const MatchBox<T>& q, const MatchBox<T>& t, T class_cost
   const T giou = box_pair_value<BoxPairKind::GIoU>(q.xyxy, q.area, T(0), t.xyxy, t.area, T(0), T(0));
   return w_bbox * l1 + w_class * class_cost + w_giou * -giou;
 }
+
+// ---- The contract between the torch op and the kernels of both devices.
+
+// logits: (batch, queries, classes) dense, of `dtype`.
+// boxes: (batch, queries, 4) and target_boxes: (batch, targets, 4), cxcywh,
+// dense, in the accumulate type (float, double for float64 logits).
+// labels: (batch, targets) int64; valid: (batch, targets) bool, the padding
+// mask (only valid targets are read).
+// cost: (batch, queries, targets) in the accumulate type, written whole: the
+// matcher's cost for valid targets, 0 for padding. A valid target whose label
+// is outside [0, classes) is never used as an index: its column is nan (the
+// CPU op raises before anyone sees it).
+struct DetrMatchingParams {
+  const void* logits = nullptr;
+  DType dtype = DType::Float32;
+  const void* boxes = nullptr;
+  const int64_t* labels = nullptr;
+  const void* target_boxes = nullptr;
+  const bool* valid = nullptr;
+  int64_t batch = 0;
+  int64_t queries = 0;
+  int64_t classes = 0;
+  int64_t targets = 0;
+  MatchClassCost class_cost = MatchClassCost::Focal;
+  double alpha = 0.25;
+  double gamma = 2.0;
+  double w_class = 1.0;
+  double w_bbox = 1.0;
+  double w_giou = 1.0;
+  void* cost = nullptr;
+};
+
+// The tile of the cost matrix one CUDA block computes.
+constexpr int64_t kMatchTileQueries = 32;
+constexpr int64_t kMatchTileTargets = 32;
+
+// The entry points: the CUDA launcher and the CPU driver, same params. The
+// CPU driver reports the flat (image, target) position of the first valid
+// target whose label is out of range (bad_index_at).
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t detr_matching_cost_cuda(const DetrMatchingParams& p, cudaStream_t stream);
+#endif
+CpuStatus detr_matching_cost_cpu(const DetrMatchingParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

@@ -4,7 +4,7 @@
 // folds the row into a one-pass softmax state, the backward recomputes
 // softmax from the saved log-sum-exp and writes each gradient element once.
 #include "kernels/cuda_common.cuh"
-#include "kernels/distribution_focal_launch.h"
+#include "kernels/distribution_focal.h"
 
 namespace lossext {
 namespace cuda {

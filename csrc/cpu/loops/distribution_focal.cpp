@@ -1,13 +1,20 @@
-// Definitions for distribution_focal.h. A row is short (16 or 17 bins in the
-// detectors that use DFL): the forward works on blocks of rows (see
-// fwd_rows), the backward row by row (a map, no reduction).
+// The CPU side of kernels/distribution_focal.cu: distribution_focal_fwd_cpu
+// and distribution_focal_bwd_cpu over the params of
+// kernels/distribution_focal.h. Blocks of rows go to the injected
+// parallel-for; 16-bit rows are widened to float per block. A row is short
+// (16 or 17 bins in the detectors that use DFL): the forward works on blocks
+// of rows (see fwd_rows), the backward row by row (a map, no reduction).
 #include "cpu/loops/vectorize.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
-#include "cpu/loops/distribution_focal.h"
+#include "cpu/loops/convert.h"
+#include "cpu/loops/memory.h"
+#include "kernels/distribution_focal.h"
 
 namespace lossext {
 namespace cpu {
@@ -103,5 +110,88 @@ void dfl_bwd_rows(const double* pred, const double* label, const double* lse, co
   bwd_rows(pred, label, lse, grad_loss, grad_stride, rows, bins, grad);
 }
 
+namespace {
+
+// Rows per parallel task: about 16k values each.
+int64_t grain(int64_t bins) { return std::max<int64_t>(1, 16384 / bins); }
+
+// n values of a T array as accumulate-type values: in place, or widened into buf.
+template <typename T>
+const acc_type<T>* widened(const T* x, int64_t n, std::vector<acc_type<T>>& buf) {
+  if constexpr (std::is_same_v<T, acc_type<T>>) {
+    return x;
+  } else {
+    buf.resize(n);
+    widen_16bit(reinterpret_cast<const uint16_t*>(x), n, 1, n, std::is_same_v<T, BFloat16>, buf.data());
+    return buf.data();
+  }
+}
+
+template <typename T>
+CpuStatus forward(const DistributionFocalParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const T* pred = static_cast<const T*>(p.pred);
+  const acc_t* label = static_cast<const acc_t*>(p.label);
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+  acc_t* lse = static_cast<acc_t*>(p.lse);
+  std::atomic<int64_t> bad{-1};
+  parallel_for(0, p.rows, grain(p.bins), [&](int64_t first, int64_t last) {
+    std::vector<acc_t> buf;
+    const acc_t* x = widened(pred + first * p.bins, (last - first) * p.bins, buf);
+    const int64_t b = dfl_fwd_rows(x, label + first, last - first, p.bins, loss + first, lse + first);
+    if (b >= 0) {
+      // The lowest bad row of any range, whatever the split.
+      int64_t seen = bad.load();
+      while ((seen < 0 || first + b < seen) && !bad.compare_exchange_weak(seen, first + b)) {
+      }
+    }
+  });
+  CpuStatus status;
+  status.bad_index_at = bad.load();
+  return status;
+}
+
+template <typename T>
+void backward(const DistributionFocalParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const T* pred = static_cast<const T*>(p.pred);
+  T* grad = static_cast<T*>(p.grad_pred);
+  advise_huge_pages(grad, size_t(p.rows * p.bins) * sizeof(T));
+  parallel_for(0, p.rows, grain(p.bins), [&](int64_t first, int64_t last) {
+    const int64_t n = (last - first) * p.bins;
+    std::vector<acc_t> in_buf, out_buf;
+    const acc_t* x = widened(pred + first * p.bins, n, in_buf);
+    acc_t* out;
+    if constexpr (std::is_same_v<T, acc_t>) {
+      out = grad + first * p.bins;
+    } else {
+      out_buf.resize(n);
+      out = out_buf.data();
+    }
+    dfl_bwd_rows(x, static_cast<const acc_t*>(p.label) + first, static_cast<const acc_t*>(p.saved_lse) + first,
+                 static_cast<const acc_t*>(p.grad_loss) + first * p.grad_loss_stride, p.grad_loss_stride, last - first,
+                 p.bins, out);
+    if constexpr (!std::is_same_v<T, acc_t>) {
+      narrow_16bit(out, 1, n, std::is_same_v<T, BFloat16>, reinterpret_cast<uint16_t*>(grad + first * p.bins), n);
+    }
+  });
+}
+
+}  // namespace
 }  // namespace cpu
+
+CpuStatus distribution_focal_fwd_cpu(const DistributionFocalParams& p, ParallelFor parallel_for) {
+  if (p.rows == 0) return {};
+  return dtype_switch<cpu::LoopTypes>(
+      p.dtype, [&](auto tag) { return cpu::forward<typename decltype(tag)::type>(p, parallel_for); });
+}
+
+CpuStatus distribution_focal_bwd_cpu(const DistributionFocalParams& p, ParallelFor parallel_for) {
+  if (p.rows > 0) {
+    dtype_switch<cpu::LoopTypes>(p.dtype,
+                                 [&](auto tag) { cpu::backward<typename decltype(tag)::type>(p, parallel_for); });
+  }
+  return {};
+}
+
 }  // namespace lossext

@@ -1,12 +1,10 @@
 // Cases: DETR matching cost (detr_cost_kernel, focal and softmax class costs)
-// against the CPU loops (cpu/loops/detr_matching.h), driven the way
-// cpu/detr_matching.cpp drives them: one image's query rows at a time, the
-// logits widened to the accumulate type.
+// against the CPU entry point detr_matching_cost_cpu fed the same params
+// (serially).
 #include <cmath>
 
 #include "common.h"
-#include "cpu/loops/detr_matching.h"
-#include "kernels/detr_matching_launch.h"
+#include "kernels/detr_matching.h"
 
 namespace cases {
 namespace {
@@ -83,12 +81,11 @@ void matching(Ctx& c, const MatchCase& k) {
   c.add_digest(cost);
   if (B * Q * G == 0) return;
 
-  std::vector<acc_t> xa(x.size()), want(B * Q * G);
-  for (size_t i = 0; i < x.size(); ++i) xa[i] = acc_t(X.value[i]);
-  cpu::MatchRows m{k.kind, Q, C, G, p.alpha, p.gamma, p.w_class, p.w_bbox, p.w_giou};
-  for (int64_t b = 0; b < B; ++b)
-    cpu::detr_cost_rows(m, xa.data() + b * Q * C, QB.b.p + b * Q * 4, labels.p + b * G, TB.b.p + b * G * 4,
-                        valid.p + b * G, want.data() + b * Q * G);
+  std::vector<acc_t> want(B * Q * G);
+  DetrMatchingParams r = p;
+  r.cost = want.data();
+  const int64_t bad = detr_matching_cost_cpu(r, serial_for).bad_index_at;
+  if (bad != (k.holes && B * G > 5 ? 3 : -1)) c.fail("the CPU entry reported bad target %lld", (long long)bad);
   const bool dbl = k.dtype == DType::Float64;
   // Entries are O(10) sums of terms of either sign: absolute tolerance on that scale.
   th::compare(c, "cost", to_double(cost.p, B * Q * G), to_double(want.data(), B * Q * G), rtol_acc(k.dtype),

@@ -11,7 +11,46 @@ import torch
 from lossext import _ext, reference
 from lossext._cpp import MatchClassCost, code, names
 from lossext._errors import ArgumentError
+from lossext._ops._common import accumulate_dtype
+from lossext._ops._spec import OpSpec
 from lossext._validate import check_floating, check_same_device, check_tensor
+
+
+# The op: fake kernel and samples (registered by lossext._ops from SPECS); no autograd.
+
+
+def _fake(
+    logits, boxes, target_labels, target_boxes, target_mask, class_cost, alpha, gamma, w_class, w_bbox, w_giou
+):
+    b, q, _ = logits.shape
+    return logits.new_empty((b, q, target_labels.shape[1]), dtype=accumulate_dtype(logits.dtype))
+
+
+def _inputs(device, b=2, q=5, c=7, g=4):
+    logits = torch.randn(b, q, c, device=device)
+    boxes = torch.rand(b, q, 4, device=device) * 0.5 + 0.1
+    labels = torch.randint(0, c, (b, g), device=device)
+    tboxes = torch.rand(b, g, 4, device=device) * 0.5 + 0.1
+    mask = torch.arange(g, device=device) < torch.tensor([g, g - 2], device=device).reshape(-1, 1)
+    return logits, boxes, labels, tboxes, mask
+
+
+def _samples(device):
+    args = _inputs(device)
+    return [(*args, kind, 0.25, 2.0, 2.0, 5.0, 2.0) for kind in (0, 1)]
+
+
+def _public(device):
+    def step(logits, boxes, labels, tboxes, mask):
+        return detr_matching_cost(logits, boxes, labels, tboxes, mask, class_cost="softmax", w_bbox=5.0)
+
+    return step, _inputs(device)
+
+
+SPECS = (OpSpec("detr_matching_cost", _fake, _samples, public=_public),)
+
+
+# The public functions (exported by lossext.functional and lossext).
 
 CLASS_COSTS = names(MatchClassCost)  # ("focal", "softmax")
 

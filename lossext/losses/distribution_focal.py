@@ -6,14 +6,90 @@ from the saved log-sum-exp and writes each gradient element once."""
 import numbers
 
 import torch
+from torch import nn
 
-from lossext import _ext
+from lossext import _ext, reference
 from lossext._errors import ArgumentError
+from lossext._ops._common import accumulate_dtype
+from lossext._ops._spec import OpSpec
+from lossext._ops._torch_vjp import building_graph, torch_vjp
 from lossext._validate import check_floating, check_same_device
-from lossext.functional._dtype import result_dtype
-from lossext.functional.focal import _check_mmdet_reduce
+from lossext.losses._dtype import result_dtype
+from lossext.losses.focal import _check_mmdet_reduce
 from lossext.reference.distribution_focal import _dfl_rows as _reference_rows
 from lossext.reference.focal import _mmdet_reduce
+
+
+# The ops: fake kernels, samples and autograd (registered by lossext._ops from SPECS).
+
+
+def _fwd_fake(pred, label):
+    out = pred.new_empty(pred.shape[:1], dtype=accumulate_dtype(pred.dtype))
+    return out, torch.empty_like(out)
+
+
+def _bwd_fake(grad_loss, pred, label, lse):
+    return torch.empty_like(pred, memory_format=torch.contiguous_format)
+
+
+def _setup(ctx, inputs, output):
+    pred, label = inputs
+    _, lse = output
+    ctx.save_for_backward(pred, label, lse)
+    ctx.mark_non_differentiable(lse)
+
+
+def _backward(ctx, grad_loss, _grad_lse):
+    pred, label, lse = ctx.saved_tensors
+    if grad_loss is None:
+        grad_loss = torch.zeros_like(lse)
+    if building_graph():
+        (grad_pred,) = torch_vjp(
+            lambda x: reference.distribution_focal_loss(
+                x.to(accumulate_dtype(x.dtype)), label, reduction="none"
+            ),
+            (pred,),
+            ctx.needs_input_grad[:1],
+            grad_loss,
+        )
+        return grad_pred, None
+    return torch.ops.lossext.distribution_focal_bwd(grad_loss, pred, label, lse), None
+
+
+def _inputs(device, rows=6, bins=17):
+    pred = torch.randn(rows, bins, device=device)
+    label = torch.rand(rows, device=device) * (bins - 1)
+    label[0] = bins - 1  # the last bin exactly
+    return pred, label
+
+
+def _fwd_samples(device):
+    pred, label = _inputs(device)
+    long_pred, long_label = _inputs(device, 3, 40)
+    return [(pred.requires_grad_(), label), (long_pred.requires_grad_(), long_label)]
+
+
+def _bwd_samples(device):
+    pred, label = _inputs(device)
+    _, lse = torch.ops.lossext.distribution_focal_fwd(pred, label)
+    return [(torch.randn(6, device=device), pred, label, lse)]
+
+
+def _public(device):
+    def step(pred, label):
+        return distribution_focal_loss(pred, label, avg_factor=4.0)
+
+    pred, label = _inputs(device)
+    return step, (pred.requires_grad_(), label)
+
+
+SPECS = (
+    OpSpec("distribution_focal_fwd", _fwd_fake, _fwd_samples, _backward, _setup, _public),
+    OpSpec("distribution_focal_bwd", _bwd_fake, _bwd_samples),
+)
+
+
+# The public functions (exported by lossext.functional and lossext).
 
 
 def _dfl_rows(pred, label, name):
@@ -94,3 +170,30 @@ def dfl_loss(pred_dist, target, reg_max: int = 16):
     y = target.detach().clamp(0, reg_max - 1 - 0.01)
     loss = _dfl_rows(pred_dist, y.reshape(-1), "dfl_loss").view(y.shape)
     return loss.mean(-1, keepdim=True).to(result_dtype(pred_dist))
+
+
+# The modules (exported by lossext.nn).
+
+
+class DistributionFocalLoss(nn.Module):
+    """mmdet's DistributionFocalLoss; see :func:`lossext.distribution_focal_loss`."""
+
+    def __init__(self, reduction: str = "mean", loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+
+    def forward(self, pred, target, weight=None, avg_factor=None, reduction_override=None) -> torch.Tensor:
+        reduction = reduction_override if reduction_override else self.reduction
+        return self.loss_weight * distribution_focal_loss(pred, target, weight, reduction, avg_factor)
+
+
+class DFLoss(nn.Module):
+    """ultralytics' DFLoss (``reg_max`` bins); see :func:`lossext.dfl_loss`."""
+
+    def __init__(self, reg_max: int = 16) -> None:
+        super().__init__()
+        self.reg_max = reg_max
+
+    def forward(self, pred_dist: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return dfl_loss(pred_dist, target, self.reg_max)
