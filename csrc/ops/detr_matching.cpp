@@ -39,10 +39,9 @@ at::Tensor detr_matching_cost(const at::Tensor& logits, const at::Tensor& boxes,
                    target_labels.scalar_type());
   const int64_t targets = target_labels.size(1);
   check_boxes(target_boxes, "target_boxes", batch, targets, "G");
-  TORCH_CHECK_VALUE(target_mask.sizes() == target_labels.sizes(), "target_mask must have shape ",
-                    target_labels.sizes(), ", got ", target_mask.sizes());
-  TORCH_CHECK_TYPE(target_mask.scalar_type() == at::kBool, "target_mask must be bool, got ",
-                   target_mask.scalar_type());
+  TORCH_CHECK_VALUE(target_mask.sizes() == target_labels.sizes(), "target_mask must have shape ", target_labels.sizes(),
+                    ", got ", target_mask.sizes());
+  TORCH_CHECK_TYPE(target_mask.scalar_type() == at::kBool, "target_mask must be bool, got ", target_mask.scalar_type());
   TORCH_CHECK_VALUE(class_cost == int64_t(MatchClassCost::Focal) || class_cost == int64_t(MatchClassCost::Softmax),
                     "class_cost must be 0 (focal) or 1 (softmax), got ", class_cost);
   TORCH_CHECK_VALUE(std::isfinite(alpha) && std::isfinite(gamma) && gamma >= 0.0,

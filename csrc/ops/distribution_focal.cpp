@@ -25,8 +25,8 @@ DistributionFocalCall distribution_focal_call(const at::Tensor& pred, const at::
   const DType dtype = to_dtype(pred.scalar_type(), "pred");
   TORCH_CHECK_VALUE(pred.size(1) >= 2, "pred must have at least 2 bins (dim 1), got ", pred.size(1));
   check_same_device(pred, "pred", label, "label");
-  TORCH_CHECK_VALUE(label.dim() == 1 && label.size(0) == pred.size(0), "label must have shape (N,) = (",
-                    pred.size(0), ",), got ", label.sizes());
+  TORCH_CHECK_VALUE(label.dim() == 1 && label.size(0) == pred.size(0), "label must have shape (N,) = (", pred.size(0),
+                    ",), got ", label.sizes());
   TORCH_CHECK_TYPE(at::isFloatingType(label.scalar_type()), "label must be a floating tensor, got ",
                    label.scalar_type());
   DistributionFocalCall call;
@@ -67,8 +67,7 @@ at::Tensor distribution_focal_bwd(const at::Tensor& grad_loss, const at::Tensor&
   check_same_device(pred, "pred", lse, "lse");
   TORCH_CHECK_VALUE(grad_loss.dim() == 1 && grad_loss.size(0) == p.rows, "grad_loss must have shape (", p.rows,
                     ",), got ", grad_loss.sizes());
-  TORCH_CHECK_VALUE(lse.dim() == 1 && lse.size(0) == p.rows, "lse must have shape (", p.rows, ",), got ",
-                    lse.sizes());
+  TORCH_CHECK_VALUE(lse.dim() == 1 && lse.size(0) == p.rows, "lse must have shape (", p.rows, ",), got ", lse.sizes());
   bool broadcast = false;
   call.grad_loss = upstream(grad_loss, acc, &broadcast);
   call.saved_lse = lse.to(acc).contiguous();
