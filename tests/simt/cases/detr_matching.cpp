@@ -49,8 +49,8 @@ void matching(Ctx& c, const MatchCase& k) {
     valid[i] = !k.holes || (i % 3 != 1);
   }
   if (k.holes && B * G > 5) {
-    labels[1] = -5;  // padding: never read
-    labels[4] = C;   // valid, out of range: a nan column
+    labels[1] = -5;  // padding (1 % 3 == 1): never read
+    labels[3] = C;   // valid (3 % 3 == 0), out of range: a nan column
     labels[5] = -1;  // valid, negative: a nan column
   }
   Typed X(k.dtype, x);
