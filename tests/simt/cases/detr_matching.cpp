@@ -127,3 +127,66 @@ void register_detr_matching() {
 TH_CASES(register_detr_matching);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workload of this kernel (make -C tests/simt traffic): a DINO-like image
+// batch, float32, padded targets, as the torch op passes them.
+#include <set>
+
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void matching(MatchClassCost kind) {
+  const int64_t B = 2, Q = 300, C = 91, G = 64;
+  Workload w(std::string("B2 Q300 C91 G64 f32, ") + (kind == MatchClassCost::Focal ? "focal" : "softmax"));
+  DetrMatchingParams p;
+  p.dtype = DType::Float32;
+  p.batch = B;
+  p.queries = Q;
+  p.classes = C;
+  p.targets = G;
+  p.class_cost = kind;
+  p.logits = w.uniform("logits", B * Q * C, -4, 4);
+  p.boxes = w.uniform("boxes", B * Q * 4, 0.05, 0.5);
+  int64_t* labels = w.indices("labels", B * G, 0, C - 1);
+  p.labels = labels;
+  p.target_boxes = w.uniform("target_boxes", B * G * 4, 0.05, 0.5);
+  bool* valid = w.buf<bool>("valid", B * G);
+  for (int64_t i = 0; i < B * G; ++i) valid[i] = i % G < G - 9;  // 9 padded targets per image
+  p.valid = valid;
+  p.cost = w.buf<float>("cost", B * Q * G);
+  // The focal cost reads only the logits of the classes some valid target has.
+  size_t logit_bytes = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    std::set<int64_t> classes;
+    for (int64_t t = 0; t < G; ++t)
+      if (valid[b * G + t]) classes.insert(labels[b * G + t]);
+    logit_bytes += size_t(Q) * classes.size() * sizeof(float);
+  }
+  const bool focal = kind == MatchClassCost::Focal;
+  w.run("detr_matching_cost_cuda", [&] { return simt_detr_matching_cost_cuda(&p); },
+        {{{{"logits", focal ? logit_bytes : 0}, {"boxes"}, {"labels"}, {"target_boxes"}, {"valid"}},
+          {{"cost"}},
+          focal ? "a tile of 32 queries x 32 targets per block: the logits at the targets' labels are a gather "
+                  "(one sector per value), loaded again by every target tile of the same queries and for every "
+                  "target of the same class; each tile stages its boxes in shared memory"
+                : "a tile of 32 queries x 32 targets per block: each tile reads its queries' logit rows for the "
+                  "log-sum-exp (a warp per row, coalesced), again for every target tile of the same queries, "
+                  "then gathers the logits at the targets' labels (L1)"}});
+}
+
+void detr_matching_workloads() {
+  matching(MatchClassCost::Focal);
+  matching(MatchClassCost::Softmax);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(detr_matching_workloads)
+
+}  // namespace traffic
+#endif

@@ -116,3 +116,55 @@ void register_distribution_focal() {
 TH_CASES(register_distribution_focal);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): YOLOv8's 16
+// bins (a thread per row) and 40 bins (a warp per row), float32, as the torch op passes them.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void dfl(int64_t rows, int64_t bins) {
+  Workload w(std::to_string(rows) + "x" + std::to_string(bins) + " f32");
+  DistributionFocalParams p;
+  p.dtype = DType::Float32;
+  p.rows = rows;
+  p.bins = bins;
+  p.pred = w.uniform("pred", rows * bins, -4, 4);
+  p.label = w.uniform("label", rows, 0, double(bins - 1));
+  p.loss = w.buf<float>("loss", rows);
+  p.lse = w.buf<float>("lse", rows);
+  const bool thread_rows = bins <= kDflThreadRowBins;
+  w.run("distribution_focal_fwd_cuda", [&] { return simt_distribution_focal_fwd_cuda(&p); },
+        {{{{"pred"}, {"label"}},
+          {{"loss"}, {"lse"}},
+          thread_rows ? "a thread per row: a warp's loads of one bin are a row (64 bytes for 16 float bins) apart, "
+                        "so each load instruction touches 32 sectors; the row's later bins hit L1, and the two "
+                        "logits at the label are loaded again after the row loop (L1), unique = minimum"
+                      : "a warp per row: coalesced loads of the row; lane 0 loads the two logits at the label "
+                        "again after the reduction (L1), unique = minimum"}});
+  p.saved_lse = p.lse;
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_loss_stride = 0;
+  p.grad_pred = w.buf<float>("grad_pred", rows * bins);
+  w.run("distribution_focal_bwd_cuda", [&] { return simt_distribution_focal_bwd_cuda(&p); },
+        {{{{"pred"}, {"label"}, {"lse"}, {"grad_loss"}},
+          {{"grad_pred"}},
+          "a thread per element: the row's label and lse are loaded by every thread of the row (the same "
+          "sector, broadcast), unique = minimum"}});
+}
+
+void distribution_focal_workloads() {
+  dfl(4096, 16);
+  dfl(512, 40);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(distribution_focal_workloads)
+
+}  // namespace traffic
+#endif
