@@ -64,6 +64,7 @@ class OverlapKind(IntEnum):
 # kTalMaxTopk (kernels/task_aligned.h): the largest topk of task_aligned_assign.
 TAL_MAX_TOPK = 64
 
+
 class MatchClassCost(IntEnum):
     """kernels/detr_matching.h: the ``class_cost`` of detr_matching_cost."""
 
