@@ -50,14 +50,6 @@ TORCH_LIBRARY(lossext, m) {
       "softmax_focal_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? alpha, Tensor? weight, "
       "Tensor lse, float gamma, int ignore_index) -> Tensor",
       pt2);
-  // KL and generalized JS divergence over log-probabilities (input = log q).
-  // Forward returns one partial sum per fixed chunk of 16384 elements of the
-  // flattened inputs (accumulate dtype); backward takes the gradient of each
-  // partial and returns the gradient of input.
-  m.def("kl_div_fwd(Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
-  m.def("kl_div_bwd(Tensor grad_partials, Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
-  m.def("js_div_fwd(Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
-  m.def("js_div_bwd(Tensor grad_partials, Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
   // Box IoU family (kernels/box.h). Integer codes: fmt 0 xyxy, 1 xywh,
   // 2 cxcywh; pairwise kind 0 iou, 1 giou, 2 diou, 3 ciou; loss mode 0 iou,
   // 1 giou, 2 diou, 3 ciou, 4 eiou, 5 siou. box_pairwise: [..., N, 4] x

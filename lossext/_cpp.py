@@ -54,7 +54,7 @@ class SegActivation(IntEnum):
     Softmax = 2
 
 
-# kDivergenceChunk (kernels/divergence_launch.h): kl_div_fwd and js_div_fwd
+# kDivergenceChunk (kernels/divergence.h): kl_div_fwd and js_div_fwd
 # return one partial sum per chunk of this many flattened elements.
 DIVERGENCE_CHUNK = 16384
 

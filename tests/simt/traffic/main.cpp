@@ -16,7 +16,7 @@
 
 #include "kernels/box_launch.h"
 #include "kernels/cross_entropy_launch.h"
-#include "kernels/divergence_launch.h"
+#include "kernels/divergence.h"
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"
 #include "kernels/segmentation_launch.h"

@@ -5,7 +5,7 @@
 // their minimum or whose requests are not coalesced (see the table).
 #include "kernels/box_launch.h"
 #include "kernels/cross_entropy_launch.h"
-#include "kernels/divergence_launch.h"
+#include "kernels/divergence.h"
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"
 #include "kernels/segmentation_launch.h"
@@ -226,10 +226,10 @@ void divergence(bool js, int64_t numel) {
   const char* bwd = js ? "js_div_bwd_cuda" : "kl_div_bwd_cuda";
   w.run(fwd, [&] { return js ? simt_js_div_fwd_cuda(&p) : simt_kl_div_fwd_cuda(&p); },
         {{{{"input"}, {"target"}}, {{"partials"}}, ""}});
-  p.grad_partials = w.uniform("grad_partials", chunks, 0.5, 1);
+  p.grad_loss = w.uniform("grad_loss", chunks, 0.5, 1);
   p.grad_input = w.buf<float>("grad_input", numel);
   // The KL gradient depends on the target alone.
-  std::vector<Need> reads = {{"target"}, {"grad_partials"}};
+  std::vector<Need> reads = {{"target"}, {"grad_loss"}};
   if (js) reads.push_back({"input"});
   w.run(bwd, [&] { return js ? simt_js_div_bwd_cuda(&p) : simt_kl_div_bwd_cuda(&p); }, {{reads, {{"grad_input"}}, ""}});
 }
