@@ -179,13 +179,11 @@ def _stats(input, target, mode, from_logits, ignore_index, squared_pred, with_ce
         activation = SegActivation.Softmax if from_logits else SegActivation.Identity
     else:
         activation = SegActivation.Sigmoid if from_logits else SegActivation.Identity
-    has_ignore = ignore_index is not None
     return torch.ops.lossext.seg_stats_fwd(
         input,
         target,
         int(activation),
-        int(ignore_index) if has_ignore else -100,
-        has_ignore,
+        None if ignore_index is None else int(ignore_index),
         bool(squared_pred),
         with_ce,
         float(label_smoothing),

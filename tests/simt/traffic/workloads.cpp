@@ -8,7 +8,7 @@
 #include "kernels/divergence.h"
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"
-#include "kernels/segmentation_launch.h"
+#include "kernels/segmentation.h"
 #include "kernels/total_variation.h"
 #include "workload.h"
 
