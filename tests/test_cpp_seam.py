@@ -46,7 +46,15 @@ def test_python_enum_matches_cpp(enum):
 
 
 def test_every_enum_is_compared():
-    seam = {"RegressionKind", "BceKind", "BoxFmt", "BoxPairKind", "BoxLossMode", "SegActivation", "OverlapKind"}
+    seam = {
+        "RegressionKind",
+        "BceKind",
+        "BoxFmt",
+        "BoxPairKind",
+        "BoxLossMode",
+        "SegActivation",
+        "OverlapKind",
+    }
     assert {e.__name__ for e in ENUMS} >= seam
 
 

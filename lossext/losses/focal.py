@@ -543,6 +543,15 @@ def softmax_focal_loss(
     return out.to(result_dtype(input))
 
 
+def _check_mmdet_reduce(reduction, avg_factor, weight, pred):
+    check_reduction(reduction)
+    if avg_factor is not None and reduction == "sum":
+        raise ArgumentError('avg_factor can not be used with reduction="sum"')
+    if weight is not None:
+        check_floating(weight, "weight")
+        check_same_device(weight, "weight", pred, "pred")
+
+
 class SigmoidFocalLoss(nn.Module):
     """Sigmoid focal loss; see :func:`lossext.sigmoid_focal_loss`. ``normalizer``
     is a forward argument (it changes every step)."""

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from lossext._errors import ArgumentError
 from lossext.reference._reduce import reduce
+from lossext.reference.focal import _mmdet_reduce
 
 
 def _upcast(x: torch.Tensor) -> torch.Tensor:
@@ -52,19 +53,6 @@ def _dense_quality_target(label, score, classes, dtype):
     label's class, 0 elsewhere (a label outside [0, C) is background)."""
     hit = label.unsqueeze(1) == torch.arange(classes, device=label.device)
     return torch.where(hit, score.to(dtype).unsqueeze(1), torch.zeros((), dtype=dtype, device=label.device))
-
-
-def _mmdet_reduce(loss, weight, reduction, avg_factor):
-    """mmdet's weight_reduce_loss."""
-    if weight is not None:
-        loss = loss * weight
-    if avg_factor is None:
-        return reduce(loss, reduction)
-    if reduction == "mean":
-        return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
-    if reduction == "none":
-        return loss
-    raise ArgumentError('avg_factor can not be used with reduction="sum"')
 
 
 def binary_cross_entropy_with_logits(

@@ -15,6 +15,7 @@ Quality focal (GFL) and varifocal are in lossext.reference.bce.
 import torch
 import torch.nn.functional as F
 
+from lossext._errors import ArgumentError
 from lossext.reference._reduce import reduce
 
 
@@ -98,3 +99,16 @@ def softmax_focal_loss(
     if unbatched:
         loss = loss.squeeze(0)
     return reduce(loss, reduction, w_y.sum()).to(input.dtype)
+
+
+def _mmdet_reduce(loss, weight, reduction, avg_factor):
+    """mmdet's weight_reduce_loss."""
+    if weight is not None:
+        loss = loss * weight
+    if avg_factor is None:
+        return reduce(loss, reduction)
+    if reduction == "mean":
+        return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
+    if reduction == "none":
+        return loss
+    raise ArgumentError('avg_factor can not be used with reduction="sum"')
