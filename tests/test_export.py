@@ -128,6 +128,12 @@ CASES = {
         3,
         lambda: (r(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))),
     ),
+    "bce": (
+        "bce_fwd",
+        lambda y, t: lossext.binary_cross_entropy_with_logits(y, t),
+        5,
+        lambda: (r(8, 5), torch.rand(8, 5)),
+    ),
     "distribution_focal": (
         "distribution_focal_fwd",
         lambda y, t: lossext.distribution_focal_loss(y, t),
