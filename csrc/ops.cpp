@@ -7,27 +7,6 @@
 TORCH_LIBRARY(lossext, m) {
   const std::vector<at::Tag> pt2 = {at::Tag::pt2_compliant_tag};
 
-  // Softmax cross-entropy. Per-row outputs (input's shape without dim 1) in
-  // float32 (float64 for float64 input): loss, log-sum-exp, and the row's
-  // target weight (index targets; 0 when ignored) or target mass (probability
-  // targets), which the reductions and the backward need.
-  m.def(
-      "cross_entropy_index_fwd(Tensor input, Tensor target, Tensor? weight, int ignore_index, "
-      "float label_smoothing, float z_loss) -> (Tensor loss, Tensor lse, Tensor row_weight)",
-      pt2);
-  m.def(
-      "cross_entropy_index_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? weight, Tensor lse, "
-      "int ignore_index, float label_smoothing, float z_loss) -> Tensor",
-      pt2);
-  m.def(
-      "cross_entropy_prob_fwd(Tensor input, Tensor target, Tensor? weight, float label_smoothing, "
-      "float z_loss) -> (Tensor loss, Tensor lse, Tensor target_mass)",
-      pt2);
-  m.def(
-      "cross_entropy_prob_bwd(Tensor grad_loss, Tensor input, Tensor target, Tensor? weight, Tensor lse, "
-      "Tensor target_mass, float label_smoothing, float z_loss) -> Tensor",
-      pt2);
-
   // Focal losses. sigmoid_focal_*: 2-D (rows, classes) logits (the Python side
   // flattens the leading dims); target int64 class indices [rows] (c positive,
   // -1 background, ignore_index skipped) or dense floats of the input's shape;

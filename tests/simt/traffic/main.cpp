@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "kernels/box_launch.h"
-#include "kernels/cross_entropy_launch.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/divergence_launch.h"
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"

@@ -4,7 +4,7 @@
 // what each launch must move at least. The `why` strings explain the launches that move more than 1.25x
 // their minimum or whose requests are not coalesced (see the table).
 #include "kernels/box_launch.h"
-#include "kernels/cross_entropy_launch.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/divergence_launch.h"
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"
