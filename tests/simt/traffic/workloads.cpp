@@ -6,7 +6,7 @@
 #include "kernels/box_launch.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/divergence_launch.h"
-#include "kernels/focal_launch.h"
+#include "kernels/focal.h"
 #include "kernels/regression_launch.h"
 #include "kernels/segmentation_launch.h"
 #include "kernels/total_variation.h"
