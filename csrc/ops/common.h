@@ -188,10 +188,8 @@ CpuStatus run_kernel(const at::Tensor& on, const char* op, CpuStatus (*cpu)(cons
 
 // Registers the same device-generic implementations (register_fn(m) calls
 // m.impl for each op) for CPU and, when built with CUDA, for CUDA.
-#define LOSSEXT_IMPL_CPU_AND_CUDA(register_fn)   \
-  TORCH_LIBRARY_IMPL(lossext, CPU, m) {           \
-    register_fn(m);                               \
-  }                                               \
+#define LOSSEXT_IMPL_CPU_AND_CUDA(register_fn)            \
+  TORCH_LIBRARY_IMPL(lossext, CPU, m) { register_fn(m); } \
   LOSSEXT_IF_CUDA(TORCH_LIBRARY_IMPL(lossext, CUDA, m) { register_fn(m); })
 
 }  // namespace ops
