@@ -66,3 +66,34 @@ def smp_losses():
         del sys.modules[_SMP_ALIAS]
         return None
     return module
+
+
+# ultralytics and what its package __init__ imports (opencv, PyYAML, Pillow,
+# psutil) live in a folder of their own: ultralytics reads torchvision's
+# installed version at import, so that folder also holds a torchvision wheel,
+# for its metadata only. It must not shadow anything else (torchvision's
+# compiled ops do not load into every torch), so it is on sys.path only while
+# ultralytics.utils.tal is imported.
+ULTRALYTICS_DIR = pathlib.Path(
+    os.environ.get("LOSSEXT_ULTRALYTICS_DIR") or ROOT / "build" / "peers-ultralytics"
+)
+
+
+def ultralytics_tal():
+    """ultralytics.utils.tal (TaskAlignedAssigner), or None when not installed."""
+    if "ultralytics.utils.tal" in sys.modules:
+        return sys.modules["ultralytics.utils.tal"]
+    if not ULTRALYTICS_DIR.is_dir():
+        return None
+    # ultralytics writes a settings file at import: keep it out of the user's home.
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(ULTRALYTICS_DIR / "config"))
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    sys.path.insert(0, str(ULTRALYTICS_DIR))
+    try:
+        import ultralytics.utils.tal as tal
+
+        return tal
+    except Exception:  # noqa: BLE001 - a broken or partial install: the comparison skips
+        return None
+    finally:
+        sys.path.remove(str(ULTRALYTICS_DIR))

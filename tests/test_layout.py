@@ -28,21 +28,18 @@ SOURCE_SUFFIXES = {".h", ".cuh", ".cu", ".cpp", ".cc", ".inc"}
 
 # Where a quoted include is looked up after the including file's own folder:
 # the -I folders of setup.py, CMakeLists.txt and tests/simt/Makefile.
-INCLUDE_DIRS = [CSRC, SIMT / "emulator" / "include", SIMT / "cases"]
+INCLUDE_DIRS = [CSRC, SIMT, SIMT / "emulator" / "include", SIMT / "cases"]
 
 # Quoted includes of files the build generates (tests/simt/Makefile writes them
 # under build/simt/*/gen), so they are not in the tree to be followed.
-GENERATED = {"kernel_names.inc"}
+GENERATED = {"kernel_names.inc", "dev_exports.inc", "kernel_headers.inc"}
 
 FRAMEWORK = re.compile(r"^(torch|ATen|c10|caffe2|pybind11)/|^(Python|torch/extension)\.h$")
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 # csrc/kernels/<x>.cu without a csrc/cpu/loops/<x>.cpp, and why.
-NO_CPU_LOOP = {
-    "regression": "the CPU op (csrc/cpu/regression.cpp) runs the kernels/regression.h math in its own "
-    "element loop; it has no torch-free loop yet",
-}
+NO_CPU_LOOP = {}
 # csrc/cpu/loops/<x>.cpp that mirror no kernel, and why.
 SHARED_LOOPS = {
     "convert": "float16/bfloat16 <-> float conversions, used by every adapter and by the SIMT harness",

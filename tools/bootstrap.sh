@@ -35,6 +35,23 @@ if [ "$(cat "$PEERS_DIR/.pins" 2>/dev/null)" != "$PEER_PINS" ]; then
     echo "bootstrap: could not install the peers into $PEERS_DIR; the comparisons with them will skip" >&2
   fi
 fi
+# ultralytics (its TaskAlignedAssigner is what task_aligned_assign is tested against) in a folder
+# of its own, build/peers-ultralytics, with what its package __init__ imports: opencv (headless),
+# PyYAML, Pillow, psutil, and a torchvision wheel whose installed version ultralytics reads at
+# import (never imported: benchmarks/peers.py puts the folder on sys.path only while importing
+# ultralytics.utils.tal). All --no-deps: no second torch.
+ULTRALYTICS_DIR=${LOSSEXT_ULTRALYTICS_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/peers-ultralytics"}
+ULTRALYTICS_PINS="ultralytics==8.4.190 opencv-python-headless pyyaml pillow psutil torchvision==0.28.0"
+if [ "$(cat "$ULTRALYTICS_DIR/.pins" 2>/dev/null)" != "$ULTRALYTICS_PINS" ]; then
+  rm -rf "$ULTRALYTICS_DIR"
+  # shellcheck disable=SC2086
+  if "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --target "$ULTRALYTICS_DIR" \
+    ${LOSSEXT_TORCH_INDEX:+--extra-index-url "$LOSSEXT_TORCH_INDEX"} $ULTRALYTICS_PINS; then
+    echo "$ULTRALYTICS_PINS" > "$ULTRALYTICS_DIR/.pins"
+  else
+    echo "bootstrap: could not install ultralytics into $ULTRALYTICS_DIR; the comparisons with it will skip" >&2
+  fi
+fi
 if [ ${#need[@]} -gt 0 ]; then
   "$PY" -m pip install --quiet "${need[@]}"
 fi
