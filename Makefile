@@ -45,7 +45,7 @@ lint-python:
 format:
 	bash tools/lint.sh --fix
 
-# csrc/cuda/*.cpp checked with g++ -fsyntax-only against the installed (CPU) torch's headers.
+# csrc/ops/*.cpp as the CUDA build compiles them, checked with g++ -fsyntax-only against the installed (CPU) torch's headers.
 cuda-glue: deps
 	bash tools/check_cuda_glue.sh
 

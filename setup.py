@@ -96,12 +96,7 @@ def extension():
         link.append("-fopenmp")
     else:
         cxx.append("-fopenmp-simd")
-    srcs = (
-        ["csrc/ops.cpp", "csrc/module.cpp"]
-        + sources("csrc/ops/*.cpp")
-        + sources("csrc/cpu/*.cpp")
-        + sources("csrc/cpu/loops/*.cpp")
-    )
+    srcs = ["csrc/ops.cpp", "csrc/module.cpp"] + sources("csrc/ops/*.cpp") + sources("csrc/cpu/loops/*.cpp")
     kwargs = dict(include_dirs=[os.path.join(ROOT, "csrc")], extra_link_args=link)
     if not with_cuda:
         return CppExtension(
@@ -112,7 +107,7 @@ def extension():
     os.environ["TORCH_CUDA_ARCH_LIST"] = archs
     define += [("LOSSEXT_WITH_CUDA", None), ("LOSSEXT_CUDA_ARCHS", f'"{archs}"')]
     nvcc = ["-O3", "-lineinfo"]
-    srcs += sources("csrc/cuda/*.cpp") + sources("csrc/kernels/*.cu")
+    srcs += sources("csrc/kernels/*.cu")
     return CUDAExtension(
         "lossext._C", srcs, define_macros=define, extra_compile_args={"cxx": cxx, "nvcc": nvcc}, **kwargs
     )

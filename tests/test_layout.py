@@ -7,7 +7,8 @@
   the deliberate exceptions are listed below with their reason.
 - csrc/ops/<x>.cpp is the torch op of csrc/kernels/<x>.cu (schemas, checks,
   params, one implementation registered for both devices).
-- csrc/cpu/*.cpp are the torch adapters: a torch-free loop belongs in loops/.
+- the torch-facing code of a family is csrc/ops/<x>.cpp only: no adapters are
+  left in csrc/cpu (which holds loops/), csrc/cuda or csrc/glue.
 
 Needs neither torch nor a compiler: it reads the sources.
 """
@@ -131,10 +132,12 @@ def test_ops_files_are_torch_ops_of_kernels():
     assert not orphans, f"csrc/ops/<x>.cpp mirroring no csrc/kernels/<x>.cu: {sorted(orphans)}"
 
 
-def test_cpu_adapters_are_the_torch_facing_files():
-    # A csrc/cpu/*.cpp that reaches no torch header is a loop in the wrong folder.
-    torch_free = [rel(p) for p in sorted((CSRC / "cpu").glob("*.cpp")) if not framework_includes(p)]
-    assert not torch_free, f"torch-free files among the adapters, move them to csrc/cpu/loops: {torch_free}"
+def test_no_torch_adapters_outside_the_ops():
+    # A family's checks, params and registration live in csrc/ops/<x>.cpp; its
+    # CPU side is torch-free in csrc/cpu/loops.
+    stray = [rel(p) for p in sorted((CSRC / "cpu").iterdir()) if p.is_file() and p.suffix in SOURCE_SUFFIXES]
+    stray += [rel(CSRC / d) for d in ("cuda", "glue") if (CSRC / d).exists()]
+    assert not stray, f"torch adapters outside csrc/ops (fold them into csrc/ops/<x>.cpp): {stray}"
 
 
 def test_the_checker_follows_includes_transitively(tmp_path):

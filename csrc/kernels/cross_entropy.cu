@@ -6,7 +6,6 @@
 // one pass with an online softmax and keeps only per-row statistics; backward
 // makes one pass that recomputes p = exp(x - lse) and writes the gradient.
 #include "kernels/cross_entropy.h"
-#include "kernels/cross_entropy_launch.h"
 #include "kernels/cuda_common.cuh"
 
 namespace lossext {
@@ -82,12 +81,12 @@ __global__ void __launch_bounds__(block_threads<G>()) cross_entropy_index_fwd_ke
 
   for (int64_t row = first_row<T, G>(); row < L.rows; row += row_step<G>()) {
     const int64_t y = p.target_index[row];
-    if (y == p.ignore_index || y < 0 || y >= L.classes) {
+    if (p.ignore_index.matches(y) || y < 0 || y >= L.classes) {
       // Ignored rows cost no read of the logits. An out-of-range index is never
       // dereferenced: its row reports nan, which the glue turns into an error
       // where it can check without a device sync.
       if (lane == 0) {
-        const acc_t fill = y == p.ignore_index ? acc_t(0) : acc_t(NAN);
+        const acc_t fill = p.ignore_index.matches(y) ? acc_t(0) : acc_t(NAN);
         loss[row] = fill;
         lse_out[row] = fill;
         row_weight[row] = fill;
@@ -135,8 +134,8 @@ __global__ void __launch_bounds__(block_threads<G>()) cross_entropy_index_bwd_ke
   for (int64_t row = first_row<T, G>(); row < L.rows; row += row_step<G>()) {
     T* out = static_cast<T*>(p.grad_logits) + L.dense_row_offset(row);
     const int64_t y = p.target_index[row];
-    if (y == p.ignore_index || y < 0 || y >= L.classes) {
-      fill_row<T, G, VEC>(out, L.classes, L.dense_stride_c(), lane, y == p.ignore_index ? acc_t(0) : acc_t(NAN));
+    if (p.ignore_index.matches(y) || y < 0 || y >= L.classes) {
+      fill_row<T, G, VEC>(out, L.classes, L.dense_stride_c(), lane, p.ignore_index.matches(y) ? acc_t(0) : acc_t(NAN));
       continue;
     }
     const T* x = static_cast<const T*>(p.logits) + L.row_offset(row);

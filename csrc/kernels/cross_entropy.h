@@ -13,7 +13,13 @@
 // i.e. softmax(x) pushes every class down and the target term pulls the target up.
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lossext {
 
@@ -90,5 +96,57 @@ template <typename acc_t>
 LOSSEXT_HD acc_t cross_entropy_prob_grad(acc_t a, acc_t grad_row, acc_t prob, acc_t weighted_target) {
   return a * prob - grad_row * weighted_target;
 }
+
+// ---- The contract between the torch op and the kernels of both devices.
+
+// Raw pointers, sizes, strides and a dtype: the op fills it once, the CUDA
+// launchers and the CPU entry points read the same struct. Statistics,
+// weights and per-row outputs are in the accumulate type (float, or double
+// for float64 logits).
+struct CrossEntropyParams {
+  // Inputs. `logits` is walked through `layout`.
+  const void* logits = nullptr;
+  DType dtype = DType::Float32;
+  RowLayout layout;
+
+  const int64_t* target_index = nullptr;  // [rows], index targets
+  const void* target_probs = nullptr;     // probability targets, same dtype as logits
+  RowLayout target_layout;                // walk of target_probs
+
+  const void* weight = nullptr;      // [C] accumulate type, or null for all ones
+  const void* weight_sum = nullptr;  // scalar accumulate type, sum of weight (device-side: no sync)
+  IgnoreIndex ignore_index;          // index targets: a row of this class counts for nothing
+  double label_smoothing = 0.0;
+  double z_loss = 0.0;
+
+  // Forward outputs, [rows] each, accumulate type.
+  void* loss = nullptr;
+  void* lse_out = nullptr;
+  void* row_weight = nullptr;       // index: w_y, 0 when ignored, nan when out of range
+  void* target_mass_out = nullptr;  // prob: sum_c t'_c w_c (backward needs it before its pass)
+
+  // Backward inputs: what the forward wrote to lse_out and target_mass_out.
+  const void* lse = nullptr;
+  const void* target_mass = nullptr;
+  // grad_loss[row * grad_loss_stride] (stride 0 for a broadcast scalar).
+  const void* grad_loss = nullptr;
+  int64_t grad_loss_stride = 1;
+  void* grad_logits = nullptr;  // dense (N, C, D) in the logits dtype
+};
+
+// The entry points: one CUDA launcher and one CPU driver per pass, same params.
+// An out-of-range class index (not ignore_index) makes its row nan on both
+// devices; the CPU entries also report the first one (CpuStatus), which the
+// op raises as an IndexError (CUDA cannot without a host sync).
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t cross_entropy_index_fwd_cuda(const CrossEntropyParams& p, cudaStream_t stream);
+cudaError_t cross_entropy_index_bwd_cuda(const CrossEntropyParams& p, cudaStream_t stream);
+cudaError_t cross_entropy_prob_fwd_cuda(const CrossEntropyParams& p, cudaStream_t stream);
+cudaError_t cross_entropy_prob_bwd_cuda(const CrossEntropyParams& p, cudaStream_t stream);
+#endif
+CpuStatus cross_entropy_index_fwd_cpu(const CrossEntropyParams& p, ParallelFor parallel_for);
+CpuStatus cross_entropy_index_bwd_cpu(const CrossEntropyParams& p, ParallelFor parallel_for);
+CpuStatus cross_entropy_prob_fwd_cpu(const CrossEntropyParams& p, ParallelFor parallel_for);
+CpuStatus cross_entropy_prob_bwd_cpu(const CrossEntropyParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

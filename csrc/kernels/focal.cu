@@ -9,7 +9,6 @@
 // positions); forward keeps the row's log-sum-exp, backward recomputes p.
 #include "kernels/cuda_common.cuh"
 #include "kernels/focal.h"
-#include "kernels/focal_launch.h"
 
 namespace lossext {
 namespace cuda {
@@ -18,10 +17,10 @@ namespace {
 constexpr int kBlock = 256;
 
 // Index target of `row`, or why the row is skipped: ignored rows give 0,
-// out-of-range indices nan (never dereferenced; the glue documents it).
-__device__ __forceinline__ bool skip_row(int64_t y, int64_t ignore_index, int64_t lowest, int64_t classes,
+// out-of-range indices nan (never dereferenced; the op documents it).
+__device__ __forceinline__ bool skip_row(int64_t y, IgnoreIndex ignore_index, int64_t lowest, int64_t classes,
                                          bool* ignored) {
-  *ignored = y == ignore_index;
+  *ignored = ignore_index.matches(y);
   return *ignored || y < lowest || y >= classes;
 }
 

@@ -27,8 +27,14 @@
 // where l / (1-p_y) -> -1 as p_y -> 1 (evaluated with expm1, no negative power).
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
 #include "kernels/static_switch.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lossext {
 
@@ -211,5 +217,92 @@ LOSSEXT_HD_INLINE acc_t softmax_focal_grad_scale(acc_t log_p_y, acc_t coeff, acc
     return grad_row * coeff * mod * (acc_t(1) - gamma * p_y * ratio);
   }
 }
+
+// ---- The contract between the torch ops and the kernels of both devices.
+
+// Sigmoid focal over a dense (rows, classes) view of the logits (the last dim
+// holds the classes; the op makes it contiguous).
+struct SigmoidFocalParams {
+  const void* logits = nullptr;
+  DType dtype = DType::Float32;
+  int64_t rows = 0;
+  int64_t classes = 0;
+
+  const int64_t* target_index = nullptr;  // [rows]: c positive, -1 background, ignore_index ignored
+  const void* target_dense = nullptr;     // [rows, classes] in the logits' dtype
+  IgnoreIndex ignore_index;               // index targets: a row of this value counts for nothing
+
+  const void* weight = nullptr;  // [classes] accumulate type, or null
+  double alpha = 0.25;
+  double gamma = 2.0;
+  GammaKind gamma_kind = GammaKind::Two;
+  double label_smoothing = 0.0;
+
+  // Forward: loss in the accumulate type, [rows] when reduce_rows (summed over
+  // classes), else [rows, classes]. An out-of-range index makes it nan.
+  bool reduce_rows = false;
+  void* loss = nullptr;
+  // The CPU forward with gradient also writes dL/dx of every element, without
+  // the upstream factor, [rows, classes] in the logits' dtype.
+  void* dloss_dinput_out = nullptr;
+
+  // Backward: the upstream gradient of loss value k (a row when reduce_rows,
+  // else an element) at grad_loss[k * grad_loss_stride], accumulate type;
+  // stride 0 for one value ('sum' / 'mean' reduced in Python), else 1.
+  const void* grad_loss = nullptr;
+  int64_t grad_loss_stride = 1;
+  // The CPU backward from the saved gradient reads dloss_dinput (what the
+  // forward with gradient wrote) instead of logits and targets.
+  const void* dloss_dinput = nullptr;
+  void* grad_logits = nullptr;  // [rows, classes] in the logits' dtype
+};
+
+// Softmax focal over (N, C, d...) logits walked through a RowLayout, index targets.
+struct SoftmaxFocalParams {
+  const void* logits = nullptr;
+  DType dtype = DType::Float32;
+  RowLayout layout;
+
+  const int64_t* target_index = nullptr;  // [rows]
+  IgnoreIndex ignore_index;               // a row of this class counts for nothing
+  const void* alpha = nullptr;            // [C] accumulate type, or null (1)
+  const void* weight = nullptr;           // [C] accumulate type, or null (1)
+  double gamma = 2.0;
+  GammaKind gamma_kind = GammaKind::Two;
+
+  // Forward outputs, [rows], accumulate type.
+  void* loss = nullptr;
+  void* lse_out = nullptr;
+  void* row_weight = nullptr;  // w_y; 0 when ignored, nan when out of range
+
+  // Backward: the forward's lse_out, and grad_loss[row * grad_loss_stride]
+  // (stride 0 for a broadcast scalar).
+  const void* lse = nullptr;
+  const void* grad_loss = nullptr;
+  int64_t grad_loss_stride = 1;
+  void* grad_logits = nullptr;  // dense (N, C, D) in the logits' dtype
+};
+
+// The entry points: one CUDA launcher and one CPU driver per pass, same
+// params. An out-of-range class index (not ignore_index) makes its row nan on
+// both devices; the CPU entries also report the first one (CpuStatus), which
+// the op raises as an IndexError (CUDA cannot without a host sync).
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t sigmoid_focal_fwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream);
+cudaError_t sigmoid_focal_bwd_cuda(const SigmoidFocalParams& p, cudaStream_t stream);
+cudaError_t softmax_focal_fwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream);
+cudaError_t softmax_focal_bwd_cuda(const SoftmaxFocalParams& p, cudaStream_t stream);
+#endif
+CpuStatus sigmoid_focal_fwd_cpu(const SigmoidFocalParams& p, ParallelFor parallel_for);
+CpuStatus sigmoid_focal_bwd_cpu(const SigmoidFocalParams& p, ParallelFor parallel_for);
+CpuStatus softmax_focal_fwd_cpu(const SoftmaxFocalParams& p, ParallelFor parallel_for);
+CpuStatus softmax_focal_bwd_cpu(const SoftmaxFocalParams& p, ParallelFor parallel_for);
+
+// CPU only (there the element math, not memory traffic, bounds the kernel, so
+// it is evaluated once for forward and backward): the forward that also
+// writes dloss_dinput_out, and the backward that scales the saved
+// dloss_dinput by the upstream gradient (accumulate type, rounded once).
+CpuStatus sigmoid_focal_fwd_with_grad_cpu(const SigmoidFocalParams& p, ParallelFor parallel_for);
+CpuStatus sigmoid_focal_bwd_saved_cpu(const SigmoidFocalParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

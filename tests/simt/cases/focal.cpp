@@ -1,10 +1,9 @@
-// Cases: sigmoid and softmax focal kernels against the torch-free CPU code:
-// the sigmoid loops of cpu/loops/focal.h, and for softmax focal the row math of
-// kernels/focal.h over cpu::log_sum_exp, serially, as cpu/focal.cpp applies it.
-#include "cpu/loops/focal.h"
-#include "cpu/loops/cross_entropy.h"
+// Cases: sigmoid and softmax focal kernels against the CPU entry points
+// sigmoid_focal_*_cpu and softmax_focal_*_cpu (cpu/loops/focal.cpp) on the
+// same params; the sigmoid cases also hold the CPU-only forward with gradient
+// and the backward from its saved gradient to the plain CPU passes.
 #include "common.h"
-#include "kernels/focal_launch.h"
+#include "kernels/focal.h"
 #include "walks.h"
 
 namespace cases {
@@ -48,6 +47,7 @@ void sigmoid_focal(Ctx& c, const FocalCase& fc) {
   p.target_index = fc.dense ? nullptr : y.p;
   p.target_dense = fc.dense ? Tt.ptr() : nullptr;
   p.weight = fc.weighted ? W.b.p : nullptr;
+  p.ignore_index = IgnoreIndex{true, -100};
   p.alpha = fc.alpha;
   p.gamma = fc.gamma;
   p.gamma_kind = gamma_kind(fc.gamma);
@@ -68,23 +68,17 @@ void sigmoid_focal(Ctx& c, const FocalCase& fc) {
   if (loss.unwritten()) c.fail("forward left %zu of %lld outputs unwritten", loss.unwritten(), (long long)nloss);
   c.add_digest(loss);
 
-  // The CPU loops take accumulate-type rows.
-  std::vector<acc_t> xa(x.size()), ta(t.size()), wa(w.begin(), w.end());
-  for (size_t i = 0; i < x.size(); ++i) xa[i] = acc_t(X.value[i]), ta[i] = acc_t(Tt.value[i]);
-  cpu::SigmoidFocalRows<acc_t> a;
-  a.x = xa.data();
-  a.t = fc.dense ? ta.data() : nullptr;
-  a.y = fc.dense ? nullptr : y.p;
-  a.ignore_index = -100;
-  a.w = fc.weighted ? wa.data() : nullptr;
-  a.rows = R;
-  a.classes = C;
-  a.cfg = {acc_t(fc.alpha), acc_t(fc.gamma), acc_t(fc.smoothing)};
-  a.kind = gamma_kind(fc.gamma);
-  std::vector<acc_t> want(nloss);
-  cpu::sigmoid_focal_rows_loss(a, fc.reduce, want.data());
-  th::compare(c, "loss", to_double(loss.p, nloss), to_double(want.data(), nloss), rtol_acc(fc.dtype),
-              fc.dtype == DType::Float64 ? 1e-12 : 4e-7);
+  // Reference: the CPU entry point on the same params, serially, into its own output.
+  SigmoidFocalParams q = p;
+  std::vector<acc_t> want(std::max<int64_t>(nloss, 1));
+  q.loss = want.data();
+  // Index targets: row 3 is the first out of range when there is one.
+  const int64_t want_bad = !fc.dense && R >= 4 ? 3 : -1;
+  const CpuStatus fwd_status = sigmoid_focal_fwd_cpu(q, serial_for);
+  if (fwd_status.bad_index_at != want_bad)
+    c.fail("CPU forward reports bad index at %lld, want %lld", (long long)fwd_status.bad_index_at, (long long)want_bad);
+  const double loss_atol = fc.dtype == DType::Float64 ? 1e-12 : 4e-7;
+  th::compare(c, "loss", to_double(loss.p, nloss), to_double(want.data(), nloss), rtol_acc(fc.dtype), loss_atol);
 
   // Backward, with the upstream gradient laid out as the forward's reduction
   // implies, or one scalar.
@@ -101,15 +95,45 @@ void sigmoid_focal(Ctx& c, const FocalCase& fc) {
     c.fail("backward made %ld launches for %lld elements", simt::launches() - bwd_before, (long long)n);
   if (grad.unwritten()) c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
   c.add_digest(grad);
-  std::vector<acc_t> gwant(n);
-  const bool per_element = !fc.scalar_grad && !fc.reduce, per_row = !fc.scalar_grad && fc.reduce;
-  cpu::sigmoid_focal_rows_grad(a, per_element ? G.b.p : nullptr, per_row ? G.b.p : nullptr,
-                               fc.scalar_grad ? G.b[0] : acc_t(0), gwant.data());
-  th::compare(c, "grad", read_typed(fc.dtype, grad.p, n), round_to(fc.dtype, to_double(gwant.data(), n)),
-              rtol_out(fc.dtype),
-              fc.dtype == DType::Float64 ? 1e-12
-              : is16(fc.dtype)           ? 1e-3
-                                         : 4e-7);
+  const size_t grad_bytes = std::max<int64_t>(n, 1) * elem_size(fc.dtype);
+  std::vector<unsigned char> gwant(grad_bytes);
+  q.grad_loss = p.grad_loss;
+  q.grad_loss_stride = p.grad_loss_stride;
+  q.grad_logits = gwant.data();
+  const CpuStatus bwd_status = sigmoid_focal_bwd_cpu(q, serial_for);
+  if (bwd_status.bad_index_at != want_bad)
+    c.fail("CPU backward reports bad index at %lld, want %lld", (long long)bwd_status.bad_index_at,
+           (long long)want_bad);
+  const double grad_atol = fc.dtype == DType::Float64 ? 1e-12 : is16(fc.dtype) ? 1e-3 : 4e-7;
+  const std::vector<double> got_grad = read_typed(fc.dtype, grad.p, n);
+  th::compare(c, "grad", got_grad, read_typed(fc.dtype, gwant.data(), n), rtol_out(fc.dtype), grad_atol);
+
+  // The CPU-only pair: the forward that also writes dL/dx, then the backward
+  // that scales it. The same element math as the passes above; the saved
+  // gradient is rounded to the dtype once more before it is scaled.
+  SigmoidFocalParams s = p;
+  std::vector<acc_t> loss2(want.size());
+  std::vector<unsigned char> saved(grad_bytes), grad2(grad_bytes);
+  s.loss = loss2.data();
+  s.dloss_dinput_out = saved.data();
+  const CpuStatus wg_status = sigmoid_focal_fwd_with_grad_cpu(s, serial_for);
+  if (wg_status.bad_index_at != want_bad)
+    c.fail("CPU forward with gradient reports bad index at %lld, want %lld", (long long)wg_status.bad_index_at,
+           (long long)want_bad);
+  th::compare(c, "loss (forward with gradient)", to_double(loss2.data(), nloss), to_double(want.data(), nloss),
+              rtol_acc(fc.dtype), loss_atol);
+  SigmoidFocalParams b;
+  b.dtype = fc.dtype;
+  b.rows = R;
+  b.classes = C;
+  b.reduce_rows = fc.reduce;
+  b.dloss_dinput = saved.data();
+  b.grad_loss = p.grad_loss;
+  b.grad_loss_stride = p.grad_loss_stride;
+  b.grad_logits = grad2.data();
+  sigmoid_focal_bwd_saved_cpu(b, serial_for);
+  th::compare(c, "grad (backward from the saved gradient)", read_typed(fc.dtype, grad2.data(), n), got_grad,
+              2 * rtol_out(fc.dtype), 2 * grad_atol);
 }
 
 void add_sigmoid(const FocalCase& fc) {
@@ -160,31 +184,11 @@ struct SoftmaxCase {
   Walk walk = Walk::Dense;
   int64_t N = 0, C = 0, D = 1;
   bool alpha = false, weighted = false;
-  bool broadcast_grad = false;  // grad_loss_stride = 0
-  int64_t ignore_index = -100;
+  bool broadcast_grad = false;           // grad_loss_stride = 0
+  IgnoreIndex ignore_index{true, -100};  // torch's default, always active
 };
 
 const SoftmaxCase* g_softmax = nullptr;  // the case whose launch is in flight
-
-template <class acc_t>
-acc_t softmax_loss_ref(GammaKind k, acc_t l, acc_t coeff, acc_t gamma) {
-  switch (k) {
-    case GammaKind::Zero: return softmax_focal_row_loss<GammaKind::Zero>(l, coeff, gamma);
-    case GammaKind::One: return softmax_focal_row_loss<GammaKind::One>(l, coeff, gamma);
-    case GammaKind::Two: return softmax_focal_row_loss<GammaKind::Two>(l, coeff, gamma);
-    default: return softmax_focal_row_loss<GammaKind::General>(l, coeff, gamma);
-  }
-}
-
-template <class acc_t>
-acc_t softmax_grad_scale_ref(GammaKind k, acc_t l, acc_t coeff, acc_t gamma, acc_t g) {
-  switch (k) {
-    case GammaKind::Zero: return softmax_focal_grad_scale<GammaKind::Zero>(l, coeff, gamma, g);
-    case GammaKind::One: return softmax_focal_grad_scale<GammaKind::One>(l, coeff, gamma, g);
-    case GammaKind::Two: return softmax_focal_grad_scale<GammaKind::Two>(l, coeff, gamma, g);
-    default: return softmax_focal_grad_scale<GammaKind::General>(l, coeff, gamma, g);
-  }
-}
 
 template <class acc_t>
 void softmax_focal(Ctx& c, const SoftmaxCase& k) {
@@ -201,7 +205,7 @@ void softmax_focal(Ctx& c, const SoftmaxCase& k) {
   // Row 2: p_y close to 1. Row 1 ignored, rows 3 and 5 out of range.
   if (rows > 0) x[y[0]] = 30;
   if (rows > 2) x[2 * C + y[2]] = 9;
-  if (rows > 1) y[1] = k.ignore_index;
+  if (rows > 1) y[1] = k.ignore_index.value;
   if (rows > 3) y[3] = C;
   if (rows > 5) y[5] = -2;
 
@@ -251,25 +255,23 @@ void softmax_focal(Ctx& c, const SoftmaxCase& k) {
   c.add_digest(lse);
   c.add_digest(roww);
 
-  // Reference: cpu/focal.cpp's softmax_forward / softmax_backward, serially.
-  const acc_t* alpha = k.alpha ? A.b.p : nullptr;
-  const acc_t* wa = k.weighted ? W.b.p : nullptr;
-  const acc_t gamma = acc_t(k.gamma);
-  std::vector<double> want_loss(rows), want_lse(rows), want_w(rows);
-  std::vector<std::vector<acc_t>> xrows(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t yy = y[r];
-    if (yy == k.ignore_index || yy < 0 || yy >= C) {
-      want_loss[r] = want_lse[r] = want_w[r] = yy == k.ignore_index ? 0.0 : NAN;
-      continue;
-    }
-    xrows[r] = X.row<acc_t>(r);
-    const acc_t l = cpu::log_sum_exp(xrows[r].data(), C);
-    const SoftmaxFocalClass<acc_t> cls = softmax_focal_class(alpha, wa, yy);
-    want_loss[r] = softmax_loss_ref(kind, xrows[r][yy] - l, cls.coeff, gamma);
-    want_lse[r] = l;
-    want_w[r] = cls.weight;
-  }
+  // Reference: the CPU entry points on the same params, serially, into their
+  // own outputs; their backward reads their own forward's lse.
+  SoftmaxFocalParams q = p;
+  std::vector<acc_t> ref_loss(rows), ref_lse(rows), ref_w(rows);
+  std::vector<unsigned char> ref_grad(n * elem_size(k.dtype));
+  q.loss = ref_loss.data();
+  q.lse = q.lse_out = ref_lse.data();
+  q.row_weight = ref_w.data();
+  q.grad_logits = ref_grad.data();
+  const int64_t want_bad = rows > 3 ? 3 : -1;  // row 3 is the first out of range
+  const CpuStatus fwd_status = softmax_focal_fwd_cpu(q, serial_for);
+  const CpuStatus bwd_status = softmax_focal_bwd_cpu(q, serial_for);
+  if (fwd_status.bad_index_at != want_bad || bwd_status.bad_index_at != want_bad)
+    c.fail("CPU entries report bad index at %lld (forward) and %lld (backward), want %lld",
+           (long long)fwd_status.bad_index_at, (long long)bwd_status.bad_index_at, (long long)want_bad);
+  const std::vector<double> want_loss = to_double(ref_loss.data(), rows), want_lse = to_double(ref_lse.data(), rows),
+                            want_w = to_double(ref_w.data(), rows);
   // The loss carries log p_y = x_y - lse, so it inherits lse's few-ulp
   // difference (__expf against the host polynomial, another summation order)
   // in absolute terms: atol covers rows where log p_y is near 0.
@@ -284,25 +286,7 @@ void softmax_focal(Ctx& c, const SoftmaxCase& k) {
   if (brc) return c.fail("backward launch returned %d", brc);
   if (grad.unwritten()) c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
   c.add_digest(grad);
-  std::vector<double> want(n);
-  std::vector<acc_t> g(C);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t yy = y[r];
-    if (yy == k.ignore_index || yy < 0 || yy >= C) {
-      std::fill(g.begin(), g.end(), yy == k.ignore_index ? acc_t(0) : acc_t(NAN));
-    } else {
-      const acc_t* xr = xrows[r].data();
-      const acc_t l = acc_t(want_lse[r]);
-      const acc_t scale = softmax_grad_scale_ref(kind, xr[yy] - l, softmax_focal_class(alpha, wa, yy).coeff, gamma,
-                                                 G.b[k.broadcast_grad ? 0 : r]);
-      // grad_c = G (p_c - [c == y]): the cross-entropy row loop with a = G, d = 0.
-      const CrossEntropyIndexGrad<acc_t> kk{scale, scale, acc_t(0)};
-      cpu::cross_entropy_index_grad_row(xr, g.data(), C, l, kk, static_cast<const acc_t*>(nullptr));
-      g[yy] = cross_entropy_index_grad(kk, fast_exp(xr[yy] - l), true, acc_t(1));
-    }
-    for (int64_t cl = 0; cl < C; ++cl) want[L.dense_row_offset(r) + cl * L.dense_stride_c()] = g[cl];
-  }
-  th::compare(c, "grad", read_typed(k.dtype, grad.p, n), round_to(k.dtype, want), rtol_out(k.dtype),
+  th::compare(c, "grad", read_typed(k.dtype, grad.p, n), read_typed(k.dtype, ref_grad.data(), n), rtol_out(k.dtype),
               k.dtype == DType::Float64 ? 1e-12
               : is16(k.dtype)           ? 1e-3
                                         : 4e-7);
@@ -334,12 +318,12 @@ void register_softmax_focal() {
         const size_t tables = (gi + si) % 4;  // alpha and weight each present or not
         k.alpha = tables & 1, k.weighted = tables & 2;
         k.broadcast_grad = si == 1;
-        if (si == 5) k.ignore_index = 1;  // an in-range class as ignore_index
+        if (si == 5) k.ignore_index.value = 1;  // an in-range class as ignore_index
         char name[200];
         std::snprintf(name, sizeof name, "softmax_focal/%s/gamma=%g/%s/N%lld_C%lld_D%lld%s%s%s%s", dtype_name(d),
                       k.gamma, walk_name(k.walk), (long long)k.N, (long long)k.C, (long long)k.D,
                       k.alpha ? "/alpha" : "", k.weighted ? "/weighted" : "", k.broadcast_grad ? "/grad_broadcast" : "",
-                      k.ignore_index != -100 ? "/ignore=1" : "");
+                      k.ignore_index.value != -100 ? "/ignore=1" : "");
         th::add(name, [k](Ctx& c) {
           if (k.dtype == DType::Float64)
             softmax_focal<double>(c, k);
