@@ -327,7 +327,7 @@ def test_flat_offsets_past_int32():
     torch.testing.assert_close(gf[last].double(), gf_ref, **tol)
 
 
-# ---- 16-bit conversions (cpu/loops/convert.h) --------------------------------------------------
+# ---- 16-bit conversions (cpu/convert.h) --------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

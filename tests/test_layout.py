@@ -1,14 +1,14 @@
 """The layout of csrc, by rule rather than by file-name pattern.
 
-- csrc/kernels/, csrc/cpu/loops/ and tests/simt/ are torch-free: no file there
+- csrc/kernels/, csrc/cpu/ and tests/simt/ are torch-free: no file there
   includes a torch, ATen, c10 or pybind11 header, directly or through a project
   header it includes (quoted includes are followed transitively).
-- csrc/cpu/loops/<x>.cpp is the CPU side of csrc/kernels/<x>.cu, name for name;
+- csrc/cpu/<x>.cpp is the CPU side of csrc/kernels/<x>.cu, name for name;
   the deliberate exceptions are listed below with their reason.
 - csrc/ops/<x>.cpp is the torch op of csrc/kernels/<x>.cu (schemas, checks,
   params, one implementation registered for both devices).
-- the torch-facing code of a family is csrc/ops/<x>.cpp only: no adapters are
-  left in csrc/cpu (which holds loops/), csrc/cuda or csrc/glue.
+- the torch-facing code of a family is csrc/ops/<x>.cpp only: csrc/cpu is
+  torch-free (the rule above) and there is no csrc/cuda or csrc/glue.
 
 Needs neither torch nor a compiler: it reads the sources.
 """
@@ -20,7 +20,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
-LOOPS = CSRC / "cpu" / "loops"
+LOOPS = CSRC / "cpu"
 SIMT = ROOT / "tests" / "simt"
 
 # Where the torch-free rule holds.
@@ -39,9 +39,9 @@ FRAMEWORK = re.compile(r"^(torch|ATen|c10|caffe2|pybind11)/|^(Python|torch/exten
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
-# csrc/kernels/<x>.cu without a csrc/cpu/loops/<x>.cpp, and why.
+# csrc/kernels/<x>.cu without a csrc/cpu/<x>.cpp, and why.
 NO_CPU_LOOP = {}
-# csrc/cpu/loops/<x>.cpp that mirror no kernel, and why.
+# csrc/cpu/<x>.cpp that mirror no kernel, and why.
 SHARED_LOOPS = {
     "convert": "float16/bfloat16 <-> float conversions, used by every adapter and by the SIMT harness",
 }
@@ -115,12 +115,12 @@ def test_torch_free_folders_reach_no_framework_header(folder):
 def test_every_kernel_has_its_cpu_loop_of_the_same_name():
     kernels, loops = stems(CSRC / "kernels", ".cu"), stems(LOOPS, ".cpp")
     missing = kernels - loops - NO_CPU_LOOP.keys()
-    assert not missing, f"csrc/kernels/<x>.cu without csrc/cpu/loops/<x>.cpp: {sorted(missing)}"
+    assert not missing, f"csrc/kernels/<x>.cu without csrc/cpu/<x>.cpp: {sorted(missing)}"
     stale = NO_CPU_LOOP.keys() & loops
     assert not stale, f"NO_CPU_LOOP lists families that now have a loop, drop them: {sorted(stale)}"
     assert NO_CPU_LOOP.keys() <= kernels, "NO_CPU_LOOP names a kernel that does not exist"
     orphans = loops - kernels - SHARED_LOOPS.keys()
-    assert not orphans, f"csrc/cpu/loops/<x>.cpp mirroring no csrc/kernels/<x>.cu: {sorted(orphans)}"
+    assert not orphans, f"csrc/cpu/<x>.cpp mirroring no csrc/kernels/<x>.cu: {sorted(orphans)}"
     assert SHARED_LOOPS.keys() <= loops, "SHARED_LOOPS names a loop file that does not exist"
 
 
@@ -134,9 +134,8 @@ def test_ops_files_are_torch_ops_of_kernels():
 
 def test_no_torch_adapters_outside_the_ops():
     # A family's checks, params and registration live in csrc/ops/<x>.cpp; its
-    # CPU side is torch-free in csrc/cpu/loops.
-    stray = [rel(p) for p in sorted((CSRC / "cpu").iterdir()) if p.is_file() and p.suffix in SOURCE_SUFFIXES]
-    stray += [rel(CSRC / d) for d in ("cuda", "glue") if (CSRC / d).exists()]
+    # CPU side is torch-free in csrc/cpu (checked above).
+    stray = [rel(CSRC / d) for d in ("cuda", "glue", "cpu/loops") if (CSRC / d).exists()]
     assert not stray, f"torch adapters outside csrc/ops (fold them into csrc/ops/<x>.cpp): {stray}"
 
 

@@ -27,7 +27,7 @@
 // mmdet (gradient flows through |d|^gamma).
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/static_switch.h"
 

@@ -30,7 +30,7 @@
 
 #include <type_traits>
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 #include "kernels/static_switch.h"

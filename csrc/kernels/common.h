@@ -112,7 +112,7 @@ LOSSEXT_HD double fast_exp(double x) { return exp(x); }
 // Device: logf / log1pf. Host float: Cephes' logf polynomial, branch-free so
 // that gcc vectorizes the loops that call it (std::log is an opaque libm call);
 // relative error ~1e-7. Every select computes both arms, which is what lets
-// gcc if-convert (see cpu/loops/vectorize.h).
+// gcc if-convert (see cpu/vectorize.h).
 
 // log(2^k (1 + m)) for m in [sqrt(1/2) - 1, sqrt(2) - 1], k an integer as a
 // float: the core shared by every host log below. ln 2 is split in two so that

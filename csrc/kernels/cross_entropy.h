@@ -13,7 +13,7 @@
 // i.e. softmax(x) pushes every class down and the target term pulls the target up.
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 

@@ -8,7 +8,7 @@
 // as there.
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/box.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"

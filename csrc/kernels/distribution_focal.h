@@ -11,7 +11,7 @@
 // Gradient w.r.t. the logits: (wl + wr) * softmax(x) - wl e_l - wr e_r.
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 

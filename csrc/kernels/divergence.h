@@ -17,7 +17,7 @@
 // b = 1/2 is the symmetric JSD. A term whose probability is exactly 0 is 0.
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 

@@ -27,7 +27,7 @@
 // where l / (1-p_y) -> -1 as p_y -> 1 (evaluated with expm1, no negative power).
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 #include "kernels/static_switch.h"

@@ -8,7 +8,7 @@
 // A nan d gives a nan loss and a nan derivative, as torch does.
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 #include "kernels/static_switch.h"

@@ -19,7 +19,7 @@
 // Ignored pixels contribute nothing to the sums and get a zero gradient.
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 #include "kernels/static_switch.h"

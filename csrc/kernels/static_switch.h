@@ -66,7 +66,7 @@ struct TypeTag {
 
 // The C++ element type of each DType on one side: CUDA uses __half and
 // __nv_bfloat16 (kernels/cuda_common.cuh), the CPU entry points the storage
-// types cpu::Half and cpu::BFloat16 (cpu/loops/convert.h), computing 16-bit
+// types cpu::Half and cpu::BFloat16 (cpu/convert.h), computing 16-bit
 // inputs in float after a conversion.
 template <typename F32, typename F64, typename F16, typename BF16>
 struct DTypeMap {

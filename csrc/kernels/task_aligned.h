@@ -4,7 +4,7 @@
 // bbox_iou with CIoU, the metric score^alpha * overlap^beta), so that the
 // CPU results equal torch's eager ones up to the rounding of atan and pow.
 //
-// Four passes, each a CUDA kernel and a CPU loop (cpu/loops/task_aligned.cpp),
+// Four passes, each a CUDA kernel and a CPU loop (cpu/task_aligned.cpp),
 // over B images, A anchor points, G ground-truth boxes and C classes:
 // 1. per box: the overlap and metric of the anchors inside it, and its top-k
 //    over all A anchors (in tal_key order, below); the anchors of
@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 

@@ -19,7 +19,7 @@
 // flags say which neighbours exist; the value of a missing one is ignored.
 #pragma once
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 #include "kernels/layout.h"
 #include "kernels/static_switch.h"

@@ -30,7 +30,7 @@
 #include <c10/util/Optional.h>
 #include <torch/library.h>
 
-#include "cpu/loops/parallel.h"
+#include "cpu/parallel.h"
 #include "kernels/layout.h"
 
 #if defined(LOSSEXT_WITH_CUDA)

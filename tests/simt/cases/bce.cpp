@@ -1,5 +1,5 @@
 // Cases: the sigmoid cross-entropy kernels (BCE with logits, quality focal,
-// varifocal) against the CPU entry points (cpu/loops/bce.cpp) fed the same
+// varifocal) against the CPU entry points (cpu/bce.cpp) fed the same
 // params.
 #include "common.h"
 #include "kernels/bce.h"

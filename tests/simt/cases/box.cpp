@@ -1,5 +1,5 @@
 // Cases: box IoU family kernels against the CPU entry points box_pairwise_cpu,
-// box_loss_fwd_cpu and box_loss_bwd_cpu (cpu/loops/box.cpp) on the same params.
+// box_loss_fwd_cpu and box_loss_bwd_cpu (cpu/box.cpp) on the same params.
 #include "common.h"
 #include "kernels/box.h"
 #include "simt/runtime.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cpu/loops/convert.h"
+#include "cpu/convert.h"
 #include "harness.h"
 #include "kernels/layout.h"
 

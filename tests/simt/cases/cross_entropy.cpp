@@ -1,6 +1,6 @@
 // Cases: cross-entropy kernels, index and probability targets, against the CPU
-// entry points cross_entropy_*_cpu (cpu/loops/cross_entropy.cpp) on the same
-// params, and against their row loops (cpu/loops/cross_entropy.h) in double.
+// entry points cross_entropy_*_cpu (cpu/cross_entropy.cpp) on the same
+// params, and against their row loops (cpu/cross_entropy.h) in double.
 //
 // The launcher picks, per dtype, a group of G threads a row (1 for strided
 // classes, 32 up to 2048 classes, 256 up to 16384, 512 beyond) and packed
@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "cpu/loops/cross_entropy.h"
+#include "cpu/cross_entropy.h"
 #include "common.h"
 #include "kernels/cross_entropy.h"
 #include "walks.h"

@@ -1,6 +1,6 @@
 // Cases: KL and JS divergence kernels against the CPU entry points
 // kl_div_fwd_cpu / kl_div_bwd_cpu / js_div_fwd_cpu / js_div_bwd_cpu
-// (cpu/loops/divergence.cpp) on the same params.
+// (cpu/divergence.cpp) on the same params.
 #include <cstdint>
 
 #include "common.h"

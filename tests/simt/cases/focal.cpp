@@ -1,5 +1,5 @@
 // Cases: sigmoid and softmax focal kernels against the CPU entry points
-// sigmoid_focal_*_cpu and softmax_focal_*_cpu (cpu/loops/focal.cpp) on the
+// sigmoid_focal_*_cpu and softmax_focal_*_cpu (cpu/focal.cpp) on the
 // same params; the sigmoid cases also hold the CPU-only forward with gradient
 // and the backward from its saved gradient to the plain CPU passes.
 #include "common.h"

@@ -1,5 +1,5 @@
 // Runs lossext's CUDA kernels (emulated by simt) on small inputs and compares
-// them with the torch-free CPU loops of csrc/cpu/loops, under several thread
+// them with the torch-free CPU loops of csrc/cpu, under several thread
 // schedules; then prints which kernel instantiations and launcher branches the
 // cases reached, and fails if one was never reached.
 //

@@ -1,5 +1,5 @@
 // Cases: smooth L1 and Huber kernels against the CPU entry points
-// regression_fwd_cpu and regression_bwd_cpu (cpu/loops/regression.cpp) on
+// regression_fwd_cpu and regression_bwd_cpu (cpu/regression.cpp) on
 // the same params.
 #include "common.h"
 #include "kernels/regression.h"

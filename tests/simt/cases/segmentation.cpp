@@ -1,6 +1,6 @@
 // Cases: segmentation overlap statistics (seg_stats_kernel, seg_finish_kernel,
 // seg_grad_kernel) against the CPU entry points seg_stats_fwd_cpu and
-// seg_stats_bwd_cpu (cpu/loops/segmentation.cpp) on the same params.
+// seg_stats_bwd_cpu (cpu/segmentation.cpp) on the same params.
 //
 // The device adds its sums in another order (per-thread columns, then block
 // partials), so stats are compared within a tolerance; every output is digested,

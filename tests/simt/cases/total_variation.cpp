@@ -1,6 +1,6 @@
 // Cases: total variation (tv_fwd_partial_kernel, tv_fwd_combine_kernel,
 // tv_bwd_kernel) against the CPU entry points total_variation_fwd_cpu and
-// total_variation_bwd_cpu (cpu/loops/total_variation.cpp) on the same params.
+// total_variation_bwd_cpu (cpu/total_variation.cpp) on the same params.
 #include <algorithm>
 #include <cmath>
 

@@ -4,7 +4,7 @@
 // parallel-for; 16-bit rows are widened to float per block. A row is short
 // (16 or 17 bins in the detectors that use DFL): the forward works on blocks
 // of rows (see fwd_rows), the backward row by row (a map, no reduction).
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <atomic>
@@ -12,8 +12,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/memory.h"
+#include "cpu/convert.h"
+#include "cpu/memory.h"
 #include "kernels/distribution_focal.h"
 
 namespace lossext {

@@ -1,7 +1,7 @@
 // Definitions for convert.h.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
-#include "cpu/loops/convert.h"
+#include "cpu/convert.h"
 
 #include <cstring>
 

@@ -6,13 +6,13 @@
 // the anchors inside a box, so there is nothing worth vectorizing; the passes
 // mirror the CUDA kernels step for step instead, which is what the SIMT
 // cases compare.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/memory.h"
+#include "cpu/convert.h"
+#include "cpu/memory.h"
 #include "kernels/task_aligned.h"
 
 namespace lossext {

@@ -6,7 +6,7 @@
 // forward keeps one partial sum per row and adds a plane's rows in order (in
 // double), so the result does not depend on the thread count. Half and
 // bfloat16 rows are widened to float.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 // The isotropic loops vectorize except for sqrt/pow: with gcc's default
 // -fmath-errno, sqrt keeps a scalar errno path (a pragma or function
@@ -17,8 +17,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/memory.h"
+#include "cpu/convert.h"
+#include "cpu/memory.h"
 #include "kernels/total_variation.h"
 
 namespace lossext {

@@ -19,7 +19,7 @@
 // kernels/segmentation.h; runtime options become template arguments inside
 // each of them so that every loop is free of invariant branches and inlined
 // into (vectorized for) the clone's ISA.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <atomic>
@@ -28,8 +28,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/memory.h"
+#include "cpu/convert.h"
+#include "cpu/memory.h"
 #include "kernels/common.h"  // log_positive: a logf that vectorizes
 #include "kernels/segmentation.h"
 

@@ -5,13 +5,13 @@
 // widened to float first and the results narrowed once, as the CUDA kernels
 // compute them in float. Each loop applies the element formulas of
 // kernels/bce.h and nothing else.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 // (vectorize.h first: its pragma covers everything below.)
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
+#include "cpu/convert.h"
 #include "kernels/bce.h"
 
 namespace lossext {

@@ -6,14 +6,14 @@
 // in float: both sides give the same bits.
 // vectorize.h's no-trapping-math lets the selects of kernels/regression.h
 // (one arm divides) if-convert, so the loops vectorize.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/memory.h"
+#include "cpu/convert.h"
+#include "cpu/memory.h"
 #include "kernels/regression.h"
 
 namespace lossext {

@@ -1,19 +1,19 @@
 // The CPU side of kernels/cross_entropy.cu: the vectorized row loops of
-// cpu/loops/cross_entropy.h and the entry points cross_entropy_*_cpu over the
+// cpu/cross_entropy.h and the entry points cross_entropy_*_cpu over the
 // params of kernels/cross_entropy.h. Rows go to the injected parallel-for,
 // each row through the loops in the accumulate type (half and bfloat16 rows
 // widened to float, strided rows gathered). Free of torch headers: this file
 // compiles in seconds and holds all of the CPU inner loops.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/acc_rows.h"
-#include "cpu/loops/cross_entropy.h"
-#include "cpu/loops/memory.h"
+#include "cpu/acc_rows.h"
+#include "cpu/cross_entropy.h"
+#include "cpu/memory.h"
 #include "kernels/cross_entropy.h"
 
 namespace lossext {

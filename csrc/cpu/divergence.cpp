@@ -7,14 +7,14 @@
 // double loops are plain loops over libm. `log_target` is hoisted out of the
 // loops so that each loop body is branch-free. Half and bfloat16 chunks are
 // widened to float, their gradient narrowed back.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/memory.h"
+#include "cpu/convert.h"
+#include "cpu/memory.h"
 #include "kernels/divergence.h"
 
 namespace lossext {

@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/parallel.h"
+#include "cpu/convert.h"
+#include "cpu/parallel.h"
 #include "kernels/common.h"
 
 namespace lossext {

@@ -3,14 +3,14 @@
 // injected parallel-for; 16-bit logits are widened to float per block. Each
 // query row: its log-sum-exp once (the softmax cost), then one entry per
 // target; the targets' corners and areas are computed once per unit.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
+#include "cpu/convert.h"
 #include "kernels/detr_matching.h"
 
 namespace lossext {

@@ -5,14 +5,14 @@
 // widened to float a chunk at a time and take the float loops.
 // vectorize.h's no-trapping-math is what lets the selects of kernels/box.h
 // if-convert; with it, and AVX-512, a pair costs a few nanoseconds.
-#include "cpu/loops/vectorize.h"
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/convert.h"
-#include "cpu/loops/memory.h"
+#include "cpu/convert.h"
+#include "cpu/memory.h"
 #include "kernels/box.h"
 
 namespace lossext {

@@ -1,6 +1,6 @@
 // Contiguous-row primitives of the cross-entropy CPU entry points
-// (cpu/loops/cross_entropy.cpp). A header because the softmax focal entry
-// points (cpu/loops/focal.cpp) run the same log-sum-exp and gradient rows.
+// (cpu/cross_entropy.cpp). A header because the softmax focal entry
+// points (cpu/focal.cpp) run the same log-sum-exp and gradient rows.
 //
 // The float overloads are compiled for AVX-512, AVX2 and baseline x86-64 and
 // picked at load time (gcc target_clones), so one wheel runs everywhere and

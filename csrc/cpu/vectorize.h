@@ -1,4 +1,4 @@
-// Shared by every torch-free CPU loop file (csrc/cpu/loops/*.cpp). Include it
+// Shared by every torch-free CPU loop file (csrc/cpu/*.cpp). Include it
 // first: the pragma applies to everything after it.
 #pragma once
 

@@ -2,22 +2,22 @@
 // softmax_focal_*_cpu over the params of kernels/focal.h.
 //
 // Sigmoid focal: blocks of contiguous rows, in the accumulate type, go through
-// row loops compiled per x86 ISA level (cpu/loops/vectorize.h). Every variant
+// row loops compiled per x86 ISA level (cpu/vectorize.h). Every variant
 // (gamma kind, dense or index target, weighted or not, upstream gradient per
 // element or not) is its own loop so that the vectorizer sees no
 // loop-invariant branch; the runtime choices are made once per block of rows.
 // Softmax focal: a row at a time through the cross-entropy row loops
-// (cpu/loops/cross_entropy.h) and the row math of kernels/focal.h.
-#include "cpu/loops/vectorize.h"
+// (cpu/cross_entropy.h) and the row math of kernels/focal.h.
+#include "cpu/vectorize.h"
 
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
-#include "cpu/loops/acc_rows.h"
-#include "cpu/loops/cross_entropy.h"
-#include "cpu/loops/memory.h"
+#include "cpu/acc_rows.h"
+#include "cpu/cross_entropy.h"
+#include "cpu/memory.h"
 #include "kernels/focal.h"
 
 namespace lossext {
