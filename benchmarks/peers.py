@@ -66,3 +66,37 @@ def smp_losses():
         del sys.modules[_SMP_ALIAS]
         return None
     return module
+
+
+def ultralytics_loss():
+    """ultralytics.utils.loss, or None when it is not installed.
+
+    ultralytics reads torchvision's installed version at import (only to
+    compare it with torch's); a CPU-only machine with torch 2.13 has no
+    torchvision wheel, and the loss code never imports it, so while the
+    package imports, a missing torchvision reads as version 0.0.0. Its
+    settings file goes to build/peers, not to the user's home."""
+    import importlib.metadata as metadata
+
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(PEERS_DIR / ".ultralytics-settings"))
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    version = metadata.version
+
+    def version_or_zero(name):
+        try:
+            return version(name)
+        except metadata.PackageNotFoundError:
+            if name == "torchvision":
+                return "0.0.0"
+            raise
+
+    metadata.version = version_or_zero
+    try:
+        import ultralytics.utils.loss as loss
+
+        return loss
+    except Exception:  # noqa: BLE001 - not installed, or its imports fail here
+        return None
+    finally:
+        metadata.version = version

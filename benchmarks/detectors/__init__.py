@@ -1,0 +1,14 @@
+"""Detector loss steps, each written twice with the same inputs: as the
+framework computes it (eager torch, re-implemented from the framework's own
+code) and as a composition of lossext ops. bench_detector_steps.py times
+them; tests/test_detector_steps.py checks that both give the same loss and
+gradients, and, where the framework installs here, that the framework's
+own code agrees.
+
+Every module defines:
+    make_inputs(size, device, dtype, seed) -> tuple of tensors; the first
+        GRAD_ARGS of them require grad (what the network produced)
+    framework_step(*inputs) -> scalar loss
+    lossext_step(*inputs) -> scalar loss
+    SIZES: {"quick": size, "full": size}
+"""
