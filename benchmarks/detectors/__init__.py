@@ -6,6 +6,7 @@ gradients, and, where the framework installs here, that the framework's
 own code agrees.
 
 Every module defines:
+    shape(size) -> the size as the results table shows it
     make_inputs(size, device, dtype, seed) -> tuple of tensors; the first
         GRAD_ARGS of them require grad (what the network produced)
     framework_step(*inputs) -> scalar loss

@@ -46,10 +46,17 @@ def make_anchors(imgsz: int, device, dtype):
     points, strides = [], []
     for s in STRIDES:
         n = imgsz // s
-        ys, xs = torch.meshgrid(torch.arange(n, dtype=dtype) + 0.5, torch.arange(n, dtype=dtype) + 0.5, indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(n, dtype=dtype) + 0.5, torch.arange(n, dtype=dtype) + 0.5, indexing="ij"
+        )
         points.append(torch.stack((xs, ys), -1).view(-1, 2))
         strides.append(torch.full((n * n, 1), float(s), dtype=dtype))
     return torch.cat(points).to(device), torch.cat(strides).to(device)
+
+
+def shape(size: dict) -> str:
+    """batch x anchors x classes."""
+    return f"{size['batch']}x{sum((size['imgsz'] // s) ** 2 for s in STRIDES)}x{size['classes']}"
 
 
 def make_inputs(size: dict, device, dtype=torch.float32, seed: int = 0):
@@ -228,10 +235,19 @@ def _assigned(pred_distri, pred_scores, anchor_points, stride_tensor, gt_labels,
 def framework_step(pred_distri, pred_scores, anchor_points, stride_tensor, gt_labels, gt_bboxes, mask_gt):
     batch, reg_max = pred_distri.shape[0], pred_distri.shape[-1] // 4
     pred_bboxes, target_bboxes, target_scores, fg_mask = _assigned(
-        pred_distri, pred_scores, anchor_points, stride_tensor, gt_labels, gt_bboxes, mask_gt, task_aligned_assign
+        pred_distri,
+        pred_scores,
+        anchor_points,
+        stride_tensor,
+        gt_labels,
+        gt_bboxes,
+        mask_gt,
+        task_aligned_assign,
     )
     target_scores_sum = target_scores.sum().clamp(min=1)
-    cls = F.binary_cross_entropy_with_logits(pred_scores, target_scores.to(pred_scores.dtype), reduction="none")
+    cls = F.binary_cross_entropy_with_logits(
+        pred_scores, target_scores.to(pred_scores.dtype), reduction="none"
+    )
     cls = cls.sum() / target_scores_sum
     fg = fg_mask.nonzero(as_tuple=True)
     weight = target_scores[fg].sum(-1, keepdim=True)
@@ -294,7 +310,9 @@ class _Model(torch.nn.Module):
         from types import SimpleNamespace
 
         self.args = SimpleNamespace(box=BOX_GAIN, cls=CLS_GAIN, dfl=DFL_GAIN)
-        detect = SimpleNamespace(stride=torch.tensor([float(s) for s in STRIDES]), nc=classes, reg_max=reg_max)
+        detect = SimpleNamespace(
+            stride=torch.tensor([float(s) for s in STRIDES]), nc=classes, reg_max=reg_max
+        )
         self.model = [detect]
         self.anchor = torch.nn.Parameter(torch.zeros(1, device=device))
 
