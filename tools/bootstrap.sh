@@ -23,9 +23,12 @@ fi
 # torch, and smp's model zoo is not needed), and only benchmarks/peers.py puts the folder on
 # sys.path. What they import besides torch: numpy (monai, kornia) and kornia_rs (kornia, pinned
 # here); segmentation_models_pytorch's losses subpackage needs only torch (benchmarks/peers.py
-# loads it without the package's model zoo). A failed install only means those comparisons skip.
+# loads it without the package's model zoo); ultralytics imports opencv, PyYAML, pillow and
+# psutil (pinned here) and reads torchvision's version, which benchmarks/peers.py supplies where
+# there is no torchvision. A failed install only means those comparisons skip.
 PEERS_DIR=${LOSSEXT_PEERS_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/peers"}
-PEER_PINS="segmentation-models-pytorch==0.6.0 monai==1.6.1 kornia==0.9.0 kornia_rs==0.2.0"
+PEER_PINS="segmentation-models-pytorch==0.6.0 monai==1.6.1 kornia==0.9.0 kornia_rs==0.2.0 ultralytics==8.4.190 \
+opencv-python-headless==5.0.0.93 PyYAML==6.0.3 pillow==13.0.0 psutil==7.2.2"
 if [ "$(cat "$PEERS_DIR/.pins" 2>/dev/null)" != "$PEER_PINS" ]; then
   rm -rf "$PEERS_DIR"
   # shellcheck disable=SC2086
