@@ -6,7 +6,8 @@ ultralytics is installed in build/peers its own v8DetectionLoss runs too.
 Sizes: the full sizes are the frameworks' training defaults (YOLOv8 at 640x640: batch 16, 8400
 anchors, 80 classes, up to 100 boxes, 16 bins; GFL at 640x640: batch 16, 8525 anchors over five
 levels; DINO: batch 8, 900 queries, 91 classes, up to 100 boxes); they run on the GPU and under
---full. The quick CPU run takes batch 2 at the same image size.
+--full. The quick CPU run takes batch 2 at the same image size for YOLO and GFL and the full
+DINO size.
 
 What the step contains (see each module's docstring): YOLO assigns inside the step (the
 assigner is part of v8DetectionLoss); GFL starts from the ATSS targets; DINO matches inside the

@@ -29,7 +29,7 @@ COST_CLASS, COST_BBOX, COST_GIOU = 2.0, 5.0, 2.0
 LOSS_CE, LOSS_BBOX, LOSS_GIOU = 1.0, 5.0, 2.0
 GRAD_ARGS = 2
 SIZES = {
-    "quick": dict(batch=2, queries=900, classes=91, max_boxes=100),
+    "quick": dict(batch=8, queries=900, classes=91, max_boxes=100),  # cheap enough at full size
     "full": dict(batch=8, queries=900, classes=91, max_boxes=100),
 }
 
