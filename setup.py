@@ -96,7 +96,12 @@ def extension():
         link.append("-fopenmp")
     else:
         cxx.append("-fopenmp-simd")
-    srcs = ["csrc/ops.cpp", "csrc/module.cpp"] + sources("csrc/cpu/*.cpp") + sources("csrc/cpu/loops/*.cpp")
+    srcs = (
+        ["csrc/ops.cpp", "csrc/module.cpp"]
+        + sources("csrc/ops/*.cpp")
+        + sources("csrc/cpu/*.cpp")
+        + sources("csrc/cpu/loops/*.cpp")
+    )
     kwargs = dict(include_dirs=[os.path.join(ROOT, "csrc")], extra_link_args=link)
     if not with_cuda:
         return CppExtension(

@@ -78,16 +78,6 @@ TORCH_LIBRARY(lossext, m) {
   m.def("regression_fwd(Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
   m.def("regression_bwd(Tensor grad_loss, Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
 
-  // Total variation of img (*, H, W) per plane (kernels/total_variation.h):
-  // loss of shape (*) in float32 (float64 for float64 img); anisotropic
-  // (kornia) or isotropic over the (H-1) x (W-1) cells; mean: each term over
-  // its own count of differences.
-  m.def("total_variation_fwd(Tensor img, bool isotropic, bool mean, float beta, float eps) -> Tensor", pt2);
-  m.def(
-      "total_variation_bwd(Tensor grad_loss, Tensor img, bool isotropic, bool mean, float beta, float eps) "
-      "-> Tensor",
-      pt2);
-
   // Segmentation overlap statistics (kernels/segmentation.h): input (N, C,
   // d...) logits, target int64 class indices (N, d...) or a float mask of the
   // input's shape; activation 0 identity, 1 sigmoid, 2 softmax. stats (N, 3, C)

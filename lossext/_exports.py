@@ -5,12 +5,20 @@ Every module of such a package whose name has no leading underscore is part
 of it; it exports its ``__all__`` when it defines one, else the functions and
 classes it defines itself (or binds as an alias of one of them) whose names
 have no leading underscore. A new module is picked up without editing the
-package's ``__init__.py``."""
+package's ``__init__.py``.
+
+A fused family (lossext/losses/<x>.py) keeps its public functions and its
+nn modules in one module, so functional and nn both export from those
+modules too (``also``), each keeping its own kind (``keep``): functional the
+functions, nn the nn.Module classes."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Callable
+
+import torch
 
 
 def module_exports(module) -> list[str]:
@@ -23,18 +31,35 @@ def module_exports(module) -> list[str]:
     ]
 
 
-def export_modules(package: str, path, namespace: dict) -> list[str]:
+def is_module_class(obj) -> bool:
+    return isinstance(obj, type) and issubclass(obj, torch.nn.Module)
+
+
+def is_function(obj) -> bool:
+    return not is_module_class(obj)
+
+
+def export_modules(
+    package: str, path, namespace: dict, also=(), keep: Callable[[object], bool] | None = None
+) -> list[str]:
     """Imports the public modules of ``package`` (found on ``path``), binds
     what each exports in ``namespace`` (the package's globals) and returns
-    the names, module by module in alphabetical order. Two modules exporting
-    different objects under one name is an error."""
+    the names, module by module in alphabetical order of module name.
+    ``also``: further modules (imported) exported the same way, sorted in
+    among them by name; ``keep``: when given, only the objects it accepts
+    are exported. Two modules exporting different objects under one name is
+    an error."""
+    own = [
+        importlib.import_module(f"{package}.{info.name}")
+        for info in pkgutil.iter_modules(path)
+        if not info.name.startswith("_")
+    ]
     names: list[str] = []
-    for info in pkgutil.iter_modules(path):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package}.{info.name}")
+    for module in sorted([*own, *also], key=lambda module: module.__name__.rsplit(".", 1)[-1]):
         for name in module_exports(module):
             obj = getattr(module, name)
+            if keep is not None and not keep(obj):
+                continue
             if name in namespace and name in names and namespace[name] is not obj:
                 raise ImportError(f"{package}: {name} is exported by {module.__name__} and an earlier module")
             namespace[name] = obj

@@ -5,6 +5,8 @@
   header it includes (quoted includes are followed transitively).
 - csrc/cpu/loops/<x>.cpp is the CPU side of csrc/kernels/<x>.cu, name for name;
   the deliberate exceptions are listed below with their reason.
+- csrc/ops/<x>.cpp is the torch op of csrc/kernels/<x>.cu (schemas, checks,
+  params, one implementation registered for both devices).
 - csrc/cpu/*.cpp are the torch adapters: a torch-free loop belongs in loops/.
 
 Needs neither torch nor a compiler: it reads the sources.
@@ -30,7 +32,7 @@ INCLUDE_DIRS = [CSRC, SIMT / "emulator" / "include", SIMT / "cases"]
 
 # Quoted includes of files the build generates (tests/simt/Makefile writes them
 # under build/simt/*/gen), so they are not in the tree to be followed.
-GENERATED = {"kernel_names.inc"}
+GENERATED = {"kernel_names.inc", "dev_exports.inc", "kernel_headers.inc"}
 
 FRAMEWORK = re.compile(r"^(torch|ATen|c10|caffe2|pybind11)/|^(Python|torch/extension)\.h$")
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
@@ -124,9 +126,12 @@ def test_every_kernel_has_its_cpu_loop_of_the_same_name():
     assert SHARED_LOOPS.keys() <= loops, "SHARED_LOOPS names a loop file that does not exist"
 
 
-def test_every_loop_file_has_its_header():
-    missing = stems(LOOPS, ".cpp") - stems(LOOPS, ".h")
-    assert not missing, f"csrc/cpu/loops/<x>.cpp without <x>.h: {sorted(missing)}"
+def test_ops_files_are_torch_ops_of_kernels():
+    ops = CSRC / "ops"
+    torch_free = [rel(p) for p in sorted(ops.glob("*.cpp")) if not framework_includes(p)]
+    assert not torch_free, f"torch-free files among the torch ops: {torch_free}"
+    orphans = stems(ops, ".cpp") - stems(CSRC / "kernels", ".cu") - {"cuda"}
+    assert not orphans, f"csrc/ops/<x>.cpp mirroring no csrc/kernels/<x>.cu: {sorted(orphans)}"
 
 
 def test_cpu_adapters_are_the_torch_facing_files():

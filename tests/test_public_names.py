@@ -7,7 +7,8 @@ import torch
 
 import lossext
 from lossext import functional, nn, reference
-from lossext._exports import export_modules
+from lossext._exports import export_modules, is_module_class
+from lossext.losses import family_modules
 
 # Reference functions the oracle is built from, with no public twin.
 ORACLE_BUILDING_BLOCKS = {"box_pair_loss", "overlap_sums", "to_xyxy"}
@@ -38,13 +39,15 @@ def test_every_public_function_is_exported_at_top_level():
         assert getattr(lossext, name) is getattr(functional, name)
 
 
-def test_nn_exports_exactly_the_module_classes_its_modules_define():
+def test_nn_exports_exactly_the_module_classes_its_modules_and_the_families_define():
     import importlib
     import pkgutil
 
+    modules = [
+        importlib.import_module(f"lossext.nn.{info.name}") for info in pkgutil.iter_modules(nn.__path__)
+    ]
     defined = set()
-    for info in pkgutil.iter_modules(nn.__path__):
-        module = importlib.import_module(f"lossext.nn.{info.name}")
+    for module in modules + family_modules():
         defined |= {
             name
             for name, obj in vars(module).items()
@@ -54,6 +57,11 @@ def test_nn_exports_exactly_the_module_classes_its_modules_define():
             and obj.__module__ == module.__name__
         }
     assert defined == set(nn.__all__)
+
+
+def test_functional_exports_no_module_class_and_nn_no_function():
+    assert not [name for name in functional.__all__ if isinstance(getattr(functional, name), type)]
+    assert all(isinstance(getattr(nn, name), type) for name in nn.__all__)
 
 
 def test_exports_are_unique_and_bound():
@@ -81,3 +89,25 @@ def test_a_new_module_is_exported_and_a_clash_is_refused(tmp_path, monkeypatch):
         assert "loss_a" in str(err)
     else:
         raise AssertionError("two modules exporting loss_a were accepted")
+
+
+def test_modules_given_in_also_are_sorted_in_and_keep_selects_the_kind(tmp_path, monkeypatch):
+    pkg, fam = tmp_path / "pkg_also_probe", tmp_path / "fam_also_probe"
+    for folder in (pkg, fam):
+        folder.mkdir()
+        (folder / "__init__.py").write_text("")
+    (pkg / "alpha.py").write_text("def loss_a(x):\n    return x\n")
+    (pkg / "zeta.py").write_text("def loss_z(x):\n    return x\n")
+    (fam / "middle.py").write_text(
+        "import torch\n\n\ndef loss_m(x):\n    return x\n\n\nclass MLoss(torch.nn.Module):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    middle = importlib.import_module("fam_also_probe.middle")
+    functions = export_modules(
+        "pkg_also_probe", [str(pkg)], {}, also=[middle], keep=lambda obj: not is_module_class(obj)
+    )
+    assert functions == ["loss_a", "loss_m", "loss_z"]
+    classes = export_modules("pkg_also_probe", [str(pkg)], {}, also=[middle], keep=is_module_class)
+    assert classes == ["MLoss"]

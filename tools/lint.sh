@@ -11,13 +11,13 @@ PY=${PYTHON:-python3}
 LINT=build/lint
 RUFF_VERSION=0.17.5
 CLANG_FORMAT_VERSION=23.1.3
+export PYTHONPATH="$PWD/$LINT${PYTHONPATH:+:$PYTHONPATH}"  # clang-format's launcher imports its package
 if [ ! -x "$LINT/bin/ruff" ] || [ ! -x "$LINT/bin/clang-format" ] || \
    ! "$LINT/bin/ruff" --version | grep -q "$RUFF_VERSION" || \
    ! "$LINT/bin/clang-format" --version | grep -q "$CLANG_FORMAT_VERSION"; then
   rm -rf "$LINT"
   "$PY" -m pip install --quiet --no-deps --target "$LINT" "ruff==$RUFF_VERSION" "clang-format==$CLANG_FORMAT_VERSION"
 fi
-export PYTHONPATH="$PWD/$LINT${PYTHONPATH:+:$PYTHONPATH}"  # clang-format's launcher imports its package
 mapfile -t cxx < <(git ls-files 'csrc/*.h' 'csrc/*.cpp' 'csrc/*.cu' 'csrc/*.cuh' 'tests/simt/*.h' 'tests/simt/*.cpp' \
   'tests/simt/*.cu')
 fix=0

@@ -10,7 +10,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/loops/box.h"
-#include "cpu/memory.h"
+#include "cpu/loops/memory.h"
 #include "glue/box.h"
 
 namespace lossext {

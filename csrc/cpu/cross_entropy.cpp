@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cpu/dispatch.h"
-#include "cpu/memory.h"
+#include "cpu/loops/memory.h"
 #include "cpu/loops/cross_entropy.h"
 #include "glue/cross_entropy.h"
 

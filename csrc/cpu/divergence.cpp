@@ -9,7 +9,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/loops/divergence.h"
-#include "cpu/memory.h"
+#include "cpu/loops/memory.h"
 #include "glue/divergence.h"
 
 namespace lossext {

@@ -10,7 +10,7 @@
 
 #include "cpu/dispatch.h"
 #include "cpu/loops/focal.h"
-#include "cpu/memory.h"
+#include "cpu/loops/memory.h"
 #include "cpu/loops/cross_entropy.h"
 #include "glue/focal.h"
 

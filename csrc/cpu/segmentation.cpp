@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cpu/dispatch.h"
-#include "cpu/memory.h"
+#include "cpu/loops/memory.h"
 #include "cpu/loops/segmentation.h"
 #include "glue/segmentation.h"
 

@@ -35,6 +35,16 @@ struct RowLayout {
   LOSSEXT_HD int64_t dense_stride_c() const { return inner; }
 };
 
+// An optional class index to skip (ignore_index): torch's cross entropy
+// always has one (-100 by default), other peers (smp, MONAI) make it optional.
+// Every params struct carries it this way; the op fills it from `int? ignore_index`.
+struct IgnoreIndex {
+  bool active = false;
+  int64_t value = -100;
+
+  LOSSEXT_HD bool matches(int64_t target) const { return active && target == value; }
+};
+
 // Element types a launcher accepts; the torch glue maps ScalarType onto these.
 enum class DType : int { Float32 = 0, Float64 = 1, Float16 = 2, BFloat16 = 3 };
 

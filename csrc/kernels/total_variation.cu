@@ -6,7 +6,7 @@
 #include <type_traits>
 
 #include "kernels/cuda_common.cuh"
-#include "kernels/total_variation_launch.h"
+#include "kernels/total_variation.h"
 
 namespace lossext {
 namespace cuda {

@@ -19,8 +19,14 @@
 // flags say which neighbours exist; the value of a missing one is ignored.
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
 #include "kernels/static_switch.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lossext {
 
@@ -113,5 +119,51 @@ LOSSEXT_HD T tv_iso_pixel_grad(T c, T up, T up_right, T down, T down_left, T lef
   }
   return g;
 }
+
+// ---- The contract between the torch op and the kernels of both devices.
+
+// input: `planes` contiguous H x W planes of `dtype`.
+// Forward: loss[p] (accumulate type) = wy * sum|dy| + wx * sum|dx|
+// (anisotropic) or w * sum cell values (isotropic, w = wy); `partial` is
+// scratch of total_variation_partial_count values (per-chunk sums on CUDA,
+// per-row sums on the CPU), added per plane in a fixed order so that the
+// result is deterministic. `chunks`: ceil(H * W / kTvChunkPixels).
+// Backward: grad_input = grad_loss[p * grad_loss_stride] * d loss[p] / d input.
+struct TotalVariationParams {
+  const void* input = nullptr;
+  DType dtype = DType::Float32;
+  int64_t planes = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  bool isotropic = false;
+  TvPower power = TvPower::Sqrt;
+  double beta = 1.0;
+  double eps = 0.0;
+  double wy = 1.0;
+  double wx = 1.0;
+  void* loss = nullptr;
+  void* partial = nullptr;
+  int64_t chunks = 1;
+  const void* grad_loss = nullptr;
+  int64_t grad_loss_stride = 1;
+  void* grad_input = nullptr;
+};
+
+// Pixels one CUDA block of the forward reduces (the chunk of a plane).
+constexpr int64_t kTvChunkPixels = 256 * 16;
+
+// Accumulate-type values of the forward's `partial` scratch: one pair (y and
+// x sums) per chunk of each plane on CUDA, per image row on the CPU.
+inline int64_t total_variation_partial_count(const TotalVariationParams& p, bool cuda) {
+  return 2 * p.planes * (cuda ? p.chunks : p.height);
+}
+
+// The entry points: one CUDA launcher and one CPU driver per pass, same params.
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t total_variation_fwd_cuda(const TotalVariationParams& p, cudaStream_t stream);
+cudaError_t total_variation_bwd_cuda(const TotalVariationParams& p, cudaStream_t stream);
+#endif
+CpuStatus total_variation_fwd_cpu(const TotalVariationParams& p, ParallelFor parallel_for);
+CpuStatus total_variation_bwd_cpu(const TotalVariationParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

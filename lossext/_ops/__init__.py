@@ -1,7 +1,7 @@
 """Fake (meta) kernels and autograd for the compiled ops, registered through
 torch.library so that torch.compile and torch.library.opcheck see them.
-Each family module declares its ops as data (``SPECS``, see _spec.py); the
-registrations are derived from them here. Nothing happens without _C."""
+Each family module of lossext.losses declares its ops as data (``SPECS``,
+see _spec.py); the registrations are derived from them here. Nothing happens without _C."""
 
 from lossext._ext import _C
 

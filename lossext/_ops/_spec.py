@@ -1,7 +1,7 @@
 """Each compiled op described once, as data.
 
-A family module of lossext._ops declares ``SPECS``, one ``OpSpec`` per op of
-its schemas (csrc/ops.cpp). From these the fake kernels and the autograd
+Each family module of lossext.losses declares ``SPECS``, one ``OpSpec`` per
+op of its schemas (csrc/ops.cpp). From these the fake kernels and the autograd
 formulas are registered (``register``), and tests/test_ops_coverage.py checks
 every op of ``torch.ops.lossext``: its kernels per device, its fake kernel,
 ``torch.library.opcheck`` on the spec's samples, and ``torch.compile`` of the
@@ -10,12 +10,12 @@ public function that calls it.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+
+from lossext.losses import family_modules
 
 NAMESPACE = "lossext"
 
@@ -56,18 +56,6 @@ def register(spec: OpSpec) -> None:
     torch.library.register_fake(spec.qualname, spec.fake)
     if spec.backward is not None:
         torch.library.register_autograd(spec.qualname, spec.backward, setup_context=spec.setup_context)
-
-
-def family_modules() -> list:
-    """The family modules of lossext._ops (every module without a leading
-    underscore), imported."""
-    import lossext._ops as package
-
-    return [
-        importlib.import_module(f"{package.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(package.__path__)
-        if not info.name.startswith("_")
-    ]
 
 
 def all_specs() -> dict[str, OpSpec]:

@@ -25,7 +25,7 @@ def soft_cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
     class dim (dim 1, or 0 for a 1-D input), as
     ``torch.nn.functional.cross_entropy`` with a probability target of input's
     shape. Runs the fused cross-entropy kernel (lossext.cross_entropy)."""
-    from lossext.functional.cross_entropy import cross_entropy
+    from lossext.losses.cross_entropy import cross_entropy
 
     check_floating(target, "target")
     return cross_entropy(input, target, reduction=reduction, label_smoothing=label_smoothing)

@@ -10,7 +10,7 @@ the one-hot t: c in [0, C) positive, -1 background, ignore_index nothing.
 Softmax focal:  -alpha_y w_y (1 - p_y)^gamma log p_y, p = softmax(x) over dim 1.
 
 Quality focal (GFL) and varifocal follow mmdet's quality_focal_loss and
-varifocal_loss; see lossext.functional.focal for the conventions.
+varifocal_loss; see lossext.losses.focal for the conventions.
 """
 
 import torch

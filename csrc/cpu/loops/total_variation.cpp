@@ -1,6 +1,11 @@
-// Definitions for total_variation.h. Each row loop splits into the
+// The CPU side of kernels/total_variation.cu: total_variation_fwd_cpu and
+// total_variation_bwd_cpu over the params of kernels/total_variation.h.
+// Image rows go to the injected parallel-for; each row loop splits into the
 // interior columns, where every neighbour exists and the body is branch-free
-// (it vectorizes), and the two edge columns, done with explicit flags.
+// (it vectorizes), and the two edge columns, done with explicit flags. The
+// forward keeps one partial sum per row and adds a plane's rows in order (in
+// double), so the result does not depend on the thread count. Half and
+// bfloat16 rows are widened to float.
 #include "cpu/loops/vectorize.h"
 
 // The isotropic loops vectorize except for sqrt/pow: with gcc's default
@@ -8,7 +13,13 @@
 // attribute does not reach the inlined math; -fno-math-errno in setup.py
 // would, lossext never reads errno).
 
-#include "cpu/loops/total_variation.h"
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "cpu/loops/convert.h"
+#include "cpu/loops/memory.h"
+#include "kernels/total_variation.h"
 
 namespace lossext {
 namespace cpu {
@@ -146,5 +157,116 @@ void tv_iso_row_grad(const double* prev, const double* row, const double* next, 
   iso_grad(prev, row, next, width, power, beta, eps, g, out);
 }
 
+namespace {
+
+// Rows per parallel task: enough pixels to amortise the task.
+int64_t row_grain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1)); }
+
+// Row `r` (plane-major) as accumulate-type values: in place, or widened into a buffer.
+template <typename T>
+struct RowReader {
+  using acc_t = acc_type<T>;
+  const T* base;
+  int64_t width;
+  std::vector<acc_t> buf[3];
+
+  const acc_t* get(int64_t r, int slot) {
+    const T* p = base + r * width;
+    if constexpr (std::is_same_v<T, acc_t>) {
+      return p;
+    } else {
+      buf[slot].resize(width);
+      widen_16bit(reinterpret_cast<const uint16_t*>(p), width, 1, width, std::is_same_v<T, BFloat16>, buf[slot].data());
+      return buf[slot].data();
+    }
+  }
+};
+
+template <typename T>
+void forward(const TotalVariationParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const int64_t h = p.height, w = p.width, rows = p.planes * h;
+  acc_t* sums = static_cast<acc_t*>(p.partial);  // one (y, x) pair per row
+  const acc_t beta = static_cast<acc_t>(p.beta), eps = static_cast<acc_t>(p.eps);
+  parallel_for(0, rows, row_grain(w), [&](int64_t first, int64_t last) {
+    RowReader<T> reader{static_cast<const T*>(p.input), w, {}};
+    for (int64_t r = first; r < last; ++r) {
+      const acc_t* row = reader.get(r, 0);
+      const acc_t* next = (r % h) < h - 1 ? reader.get(r + 1, 1) : nullptr;
+      if (p.isotropic) {
+        sums[2 * r] = tv_iso_row_sum(row, next, w, p.power, beta, eps);
+        sums[2 * r + 1] = 0;
+      } else {
+        tv_aniso_row_sums(row, next, w, &sums[2 * r]);
+      }
+    }
+  });
+  acc_t* loss = static_cast<acc_t*>(p.loss);
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    double sy = 0, sx = 0;
+    for (int64_t i = 0; i < h; ++i) {
+      sy += sums[2 * (plane * h + i)];
+      sx += sums[2 * (plane * h + i) + 1];
+    }
+    loss[plane] = static_cast<acc_t>(p.wy * sy + p.wx * sx);
+  }
+}
+
+template <typename T>
+void backward(const TotalVariationParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const int64_t h = p.height, w = p.width, rows = p.planes * h;
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
+  T* grad = static_cast<T*>(p.grad_input);
+  advise_huge_pages(grad, size_t(rows * w) * sizeof(T));
+  const acc_t beta = static_cast<acc_t>(p.beta), eps = static_cast<acc_t>(p.eps);
+  const acc_t wy = static_cast<acc_t>(p.wy), wx = static_cast<acc_t>(p.wx);
+  parallel_for(0, rows, row_grain(w), [&](int64_t first, int64_t last) {
+    RowReader<T> reader{static_cast<const T*>(p.input), w, {}};
+    std::vector<acc_t> out_buf;
+    for (int64_t r = first; r < last; ++r) {
+      const int64_t i = r % h;
+      const acc_t* prev = i > 0 ? reader.get(r - 1, 0) : nullptr;
+      const acc_t* row = reader.get(r, 1);
+      const acc_t* next = i < h - 1 ? reader.get(r + 1, 2) : nullptr;
+      const acc_t g = grad_loss[(r / h) * p.grad_loss_stride];
+      T* out_row = grad + r * w;
+      acc_t* out;
+      if constexpr (std::is_same_v<T, acc_t>) {
+        out = out_row;
+      } else {
+        out_buf.resize(w);
+        out = out_buf.data();
+      }
+      if (p.isotropic) {
+        tv_iso_row_grad(prev, row, next, w, p.power, beta, eps, g * wy, out);
+      } else {
+        tv_aniso_row_grad(prev, row, next, w, wy, wx, g, out);
+      }
+      if constexpr (!std::is_same_v<T, acc_t>) {
+        narrow_16bit(out, 1, w, std::is_same_v<T, BFloat16>, reinterpret_cast<uint16_t*>(out_row), w);
+      }
+    }
+  });
+}
+
+}  // namespace
 }  // namespace cpu
+
+CpuStatus total_variation_fwd_cpu(const TotalVariationParams& p, ParallelFor parallel_for) {
+  if (p.planes > 0) {
+    dtype_switch<cpu::LoopTypes>(p.dtype,
+                                 [&](auto tag) { cpu::forward<typename decltype(tag)::type>(p, parallel_for); });
+  }
+  return {};
+}
+
+CpuStatus total_variation_bwd_cpu(const TotalVariationParams& p, ParallelFor parallel_for) {
+  if (p.planes > 0) {
+    dtype_switch<cpu::LoopTypes>(p.dtype,
+                                 [&](auto tag) { cpu::backward<typename decltype(tag)::type>(p, parallel_for); });
+  }
+  return {};
+}
+
 }  // namespace lossext

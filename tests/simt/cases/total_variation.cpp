@@ -1,13 +1,11 @@
 // Cases: total variation (tv_fwd_partial_kernel, tv_fwd_combine_kernel,
-// tv_bwd_kernel) against the CPU row loops (cpu/loops/total_variation.h),
-// driven the way cpu/total_variation.cpp drives them: row sums in the
-// accumulate type, a plane's rows added in order in double.
+// tv_bwd_kernel) against the CPU entry points total_variation_fwd_cpu and
+// total_variation_bwd_cpu (cpu/loops/total_variation.cpp) on the same params.
 #include <algorithm>
 #include <cmath>
 
 #include "common.h"
-#include "cpu/loops/total_variation.h"
-#include "kernels/total_variation_launch.h"
+#include "kernels/total_variation.h"
 
 namespace cases {
 namespace {
@@ -47,7 +45,7 @@ void total_variation(Ctx& c, const TvCase& k) {
   for (int64_t i = 0; i + 3 < n; i += 37) x[i + 1] = x[i + 2] = x[i + 3] = x[i];
   Typed X(k.dtype, x);
 
-  // The weights as glue/total_variation.h sets them.
+  // The weights as ops/total_variation.cpp sets them.
   auto weight = [&](int64_t count) { return !k.mean ? 1.0 : (count > 0 ? 1.0 / double(count) : 0.0); };
   TotalVariationParams p;
   p.input = X.ptr();
@@ -65,7 +63,7 @@ void total_variation(Ctx& c, const TvCase& k) {
     p.wy = weight(std::max<int64_t>(H - 1, 0) * W);
     p.wx = weight(H * std::max<int64_t>(W - 1, 0));
   }
-  // As csrc/cuda/total_variation.cpp sizes them.
+  // As csrc/ops/total_variation.cpp sizes them.
   p.chunks = (HW + kTvChunkPixels - 1) / kTvChunkPixels;
   const int64_t planes = p.planes;
   Buf<acc_t> loss(planes), partial(2 * planes * p.chunks);
@@ -94,33 +92,16 @@ void total_variation(Ctx& c, const TvCase& k) {
   c.add_digest(grad);
   if (planes == 0) return;
 
-  // Reference: cpu/total_variation.cpp's forward and backward, serially.
-  std::vector<acc_t> xa(n);
-  for (int64_t i = 0; i < n; ++i) xa[i] = acc_t(X.value[i]);
-  const acc_t beta = acc_t(k.beta), eps = acc_t(k.eps), wy = acc_t(p.wy), wx = acc_t(p.wx);
-  std::vector<double> want_loss(planes);
-  std::vector<acc_t> want_grad(planes * HW);
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    double sy = 0, sx = 0;
-    const acc_t g = G.b[pl * p.grad_loss_stride];
-    for (int64_t i = 0; i < H; ++i) {
-      const acc_t* row = xa.data() + (pl * H + i) * W;
-      const acc_t* prev = i > 0 ? row - W : nullptr;
-      const acc_t* next = i < H - 1 ? row + W : nullptr;
-      acc_t* out = want_grad.data() + (pl * H + i) * W;
-      if (k.isotropic) {
-        sy += cpu::tv_iso_row_sum(row, next, W, p.power, beta, eps);
-        cpu::tv_iso_row_grad(prev, row, next, W, p.power, beta, eps, g * wy, out);
-      } else {
-        acc_t sums[2];
-        cpu::tv_aniso_row_sums(row, next, W, sums);
-        sy += sums[0];
-        sx += sums[1];
-        cpu::tv_aniso_row_grad(prev, row, next, W, wy, wx, g, out);
-      }
-    }
-    want_loss[pl] = acc_t(p.wy * sy + p.wx * sx);
-  }
+  // Reference: the CPU entry points on the same params, serially, into their own outputs.
+  TotalVariationParams q = p;
+  std::vector<acc_t> ref_loss(planes), ref_partial(total_variation_partial_count(p, false));
+  std::vector<unsigned char> ref_grad(planes * HW * elem_size(k.dtype));
+  q.loss = ref_loss.data();
+  q.partial = ref_partial.data();
+  q.grad_input = ref_grad.data();
+  total_variation_fwd_cpu(q, serial_for);
+  total_variation_bwd_cpu(q, serial_for);
+  const std::vector<double> want_loss = to_double(ref_loss.data(), planes);
   // The loss is a sum of non-negative terms: relative tolerance.
   const bool dbl = k.dtype == DType::Float64;
   th::compare(c, "loss", to_double(loss.p, planes), want_loss, rtol_acc(k.dtype), dbl ? 1e-12 : 1e-6);
@@ -133,8 +114,8 @@ void total_variation(Ctx& c, const TvCase& k) {
   if (!std::isfinite(scale)) return c.fail("no bound on the gradient's terms (beta < 1 needs eps > 0)");
   const double atol =
       dbl ? std::ldexp(scale, -48) : std::ldexp(scale, -21) + (k.dtype == DType::Float16 ? std::ldexp(1.0, -24) : 0.0);
-  th::compare(c, "grad", read_typed(k.dtype, grad.p, planes * HW),
-              round_to(k.dtype, to_double(want_grad.data(), planes * HW)), rtol_out(k.dtype), atol);
+  th::compare(c, "grad", read_typed(k.dtype, grad.p, planes * HW), read_typed(k.dtype, ref_grad.data(), planes * HW),
+              rtol_out(k.dtype), atol);
 }
 
 void add_case(const TvCase& k) {

@@ -14,13 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/box_launch.h"
-#include "kernels/cross_entropy_launch.h"
-#include "kernels/divergence_launch.h"
-#include "kernels/focal_launch.h"
-#include "kernels/regression_launch.h"
-#include "kernels/segmentation_launch.h"
-#include "kernels/total_variation_launch.h"
+#include "kernel_headers.inc"  // every csrc/kernels header that declares a launcher (launchers.py)
 #include "simt/runtime.h"
 #include "workload.h"
 

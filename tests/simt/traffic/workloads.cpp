@@ -9,7 +9,7 @@
 #include "kernels/focal_launch.h"
 #include "kernels/regression_launch.h"
 #include "kernels/segmentation_launch.h"
-#include "kernels/total_variation_launch.h"
+#include "kernels/total_variation.h"
 #include "workload.h"
 
 namespace traffic {

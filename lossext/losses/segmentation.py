@@ -36,11 +36,15 @@ from __future__ import annotations
 import numbers
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from lossext import _ext, reference
-from lossext.functional._dtype import result_dtype
-from lossext.functional._mean import mean_or_nan
-from lossext.functional.cross_entropy import cross_entropy
+from lossext._cpp import SegActivation
+from lossext._errors import ArgumentError
+from lossext._ops._common import accumulate_dtype
+from lossext._ops._spec import OpSpec
+from lossext._ops._torch_vjp import building_graph, torch_vjp
 from lossext._validate import (
     check_class_weight,
     check_floating,
@@ -50,8 +54,151 @@ from lossext._validate import (
     check_same_device,
     check_tensor,
 )
-from lossext._cpp import SegActivation
-from lossext._errors import ArgumentError
+from lossext.losses._dtype import result_dtype
+from lossext.losses._mean import mean_or_nan
+from lossext.losses.cross_entropy import cross_entropy
+from lossext.reference import segmentation as reference_segmentation
+
+
+# The ops: fake kernels, samples and autograd (registered by lossext._ops from SPECS).
+#
+# The forward op returns per-(sample, class) sums (N, 3, C) and per-sample
+# extras (N, 2); the loss is built from them with torch ops, so autograd hands
+# the backward op dL/dsums, from which it recomputes the probabilities and
+# writes the gradient of the logits in one pass. Nothing the size of the logits
+# is kept between forward and backward.
+
+
+def _per_sample_sum(v):
+    return v.sum(tuple(range(1, v.dim()))) if v.dim() > 1 else v
+
+
+def _stats_torch(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing):
+    """The op's outputs in torch ops, stats (N, 3, C) and extras (N, 2)
+    flattened side by side into one (N, 3 C + 2) tensor (for torch_vjp)."""
+    x = input.to(accumulate_dtype(input.dtype))
+    multiclass = not target.is_floating_point()
+    ignore = ignore_index if has_ignore else None
+    tp, sp, st = reference_segmentation.overlap_sums(
+        x,
+        target,
+        "multiclass" if multiclass else "multilabel",
+        activation != SegActivation.Identity,
+        ignore,
+        squared,
+        True,
+    )
+    n = x.shape[0]
+    extras = x.new_zeros((n, 2))
+    if with_ce:
+        valid = target != ignore_index if has_ignore else torch.ones_like(target, dtype=torch.bool)
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        ce = F.cross_entropy(x, safe, reduction="none", label_smoothing=label_smoothing)
+        ce = torch.where(valid, ce, torch.zeros((), dtype=x.dtype, device=x.device))
+        extras = torch.stack([_per_sample_sum(ce), _per_sample_sum(valid.to(x.dtype))], 1)
+    return torch.cat([torch.stack([tp, sp, st], 1).flatten(1), extras], 1)
+
+
+def _fwd_fake(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing):
+    acc = accumulate_dtype(input.dtype)
+    stats = input.new_empty((input.shape[0], 3, input.shape[1]), dtype=acc)
+    extras = input.new_empty((input.shape[0], 2), dtype=acc)
+    return stats, extras
+
+
+def _bwd_fake(
+    grad_stats,
+    grad_extras,
+    input,
+    target,
+    activation,
+    ignore_index,
+    has_ignore,
+    squared,
+    with_ce,
+    label_smoothing,
+):
+    return torch.empty_like(input, memory_format=torch.contiguous_format)
+
+
+def _setup(ctx, inputs, output):
+    input, target, *options = inputs
+    ctx.save_for_backward(input, target)
+    ctx.options = options
+
+
+def _backward(ctx, grad_stats, grad_extras):
+    input, target = ctx.saved_tensors
+    acc = accumulate_dtype(input.dtype)
+    n, c = input.shape[0], input.shape[1]
+    if grad_stats is None:
+        grad_stats = input.new_zeros((n, 3, c), dtype=acc)
+    if grad_extras is None:
+        grad_extras = input.new_zeros((n, 2), dtype=acc)
+    if building_graph():
+        (grad_input,) = torch_vjp(
+            lambda x: _stats_torch(x, target, *ctx.options),
+            (input,),
+            ctx.needs_input_grad[:1],
+            torch.cat([grad_stats.flatten(1), grad_extras], 1),
+        )
+        return grad_input, None, None, None, None, None, None, None
+    grad_input = torch.ops.lossext.seg_stats_bwd(grad_stats, grad_extras, input, target, *ctx.options)
+    return grad_input, None, None, None, None, None, None, None
+
+
+def _options(device):
+    """(target, activation, with_ce, squared) over index targets with an
+    ignored pixel and a binary mask, each activation."""
+    y = torch.randint(0, 4, (2, 5, 3), device=device)
+    y[0, 0, 0] = 255
+    mask = (torch.rand(2, 4, 5, 3, device=device) > 0.5).float()
+    return [
+        (y, SegActivation.Softmax, True, False),
+        (y, SegActivation.Softmax, False, True),
+        (y, SegActivation.Identity, False, False),
+        (mask, SegActivation.Sigmoid, False, True),
+        (mask, SegActivation.Identity, False, False),
+    ]
+
+
+def _fwd_samples(device):
+    x = torch.randn(2, 4, 5, 3, device=device, requires_grad=True)
+    return [
+        (x, target, int(act), 255, True, squared, ce, 0.1) for target, act, ce, squared in _options(device)
+    ]
+
+
+def _bwd_samples(device):
+    x = torch.randn(2, 4, 5, 3, device=device)
+    grads = (torch.rand(2, 3, 4, device=device), torch.rand(2, 2, device=device))
+    return [
+        (*grads, x, target, int(act), 255, True, squared, ce, 0.1)
+        for target, act, ce, squared in _options(device)
+    ]
+
+
+def _public(device):
+    def step(x, y, mask):
+        return (
+            dice_loss(x, y, "multiclass", ignore_index=255, classes=[0, 2, 4])
+            + tversky_loss(x, mask, "multilabel", alpha=0.3, beta=0.7, gamma=2.0, per_image=True)
+            + dice_ce_loss(x, y, ignore_index=255, label_smoothing=0.1)
+        )
+
+    x = torch.randn(2, 5, 8, 8, device=device, requires_grad=True)
+    y = torch.randint(0, 5, (2, 8, 8), device=device)
+    y[0, 0, 0] = 255
+    return step, (x, y, (torch.rand(2, 5, 8, 8, device=device) > 0.5).float())
+
+
+SPECS = (
+    OpSpec("seg_stats_fwd", _fwd_fake, _fwd_samples, _backward, _setup, _public),
+    OpSpec("seg_stats_bwd", _bwd_fake, _bwd_samples),
+)
+
+
+# The public functions (exported by lossext.functional and lossext).
 
 MODES = ("binary", "multiclass", "multilabel")
 EMPTY_RULES = ("mask", "count")
@@ -593,3 +740,229 @@ def dice_ce_loss(
 
 for _f in (dice_loss, jaccard_loss, tversky_loss):
     _f.__doc__ += _ARGS_DOC
+
+
+# The modules (exported by lossext.nn).
+#
+# nn.Module wrappers of the segmentation losses, with the constructor
+# arguments of segmentation_models_pytorch's DiceLoss / JaccardLoss / TverskyLoss
+# (same positional order) plus MONAI's extras as keywords.
+
+
+class _OverlapLoss(nn.Module):
+    def __init__(
+        self,
+        mode,
+        classes,
+        log_loss,
+        from_logits,
+        smooth,
+        ignore_index,
+        eps,
+        class_weights,
+        weight,
+        per_image,
+        empty_classes,
+        reduction,
+    ):
+        super().__init__()
+        if mode not in MODES:
+            raise ArgumentError(f"mode must be one of {MODES}, got {mode!r}")
+        # As smp: what mode='binary' cannot take fails at construction, not at the first call.
+        if mode == "binary" and classes is not None:
+            raise ArgumentError("classes cannot be used with mode='binary' (there is one channel), as in smp")
+        if mode == "binary" and class_weights is not None:
+            raise ArgumentError(
+                "class_weights cannot be used with mode='binary' (there is one channel), as in smp"
+            )
+        self.mode = mode
+        self.classes = None if classes is None else [int(c) for c in classes]
+        self.log_loss = log_loss
+        self.from_logits = from_logits
+        self.smooth = smooth
+        self.ignore_index = ignore_index
+        self.eps = eps
+        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+        self.register_buffer("weight", weight)
+        self.per_image = per_image
+        self.empty_classes = empty_classes
+        self.reduction = reduction
+
+    def _common(self):
+        return dict(
+            class_weights=self.class_weights,
+            weight=self.weight,
+            per_image=self.per_image,
+            empty_classes=self.empty_classes,
+            reduction=self.reduction,
+        )
+
+
+class _SquarableOverlapLoss(_OverlapLoss):
+    """Dice and Jaccard: the same arguments (smp's positional order), squared_pred."""
+
+    _loss = None  # the functional form, set by each subclass
+
+    def __init__(
+        self,
+        mode: str,
+        classes=None,
+        log_loss: bool = False,
+        from_logits: bool = True,
+        smooth: float = 0.0,
+        ignore_index: int | None = None,
+        eps: float = 1e-7,
+        class_weights=None,
+        *,
+        weight: torch.Tensor | None = None,
+        per_image: bool = False,
+        squared_pred: bool = False,
+        empty_classes: str = "mask",
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            mode,
+            classes,
+            log_loss,
+            from_logits,
+            smooth,
+            ignore_index,
+            eps,
+            class_weights,
+            weight,
+            per_image,
+            empty_classes,
+            reduction,
+        )
+        self.squared_pred = squared_pred
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return type(self)._loss(
+            y_pred,
+            y_true,
+            self.mode,
+            self.classes,
+            self.log_loss,
+            self.from_logits,
+            self.smooth,
+            self.ignore_index,
+            self.eps,
+            squared_pred=self.squared_pred,
+            **self._common(),
+        )
+
+
+class DiceLoss(_SquarableOverlapLoss):
+    """See :func:`lossext.dice_loss`."""
+
+    _loss = staticmethod(dice_loss)
+
+
+class JaccardLoss(_SquarableOverlapLoss):
+    """See :func:`lossext.jaccard_loss`."""
+
+    _loss = staticmethod(jaccard_loss)
+
+
+class TverskyLoss(_OverlapLoss):
+    """See :func:`lossext.tversky_loss` (alpha weighs false positives, beta false
+    negatives, gamma is the power of the reduced loss)."""
+
+    def __init__(
+        self,
+        mode: str,
+        classes=None,
+        log_loss: bool = False,
+        from_logits: bool = True,
+        smooth: float = 0.0,
+        ignore_index: int | None = None,
+        eps: float = 1e-7,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        gamma: float = 1.0,
+        class_weights=None,
+        *,
+        weight: torch.Tensor | None = None,
+        per_image: bool = False,
+        empty_classes: str = "mask",
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            mode,
+            classes,
+            log_loss,
+            from_logits,
+            smooth,
+            ignore_index,
+            eps,
+            class_weights,
+            weight,
+            per_image,
+            empty_classes,
+            reduction,
+        )
+        self.alpha, self.beta, self.gamma = alpha, beta, gamma
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return tversky_loss(
+            y_pred,
+            y_true,
+            self.mode,
+            self.classes,
+            self.log_loss,
+            self.from_logits,
+            self.smooth,
+            self.ignore_index,
+            self.eps,
+            self.alpha,
+            self.beta,
+            self.gamma,
+            **self._common(),
+        )
+
+
+class DiceCrossEntropyLoss(nn.Module):
+    """Dice + cross-entropy for multiclass segmentation with lossext's (smp-style)
+    arguments; see :func:`lossext.dice_ce_loss`. MONAI's constructor is
+    :class:`lossext.nn.DiceCELoss`."""
+
+    def __init__(
+        self,
+        classes=None,
+        log_loss: bool = False,
+        smooth: float = 0.0,
+        ignore_index: int | None = None,
+        eps: float = 1e-7,
+        *,
+        lambda_dice: float = 1.0,
+        lambda_ce: float = 1.0,
+        label_smoothing: float = 0.0,
+        weight: torch.Tensor | None = None,
+        per_image: bool = False,
+        squared_pred: bool = False,
+        empty_classes: str = "mask",
+    ) -> None:
+        super().__init__()
+        self.classes = None if classes is None else [int(c) for c in classes]
+        self.log_loss, self.smooth, self.ignore_index, self.eps = log_loss, smooth, ignore_index, eps
+        self.lambda_dice, self.lambda_ce, self.label_smoothing = lambda_dice, lambda_ce, label_smoothing
+        self.register_buffer("weight", weight)
+        self.per_image, self.squared_pred, self.empty_classes = per_image, squared_pred, empty_classes
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return dice_ce_loss(
+            input,
+            target,
+            self.classes,
+            self.log_loss,
+            self.smooth,
+            self.ignore_index,
+            self.eps,
+            lambda_dice=self.lambda_dice,
+            lambda_ce=self.lambda_ce,
+            label_smoothing=self.label_smoothing,
+            weight=self.weight,
+            per_image=self.per_image,
+            squared_pred=self.squared_pred,
+            empty_classes=self.empty_classes,
+        )

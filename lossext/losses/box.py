@@ -7,12 +7,112 @@ of the boxes is made.
 """
 
 import torch
+from torch import nn
 
 from lossext import _ext, reference
-from lossext._validate import check_number, check_reduction, check_same_device, check_tensor
-from lossext.reference.box import FMTS, LOSS_MODES
 from lossext._cpp import BoxFmt, BoxLossMode, BoxPairKind, code
 from lossext._errors import ArgumentError
+from lossext._ops._common import accumulate_dtype
+from lossext._ops._spec import OpSpec
+from lossext._ops._torch_vjp import building_graph, torch_vjp
+from lossext._validate import check_number, check_reduction, check_same_device, check_tensor
+from lossext.reference import box as reference_box
+from lossext.reference.box import FMTS, LOSS_MODES
+
+
+# The ops: fake kernels, samples and autograd (registered by lossext._ops from SPECS).
+
+
+def _pairwise_fake(boxes1, boxes2, kind, fmt, eps):
+    dtype = torch.float64 if torch.float64 in (boxes1.dtype, boxes2.dtype) else torch.float32
+    return boxes1.new_empty([*boxes1.shape[:-1], boxes2.shape[-2]], dtype=dtype)
+
+
+def _loss_fwd_fake(boxes1, boxes2, mode, fmt, eps):
+    return boxes1.new_empty(boxes1.shape[:-1], dtype=accumulate_dtype(boxes1.dtype))
+
+
+def _loss_bwd_fake(grad_loss, boxes1, boxes2, mode, fmt, eps):
+    g = torch.empty_like(boxes1, memory_format=torch.contiguous_format)
+    return g, torch.empty_like(g)
+
+
+def _loss_setup(ctx, inputs, output):
+    boxes1, boxes2, mode, fmt, eps = inputs
+    ctx.save_for_backward(boxes1, boxes2)
+    ctx.options = (mode, fmt, eps)
+
+
+def _loss_backward(ctx, grad_loss):
+    boxes1, boxes2 = ctx.saved_tensors
+    if building_graph():
+        mode, fmt, eps = ctx.options
+        grads = torch_vjp(
+            lambda b1, b2: reference_box.box_pair_loss(
+                b1, b2, reference_box.LOSS_MODES[mode], eps, reference_box.FMTS[fmt]
+            ),
+            (boxes1, boxes2),
+            ctx.needs_input_grad[:2],
+            grad_loss,
+        )
+        return (*grads, None, None, None)
+    grad1, grad2 = torch.ops.lossext.box_loss_bwd(grad_loss, boxes1, boxes2, *ctx.options)
+    return (
+        grad1 if ctx.needs_input_grad[0] else None,
+        grad2 if ctx.needs_input_grad[1] else None,
+        None,
+        None,
+        None,
+    )
+
+
+def _boxes(shape, device):
+    """Valid xyxy boxes (width and height in [0.5, 5]), float32."""
+    corner = torch.rand(*shape, 2, device=device) * 10
+    return torch.cat([corner, corner + torch.rand(*shape, 2, device=device) * 4.5 + 0.5], -1)
+
+
+def _fmt(i):
+    return int(list(BoxFmt)[i % len(BoxFmt)])
+
+
+def _pairwise_samples(device):
+    b1, b2 = _boxes((2, 3), device), _boxes((2, 4), device)
+    return [(b1, b2, int(kind), _fmt(i), 1e-7) for i, kind in enumerate(BoxPairKind)]
+
+
+def _loss_fwd_samples(device):
+    b1, b2 = _boxes((9,), device).requires_grad_(), _boxes((9,), device)
+    return [(b1, b2, int(mode), _fmt(i), 1e-7) for i, mode in enumerate(BoxLossMode)]
+
+
+def _loss_bwd_samples(device):
+    b1, b2, g = _boxes((9,), device), _boxes((9,), device), torch.rand(9, device=device)
+    return [(g, b1, b2, int(mode), _fmt(i), 1e-7) for i, mode in enumerate(BoxLossMode)]
+
+
+def _public_loss(device):
+    def step(b1, b2):
+        return box_iou_loss(b1, b2, mode="siou", reduction="mean", fmt="xywh")
+
+    return step, (_boxes((33,), device).requires_grad_(), _boxes((33,), device))
+
+
+def _public_pairwise(device):
+    def step(b1, b2):
+        return generalized_box_iou(b1, b2, fmt="cxcywh")
+
+    return step, (_boxes((5,), device), _boxes((7,), device))
+
+
+SPECS = (
+    OpSpec("box_pairwise", _pairwise_fake, _pairwise_samples, public=_public_pairwise),
+    OpSpec("box_loss_fwd", _loss_fwd_fake, _loss_fwd_samples, _loss_backward, _loss_setup, _public_loss),
+    OpSpec("box_loss_bwd", _loss_bwd_fake, _loss_bwd_samples),
+)
+
+
+# The public functions (exported by lossext.functional and lossext).
 
 
 def _check_boxes(boxes, name, min_dim):
@@ -181,3 +281,43 @@ def complete_box_iou_loss(
     """``torchvision.ops.complete_box_iou_loss``, plus ``fmt`` ('xyxy', 'xywh' or
     'cxcywh') as :func:`box_iou_loss` and ``box_iou`` take it."""
     return box_iou_loss(boxes1, boxes2, "ciou", reduction, eps, fmt)
+
+
+# The modules (exported by lossext.nn).
+
+
+class BoxIoULoss(nn.Module):
+    """Aligned-pair IoU-family loss; see :func:`lossext.box_iou_loss`."""
+
+    def __init__(
+        self, mode: str = "giou", reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy"
+    ) -> None:
+        super().__init__()
+        self.mode = mode
+        self.reduction = reduction
+        self.eps = eps
+        self.fmt = fmt
+
+    def forward(self, boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+        return box_iou_loss(boxes1, boxes2, self.mode, self.reduction, self.eps, self.fmt)
+
+
+class GeneralizedBoxIoULoss(BoxIoULoss):
+    """``torchvision.ops.generalized_box_iou_loss`` as a module."""
+
+    def __init__(self, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy") -> None:
+        super().__init__("giou", reduction, eps, fmt)
+
+
+class DistanceBoxIoULoss(BoxIoULoss):
+    """``torchvision.ops.distance_box_iou_loss`` as a module."""
+
+    def __init__(self, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy") -> None:
+        super().__init__("diou", reduction, eps, fmt)
+
+
+class CompleteBoxIoULoss(BoxIoULoss):
+    """``torchvision.ops.complete_box_iou_loss`` as a module."""
+
+    def __init__(self, reduction: str = "none", eps: float = 1e-7, fmt: str = "xyxy") -> None:
+        super().__init__("ciou", reduction, eps, fmt)
