@@ -119,10 +119,13 @@ def test_ultralytics_assigner_equals_ours_on_the_benchmark_inputs():
         assert torch.equal(t, o), what
 
 
-@pytest.mark.parametrize("seed", [0, 7])
-def test_ultralytics_v8_detection_loss_equals_ours(seed):
+@pytest.mark.parametrize("size,seed", [("quick", 0), ("small", 7)])
+def test_ultralytics_v8_detection_loss_equals_ours(size, seed):
+    """On the quick benchmark's inputs and on a smaller image."""
     step = _ultralytics_step()
-    inputs = yolo.make_inputs(SMALL[yolo], "cpu", torch.float32, seed=seed)
+    inputs = yolo.make_inputs(
+        yolo.SIZES["quick"] if size == "quick" else SMALL[yolo], "cpu", torch.float32, seed=seed
+    )
     expected = _loss_and_grads(yolo.framework_step, yolo, inputs)
     # Its targets go through normalised xywh and back (float32 rounding) and its three terms are
     # stored in a float32 buffer; everything else is the same arithmetic.
