@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from benchmarks import harness
-from benchmarks.detectors import dino, gfl, yolo
+from benchmarks.detectors import dino, gfl, has, yolo
 
 STEPS = {
     # name: (module, the framework whose formulation the eager step is)
@@ -35,11 +35,22 @@ def _bytes_floor(inputs, grad_args):
     return sum(t.nbytes for t in tensors) + sum(t.nbytes for t in inputs[:grad_args])
 
 
+def _lossext_note(module):
+    """Which of the newer fused ops this lossext has (the composition calls them where it does)."""
+    present = [op for op in module.NEWER_OPS if has(op)]
+    absent = [op for op in module.NEWER_OPS if not has(op)]
+    return (
+        "lossext ops"
+        + (f"; fused {', '.join(present)}" if present else "")
+        + (f"; without {', '.join(absent)} (composed of older ops)" if absent else "")
+    )
+
+
 def implementations(module, framework):
     impls = {
         framework: (module.framework_step, f"{framework}'s formulation, eager"),
         f"{framework}+compile": (harness.compiled(module.framework_step), "the same under torch.compile"),
-        "lossext": (module.lossext_step, "composed of lossext ops"),
+        "lossext": (module.lossext_step, _lossext_note(module)),
     }
     if module is yolo:
         own = yolo.ultralytics_step()

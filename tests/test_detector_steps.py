@@ -6,8 +6,11 @@ import pytest
 import torch
 
 from benchmarks import bench_detector_steps
-from benchmarks.detectors import dino, gfl, yolo
+from benchmarks.detectors import dino, gfl, has, yolo
 
+# YOLO: lossext's CIoU puts eps where torchvision does, ultralytics' on the heights (1e-7 apart);
+# lossext's fused assigner computes the target scores in float32 (float64 inputs too).
+YOLO_TOL = (1e-5, 1e-7) if has("task_aligned_assign") else (1e-6, 1e-10)
 SMALL = {
     yolo: dict(batch=2, imgsz=320, classes=20, max_boxes=12, reg_max=16),
     gfl: dict(batch=2, imgsz=256, classes=20, reg_max=16),
@@ -33,8 +36,8 @@ def test_lossext_composition_equals_the_framework_formulation(module, seed):
     assert torch.isfinite(expected[0]) and expected[0] > 0
     assert all(g.abs().sum() > 0 for g in expected[1:])
     got = _loss_and_grads(module.lossext_step, module, inputs)
-    # YOLO: lossext's CIoU puts eps where torchvision does, ultralytics' on the heights (1e-7 apart).
-    _assert_same(got, expected, rtol=1e-6 if module is yolo else 1e-9, atol=1e-10, what=module.__name__)
+    rtol, atol = YOLO_TOL if module is yolo else (1e-9, 1e-10)
+    _assert_same(got, expected, rtol, atol, module.__name__)
 
 
 def test_gfl_without_positives():
@@ -59,7 +62,7 @@ def test_yolo_without_boxes_of_an_image():
     )[3]
     assert not fg[0].any() and fg[1].any()
     expected = _loss_and_grads(yolo.framework_step, yolo, inputs)
-    _assert_same(_loss_and_grads(yolo.lossext_step, yolo, inputs), expected, 1e-6, 1e-10, "yolo")
+    _assert_same(_loss_and_grads(yolo.lossext_step, yolo, inputs), expected, *YOLO_TOL, "yolo")
 
 
 def test_dino_matching_is_a_permutation_of_the_boxes():

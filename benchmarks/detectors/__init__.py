@@ -12,4 +12,13 @@ Every module defines:
     framework_step(*inputs) -> scalar loss
     lossext_step(*inputs) -> scalar loss
     SIZES: {"quick": size, "full": size}
+    NEWER_OPS: the lossext ops the composition calls where lossext has them
 """
+
+import lossext
+
+
+def has(op: str) -> bool:
+    """Whether this lossext has the fused op: each composition calls a fused op where lossext has
+    one and composes the older ops until then, and the tests hold both to the framework's values."""
+    return hasattr(lossext, op)

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 import lossext
+from benchmarks.detectors import has
 
 STRIDES = (8, 16, 32, 64, 128)
 ANCHOR_SCALE = 8  # octave_base_scale * stride: the square anchor's side
@@ -177,7 +178,9 @@ def framework_step(cls_score, bbox_pred, anchors, strides, labels, label_weights
 
 
 # ---- the lossext composition ----------------------------------------------------------------------
-# One function per loss term, so that a fused op replaces its term in one line.
+# One function per loss term, so that a fused op replaces its term in one line. quality_focal_loss
+# is lossext's under the same name, composed of torch ops or fused.
+NEWER_OPS = ("distribution_focal_loss",)
 
 
 def _iou(decoded, targets):
@@ -193,6 +196,8 @@ def _giou_term(decoded, targets):
 
 
 def _dfl_term(pred, label):
+    if has("distribution_focal_loss"):
+        return lossext.distribution_focal_loss(pred, label, reduction="none")
     left = label.long()
     w_right = label - left
     ce_left = lossext.cross_entropy(pred, left, reduction="none")

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 import lossext
+from benchmarks.detectors import has
 
 STRIDES = (8, 16, 32)
 BOX_GAIN, CLS_GAIN, DFL_GAIN = 7.5, 0.5, 1.5
@@ -259,13 +260,23 @@ def framework_step(pred_distri, pred_scores, anchor_points, stride_tensor, gt_la
 
 # ---- the lossext composition ----------------------------------------------------------------------
 # One function per loss term, so that a fused op replaces its term in one line.
+NEWER_OPS = ("task_aligned_assign", "binary_cross_entropy_with_logits", "dfl_loss")
 
 
 def _assign(pd_scores, pd_bboxes, anchor_xy, gt_labels, gt_bboxes, mask_gt):
+    if has("task_aligned_assign"):
+        return lossext.task_aligned_assign(
+            pd_scores, pd_bboxes, anchor_xy, gt_labels, gt_bboxes, mask_gt, TOPK, ALPHA, BETA, EPS,
+            min_box_side=float(STRIDES[1]),
+        )  # fmt: skip
     return task_aligned_assign(pd_scores, pd_bboxes, anchor_xy, gt_labels, gt_bboxes, mask_gt)
 
 
 def _cls_term(pred_scores, target_scores, normalizer):
+    if has("binary_cross_entropy_with_logits"):
+        return lossext.binary_cross_entropy_with_logits(
+            pred_scores, target_scores, reduction="sum", normalizer=normalizer
+        )
     # Sigmoid focal with gamma 0 and alpha disabled is BCE with logits.
     return lossext.sigmoid_focal_loss(pred_scores, target_scores, -1.0, 0.0, "sum", normalizer=normalizer)
 
@@ -276,6 +287,8 @@ def _box_term(pred_boxes, target_boxes):
 
 def _dfl_term(pred_dist, target):
     """(N * 4, reg_max) logits, (N, 4) distances -> (N,), the mean over the sides."""
+    if has("dfl_loss"):
+        return lossext.dfl_loss(pred_dist, target, pred_dist.shape[1]).squeeze(-1)
     left = target.long()
     w_right = target - left
     ce_left = lossext.cross_entropy(pred_dist, left.view(-1), reduction="none").view(left.shape)
