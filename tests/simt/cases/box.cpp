@@ -274,3 +274,81 @@ void register_box() {
 TH_CASES(register_box);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a representative size, float32, on inputs laid out as the torch op passes them,
+// and what each launch must move at least; the `why` strings explain a launch that moves more
+// than 1.25x its minimum or whose requests are not coalesced. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+float* xyxy_boxes(Workload& w, const char* name, int64_t count) {
+  float* b = w.buf<float>(name, count * 4);
+  std::uniform_real_distribution<double> pos(0, 600), size(2, 200);
+  for (int64_t i = 0; i < count; ++i) {
+    const double x = pos(w.rng()), y = pos(w.rng());
+    b[4 * i] = float(x), b[4 * i + 1] = float(y);
+    b[4 * i + 2] = float(x + size(w.rng())), b[4 * i + 3] = float(y + size(w.rng()));
+  }
+  return b;
+}
+
+// A box is 16 bytes moved as four 4-byte accesses (b[0] ... b[3]).
+const char* kBoxLoads =
+    "a box is 16 bytes loaded as four 4-byte loads: each load of a warp touches the 16 sectors of its 32 "
+    "boxes and uses a quarter of each, the next three touch the same sectors (expected to hit L1), so "
+    "read = unique = minimum; one 16-byte load per box would make it one request of 16 sectors (it needs "
+    "16-byte aligned boxes, which a sliced tensor need not be)";
+const char* kBoxStores =
+    "; the gradients are stored the same way, four 4-byte stores per box (partial sectors, expected to be "
+    "merged in L2)";
+
+void box_pairwise(int64_t batch, int64_t n, int64_t m) {
+  Workload w(std::to_string(batch) + "x" + std::to_string(n) + "x" + std::to_string(m) + " f32, IoU");
+  BoxPairwiseParams p;
+  p.dtype = DType::Float32;
+  p.batch = batch;
+  p.n = n;
+  p.m = m;
+  p.boxes1 = xyxy_boxes(w, "boxes1", batch * n);
+  p.boxes2 = xyxy_boxes(w, "boxes2", batch * m);
+  p.out = w.buf<float>("out", batch * n * m);
+  p.kind = BoxPairKind::IoU;
+  w.run("box_pairwise_cuda", [&] { return simt_box_pairwise_cuda(&p); }, {{{{"boxes1"}, {"boxes2"}}, {{"out"}}, ""}});
+}
+
+void box_loss(int64_t pairs) {
+  Workload w(std::to_string(pairs) + " pairs f32, GIoU, 'mean'");
+  BoxLossParams p;
+  p.dtype = DType::Float32;
+  p.pairs = pairs;
+  p.mode = BoxLossMode::GIoU;
+  p.boxes1 = xyxy_boxes(w, "boxes1", pairs);
+  p.boxes2 = xyxy_boxes(w, "boxes2", pairs);
+  p.loss = w.buf<float>("loss", pairs);
+  w.run("box_loss_fwd_cuda", [&] { return simt_box_loss_fwd_cuda(&p); },
+        {{{{"boxes1"}, {"boxes2"}}, {{"loss"}}, kBoxLoads}});
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_loss_stride = 0;
+  p.grad1 = w.buf<float>("grad1", pairs * 4);
+  p.grad2 = w.buf<float>("grad2", pairs * 4);
+  w.run("box_loss_bwd_cuda", [&] { return simt_box_loss_bwd_cuda(&p); },
+        {{{{"boxes1"}, {"boxes2"}, {"grad_loss"}}, {{"grad1"}, {"grad2"}}, std::string(kBoxLoads) + kBoxStores}});
+}
+
+void box_workloads() {
+  box_pairwise(2, 64, 1024);
+  box_loss(16384);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(box_workloads)
+
+}  // namespace traffic
+#endif

@@ -429,3 +429,95 @@ void register_cross_entropy() {
 TH_CASES(register_cross_entropy);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a representative size, float32, on inputs laid out as the torch op passes them,
+// and what each launch must move at least; the `why` strings explain a launch that moves more
+// than 1.25x its minimum or whose requests are not coalesced. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+// float -> bfloat16 bits, rounded to nearest even (finite values).
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+void cross_entropy_index(int64_t n, int64_t c, int64_t d, const std::string& shape, bool bf16 = false) {
+  Workload w(shape + (bf16 ? " bf16" : " f32") + ", smoothing 0.1, z-loss 1e-4");
+  const char* why = d > 1 ? kTargetLogitGather : "";
+  const int64_t rows = n * d;
+  CrossEntropyParams p;
+  p.dtype = bf16 ? DType::BFloat16 : DType::Float32;
+  p.layout = rows_layout(n, c, d);
+  if (bf16) {
+    uint16_t* x = w.buf<uint16_t>("logits", n * c * d);
+    std::uniform_real_distribution<double> u(-4, 4);
+    for (int64_t i = 0; i < n * c * d; ++i) x[i] = to_bf16(float(u(w.rng())));
+    p.logits = x;
+  } else {
+    p.logits = w.uniform("logits", n * c * d, -4, 4);
+  }
+  p.target_index = w.indices("target", rows, 0, c - 1);
+  p.label_smoothing = 0.1;
+  p.z_loss = 1e-4;
+  p.loss = w.buf<float>("loss", rows);
+  p.lse = p.lse_out = w.buf<float>("lse", rows);
+  p.row_weight = w.buf<float>("row_weight", rows);
+  w.run("cross_entropy_index_fwd_cuda", [&] { return simt_cross_entropy_index_fwd_cuda(&p); },
+        {{{{"logits"}, {"target"}}, {{"loss"}, {"lse"}, {"row_weight"}}, why}});
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);  // 'mean': one value, stride 0
+  p.grad_loss_stride = 0;
+  p.grad_logits = bf16 ? static_cast<void*>(w.buf<uint16_t>("grad_logits", n * c * d))
+                       : static_cast<void*>(w.buf<float>("grad_logits", n * c * d));
+  w.run("cross_entropy_index_bwd_cuda", [&] { return simt_cross_entropy_index_bwd_cuda(&p); },
+        {{{{"logits"}, {"target"}, {"lse"}, {"grad_loss"}}, {{"grad_logits"}}, ""}});
+}
+
+void cross_entropy_prob(int64_t n, int64_t c) {
+  Workload w(std::to_string(n) + "x" + std::to_string(c) + " f32, probability targets");
+  CrossEntropyParams p;
+  p.dtype = DType::Float32;
+  p.layout = rows_layout(n, c, 1);
+  p.target_layout = p.layout;
+  p.logits = w.uniform("logits", n * c, -4, 4);
+  float* t = w.uniform("target", n * c, 0, 1);
+  for (int64_t r = 0; r < n; ++r) {
+    double s = 0;
+    for (int64_t k = 0; k < c; ++k) s += t[r * c + k];
+    for (int64_t k = 0; k < c; ++k) t[r * c + k] = float(t[r * c + k] / s);
+  }
+  p.target_probs = t;
+  p.loss = w.buf<float>("loss", n);
+  p.lse = p.lse_out = w.buf<float>("lse", n);
+  p.target_mass = p.target_mass_out = w.buf<float>("target_mass", n);
+  w.run("cross_entropy_prob_fwd_cuda", [&] { return simt_cross_entropy_prob_fwd_cuda(&p); },
+        {{{{"logits"}, {"target"}}, {{"loss"}, {"lse"}, {"target_mass"}}, ""}});
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_loss_stride = 0;
+  p.grad_logits = w.buf<float>("grad_logits", n * c);
+  w.run("cross_entropy_prob_bwd_cuda", [&] { return simt_cross_entropy_prob_bwd_cuda(&p); },
+        {{{{"logits"}, {"target"}, {"lse"}, {"target_mass"}, {"grad_loss"}}, {{"grad_logits"}}, ""}});
+}
+
+void cross_entropy_workloads() {
+  cross_entropy_index(64, 4096, 1, "64x4096");        // a block per row
+  cross_entropy_index(64, 4096, 1, "64x4096", true);  // 16-byte packets of 8 values
+  cross_entropy_index(512, 1000, 1, "512x1000");      // a warp per row
+  cross_entropy_index(2, 19, 64 * 64, "2x19x64x64");  // a thread per row (classes strided)
+  cross_entropy_prob(64, 4096);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(cross_entropy_workloads)
+
+}  // namespace traffic
+#endif

@@ -266,3 +266,49 @@ void register_divergence() {
 TH_CASES(register_divergence);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a representative size, float32, on inputs laid out as the torch op passes them,
+// and what each launch must move at least; the `why` strings explain a launch that moves more
+// than 1.25x its minimum or whose requests are not coalesced. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void divergence(bool js, int64_t numel) {
+  Workload w(std::to_string(numel) + " f32, probability target");
+  DivergenceParams p;
+  p.dtype = DType::Float32;
+  p.numel = numel;
+  p.input = w.uniform("input", numel, -8, -0.1);  // log q
+  p.target = w.uniform("target", numel, 0, 1);
+  p.beta = 0.5;
+  const int64_t chunks = divergence_chunks(numel);
+  p.partials = w.buf<float>("partials", chunks);
+  const char* fwd = js ? "js_div_fwd_cuda" : "kl_div_fwd_cuda";
+  const char* bwd = js ? "js_div_bwd_cuda" : "kl_div_bwd_cuda";
+  w.run(fwd, [&] { return js ? simt_js_div_fwd_cuda(&p) : simt_kl_div_fwd_cuda(&p); },
+        {{{{"input"}, {"target"}}, {{"partials"}}, ""}});
+  p.grad_partials = w.uniform("grad_partials", chunks, 0.5, 1);
+  p.grad_input = w.buf<float>("grad_input", numel);
+  // The KL gradient depends on the target alone.
+  std::vector<Need> reads = {{"target"}, {"grad_partials"}};
+  if (js) reads.push_back({"input"});
+  w.run(bwd, [&] { return js ? simt_js_div_bwd_cuda(&p) : simt_kl_div_bwd_cuda(&p); }, {{reads, {{"grad_input"}}, ""}});
+}
+
+void divergence_workloads() {
+  divergence(false, 1 << 18);
+  divergence(true, 1 << 18);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(divergence_workloads)
+
+}  // namespace traffic
+#endif

@@ -379,3 +379,83 @@ void register_focal() {
 TH_CASES(register_focal);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a representative size, float32, on inputs laid out as the torch op passes them,
+// and what each launch must move at least; the `why` strings explain a launch that moves more
+// than 1.25x its minimum or whose requests are not coalesced. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void sigmoid_focal(int64_t rows, int64_t classes, bool dense) {
+  Workload w(std::to_string(rows) + "x" + std::to_string(classes) + " f32, " +
+             (dense ? "dense targets, 'sum'" : "index targets, 'sum'"));
+  SigmoidFocalParams p;
+  p.dtype = DType::Float32;
+  p.rows = rows;
+  p.classes = classes;
+  p.logits = w.uniform("logits", rows * classes, -6, 6);
+  if (dense) {
+    float* t = w.buf<float>("target", rows * classes);
+    std::uniform_int_distribution<int> bit(0, 19);
+    for (int64_t i = 0; i < rows * classes; ++i) t[i] = bit(w.rng()) == 0 ? 1.0f : 0.0f;
+    p.target_dense = t;
+  } else {
+    p.target_index = w.indices("target", rows, -1, classes - 1);  // -1: a background anchor
+  }
+  p.alpha = 0.25;
+  p.gamma = 2.0;
+  p.gamma_kind = gamma_kind(p.gamma);
+  p.reduce_rows = true;  // 'sum' / 'mean': the forward writes a loss per row
+  p.loss = w.buf<float>("loss", rows);
+  w.run("sigmoid_focal_fwd_cuda", [&] { return simt_sigmoid_focal_fwd_cuda(&p); },
+        {{{{"logits"}, {"target"}}, {{"loss"}}, ""}});
+  // 'sum' hands the backward a broadcast scalar.
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_loss_stride = 0;
+  p.grad_logits = w.buf<float>("grad_logits", rows * classes);
+  w.run("sigmoid_focal_bwd_cuda", [&] { return simt_sigmoid_focal_bwd_cuda(&p); },
+        {{{{"logits"}, {"target"}, {"grad_loss"}}, {{"grad_logits"}}, ""}});
+}
+
+void softmax_focal(int64_t n, int64_t c, int64_t d, const std::string& shape) {
+  Workload w(shape + " f32, gamma 2");
+  const char* why = d > 1 ? kTargetLogitGather : "";
+  const int64_t rows = n * d;
+  SoftmaxFocalParams p;
+  p.dtype = DType::Float32;
+  p.layout = rows_layout(n, c, d);
+  p.logits = w.uniform("logits", n * c * d, -4, 4);
+  p.target_index = w.indices("target", rows, 0, c - 1);
+  p.gamma = 2.0;
+  p.gamma_kind = gamma_kind(p.gamma);
+  p.loss = w.buf<float>("loss", rows);
+  p.lse = p.lse_out = w.buf<float>("lse", rows);
+  p.row_weight = w.buf<float>("row_weight", rows);
+  w.run("softmax_focal_fwd_cuda", [&] { return simt_softmax_focal_fwd_cuda(&p); },
+        {{{{"logits"}, {"target"}}, {{"loss"}, {"lse"}, {"row_weight"}}, why}});
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_loss_stride = 0;
+  p.grad_logits = w.buf<float>("grad_logits", n * c * d);
+  w.run("softmax_focal_bwd_cuda", [&] { return simt_softmax_focal_bwd_cuda(&p); },
+        {{{{"logits"}, {"target"}, {"lse"}, {"grad_loss"}}, {{"grad_logits"}}, why}});
+}
+
+void focal_workloads() {
+  sigmoid_focal(4096, 80, false);
+  sigmoid_focal(4096, 80, true);
+  softmax_focal(4096, 80, 1, "4096x80");
+  softmax_focal(2, 19, 64 * 64, "2x19x64x64");
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(focal_workloads)
+
+}  // namespace traffic
+#endif

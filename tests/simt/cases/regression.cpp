@@ -139,3 +139,43 @@ void register_regression() {
 TH_CASES(register_regression);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a representative size, float32, on inputs laid out as the torch op passes them,
+// and what each launch must move at least; the `why` strings explain a launch that moves more
+// than 1.25x its minimum or whose requests are not coalesced. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void regression(int64_t numel) {
+  Workload w(std::to_string(numel) + " f32, smooth L1, 'mean'");
+  RegressionParams p;
+  p.dtype = DType::Float32;
+  p.numel = numel;
+  p.kind = RegressionKind::SmoothL1;
+  p.param = 1.0;
+  p.input = w.uniform("input", numel, -3, 3);
+  p.target = w.uniform("target", numel, -3, 3);
+  p.loss = w.buf<float>("loss", numel);
+  w.run("regression_fwd_cuda", [&] { return simt_regression_fwd_cuda(&p); },
+        {{{{"input"}, {"target"}}, {{"loss"}}, ""}});
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_loss_stride = 0;
+  p.grad_input = w.buf<float>("grad_input", numel);
+  w.run("regression_bwd_cuda", [&] { return simt_regression_bwd_cuda(&p); },
+        {{{{"input"}, {"target"}, {"grad_loss"}}, {{"grad_input"}}, ""}});
+}
+
+void regression_workloads() { regression(1 << 18); }
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(regression_workloads)
+
+}  // namespace traffic
+#endif

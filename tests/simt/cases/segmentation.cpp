@@ -413,3 +413,79 @@ void register_segmentation() {
 TH_CASES(register_segmentation);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a representative size, float32, on inputs laid out as the torch op passes them,
+// and what each launch must move at least; the `why` strings explain a launch that moves more
+// than 1.25x its minimum or whose requests are not coalesced. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void segmentation(int64_t n, int64_t c, int64_t h, int64_t wd, bool multiclass) {
+  Workload w(std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(wd) +
+             (multiclass ? " f32, softmax, index targets, with CE" : " f32, sigmoid, dense targets"));
+  const int64_t S = h * wd;
+  SegParams p;
+  p.dtype = DType::Float32;
+  p.batch = n;
+  p.classes = c;
+  p.pixels = S;
+  p.stride_n = c * S;
+  p.stride_c = S;
+  p.logits = w.uniform("logits", n * c * S, -4, 4);
+  if (multiclass) {
+    p.target_index = w.indices("target", n * S, 0, c - 1);
+    p.activation = SegActivation::Softmax;
+    p.with_ce = true;
+  } else {
+    float* t = w.buf<float>("target", n * c * S);
+    std::uniform_int_distribution<int> bit(0, 3);
+    for (int64_t i = 0; i < n * c * S; ++i) t[i] = bit(w.rng()) == 0 ? 1.0f : 0.0f;
+    p.target_dense = t;
+    p.activation = SegActivation::Sigmoid;
+  }
+  p.stats = w.buf<float>("stats", n * kSegStats * c);
+  p.extras = w.buf<float>("extras", n * kSegExtras);
+  p.workspace = w.buf<unsigned char>("workspace", seg_cuda_workspace_bytes(p));
+  // Softmax: a thread's pixel is C logits a class stride apart, loaded once
+  // per pass over the classes; between two passes its block of 128 threads
+  // loads 128 x 19 x 4 bytes = 9.5 KiB.
+  const char* fwd_why =
+      multiclass ? "softmax: each thread loads its pixel's C logits twice, for the log-sum-exp and then for "
+                   "the sums (a probability needs the max and sum of the whole row first, and C is a run-time "
+                   "value up to 240, too many to keep in registers), plus x[y] for the cross-entropy, a gather "
+                   "across class rows; between two loads of a byte the block loads 9.5 KiB (expected to hit "
+                   "L1), unique = minimum"
+                 : "";
+  w.run("seg_stats_fwd_cuda", [&] { return simt_seg_stats_fwd_cuda(&p); },
+        {{{{"logits"}, {"target"}}, {{"workspace"}}, fwd_why}, {{{"workspace"}}, {{"stats"}, {"extras"}}, ""}});
+  // coef (N, 3, C): the backward reads dL/dTP and dL/dSP, two of each sample's three rows.
+  p.coef = w.uniform("coef", n * kSegStats * c, -1, 1);
+  p.grad_extras = w.uniform("grad_extras", n * kSegExtras, 0.5, 1);
+  p.grad_logits = w.buf<float>("grad_logits", n * c * S);
+  std::vector<Need> reads = {{"logits"}, {"target"}, {"coef", size_t(n * 2 * c) * 4}};
+  if (multiclass) reads.push_back({"grad_extras", size_t(n) * 4});  // dL/d(cross-entropy sum) only
+  const char* bwd_why =
+      multiclass ? "softmax: each thread loads its pixel's C logits three times, for the log-sum-exp, for the "
+                   "sum over classes of p dL/dp, and for the gradient; the repeats are expected to hit L1 as in "
+                   "the forward, unique = minimum; every warp loads its sample's 2C coefficients (broadcasts)"
+                 : "";
+  w.run("seg_stats_bwd_cuda", [&] { return simt_seg_stats_bwd_cuda(&p); }, {{reads, {{"grad_logits"}}, bwd_why}});
+}
+
+void segmentation_workloads() {
+  segmentation(2, 19, 64, 64, true);
+  segmentation(2, 19, 64, 64, false);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(segmentation_workloads)
+
+}  // namespace traffic
+#endif

@@ -169,3 +169,64 @@ void register_total_variation() {
 TH_CASES(register_total_variation);
 
 }  // namespace cases
+
+#if defined(SIMT_TRAFFIC)
+// ---- The memory-traffic workloads of these kernels (make -C tests/simt traffic): each
+// launcher at a representative size, float32, on inputs laid out as the torch op passes them,
+// and what each launch must move at least; the `why` strings explain a launch that moves more
+// than 1.25x its minimum or whose requests are not coalesced. Built only into the traffic binary.
+#include "traffic/workload.h"
+
+namespace traffic {
+namespace {
+
+using namespace lossext;
+
+void total_variation(int64_t planes, int64_t h, int64_t wd, bool isotropic) {
+  Workload w(std::to_string(planes) + "x" + std::to_string(h) + "x" + std::to_string(wd) + " f32, " +
+             (isotropic ? "isotropic" : "anisotropic") + ", 'mean'");
+  TotalVariationParams p;
+  p.dtype = DType::Float32;
+  p.planes = planes;
+  p.height = h;
+  p.width = wd;
+  p.isotropic = isotropic;
+  p.input = w.uniform("input", planes * h * wd, 0, 1);
+  p.chunks = (h * wd + kTvChunkPixels - 1) / kTvChunkPixels;
+  p.loss = w.buf<float>("loss", planes);
+  p.partial = w.buf<float>("partial", 2 * planes * p.chunks);
+  // A stencil: every pixel is loaded as a centre and as a neighbour of others,
+  // by neighbouring threads (the same sectors, one row apart at most).
+  w.run("total_variation_fwd_cuda", [&] { return simt_total_variation_fwd_cuda(&p); },
+        {{{{"input"}},
+          {{"partial"}},
+          "a stencil: each pixel is loaded as a centre and again as the down and the right neighbour of two "
+          "others, in coalesced loads of the same or the next image row; the repeats are expected to hit L1, "
+          "unique = minimum"},
+         {{{"partial"}}, {{"loss"}}, ""}});
+  p.grad_loss = w.uniform("grad_loss", 1, 0.5, 1);
+  p.grad_loss_stride = 0;
+  p.grad_input = w.buf<float>("grad_input", planes * h * wd);
+  w.run("total_variation_bwd_cuda", [&] { return simt_total_variation_bwd_cuda(&p); },
+        {{{{"input"}, {"grad_loss"}},
+          {{"grad_input"}},
+          isotropic ? "gather form: each thread loads its pixel and six neighbours (up, down, left, right, "
+                      "up-right, down-left) so that each gradient element is written once, without atomics; "
+                      "the loads are coalesced and repeat bytes of neighbouring threads (expected to hit L1), "
+                      "unique = minimum"
+                    : "gather form: each thread loads its pixel and four neighbours so that each gradient "
+                      "element is written once, without atomics; the loads are coalesced and repeat bytes of "
+                      "neighbouring threads (expected to hit L1), unique = minimum"}});
+}
+
+void total_variation_workloads() {
+  total_variation(6, 64, 64, false);
+  total_variation(6, 64, 64, true);
+}
+
+}  // namespace
+
+TRAFFIC_WORKLOADS(total_variation_workloads)
+
+}  // namespace traffic
+#endif

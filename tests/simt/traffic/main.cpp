@@ -1,5 +1,5 @@
 // The global-memory traffic of every lossext CUDA kernel, measured on the
-// emulator (recorder.h says how): runs the workloads of workloads.cpp and
+// emulator (recorder.h says how): runs the workloads the case files register and
 // prints one table row per launch, as markdown.
 //
 //   measure_traffic [--markdown FILE]
@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
     if (!measured.count(base) && base.rfind("calibration::", 0) != 0) missing.insert(base);
   }
   for (const std::string& k : missing) {
-    std::printf("FAIL %s: no workload launches it (workloads.cpp)\n", k.c_str());
+    std::printf("FAIL %s: no workload launches it (the SIMT_TRAFFIC part of its tests/simt/cases file)\n", k.c_str());
     ++problems;
   }
   for (const Row& r : rows)

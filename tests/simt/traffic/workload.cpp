@@ -7,6 +7,15 @@
 
 namespace traffic {
 
+std::vector<void (*)()>& workloads() {
+  static std::vector<void (*)()> all;
+  return all;
+}
+
+void run_workloads() {
+  for (void (*fn)() : workloads()) fn();
+}
+
 std::vector<Row>& rows() {
   static std::vector<Row> r;
   return r;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/layout.h"
 #include "recorder.h"
 
 // The C entry points of every launcher (dev_exports.cpp, built like the kernels).
@@ -98,7 +99,34 @@ class Workload {
   std::vector<Alloc> bufs_;
 };
 
-void run_workloads();  // workloads.cpp
+// Every family's workloads, registered by its case file (tests/simt/cases/<x>.cpp,
+// the part built with SIMT_TRAFFIC): TRAFFIC_WORKLOADS(fn) at namespace scope.
+std::vector<void (*)()>& workloads();
+struct RegisterWorkloads {
+  explicit RegisterWorkloads(void (*fn)()) { workloads().push_back(fn); }
+};
+#define TRAFFIC_WORKLOADS(fn) static const ::traffic::RegisterWorkloads traffic_workloads_##fn(fn);
+
+void run_workloads();  // every registered family's, in link order
 int calibrate();       // calibration.cpp: the number of mismatches
+
+// A dense (N, C, D) tensor walked as rows, as the torch ops pass it.
+inline lossext::RowLayout rows_layout(int64_t n, int64_t c, int64_t d) {
+  lossext::RowLayout L;
+  L.rows = n * d;
+  L.classes = c;
+  L.inner = d;
+  L.stride_n = c * d;
+  L.stride_c = d;
+  L.stride_s = d > 1 ? 1 : 0;
+  return L;
+}
+
+// With a thread per row (classes strided, d > 1) the row's target logit is
+// loaded again after the row loop, and neighbouring rows have different
+// targets: that load is a gather.
+inline constexpr const char* kTargetLogitGather =
+    "a thread per row: x[y] is loaded again after the row loop, a gather across class rows (up to 32 "
+    "sectors for 32 values) of a value the same thread has just loaded";
 
 }  // namespace traffic
