@@ -119,6 +119,27 @@ def peak_memory_mb(fn, device: torch.device) -> float | None:
     return (torch.cuda.max_memory_allocated(device) - before) / 2**20
 
 
+def cpu_peak_memory_mb(fn) -> float:
+    """Peak CPU memory one iteration leaves allocated through torch ops,
+    beyond what was live before, from torch.profiler's memory events: what
+    each op leaves allocated at its start, each later free at its time. A
+    lower bound: the profiler nets out the temporaries an op frees before it
+    returns, and it does not see the buffers of torch.compile'd (inductor)
+    code at all (use it for eager code and single ops). Slow: a profiled run."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    deltas = sorted(
+        (e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage
+    )
+    live = peak = 0
+    for _, delta in deltas:
+        live += delta
+        peak = max(peak, live)
+    return peak / 2**20
+
+
 def copy_bandwidth_gbs(device: torch.device) -> float:
     """Bytes read plus written per second by a large tensor copy: the ceiling
     every memory-bound kernel is compared with."""

@@ -68,35 +68,39 @@ def smp_losses():
     return module
 
 
+# ultralytics and what its package __init__ imports (opencv, PyYAML, Pillow,
+# psutil) live in a folder of their own: ultralytics reads torchvision's
+# installed version at import, so that folder also holds a torchvision wheel,
+# for its metadata only. It must not shadow anything else (torchvision's
+# compiled ops do not load into every torch), so it is on sys.path only while
+# an ultralytics module is imported.
+ULTRALYTICS_DIR = pathlib.Path(
+    os.environ.get("LOSSEXT_ULTRALYTICS_DIR") or ROOT / "build" / "peers-ultralytics"
+)
+
+
+def ultralytics_tal():
+    """ultralytics.utils.tal (TaskAlignedAssigner), or None when not installed."""
+    return _ultralytics_module("ultralytics.utils.tal")
+
+
 def ultralytics_loss():
-    """ultralytics.utils.loss, or None when it is not installed.
+    """ultralytics.utils.loss (v8DetectionLoss), or None when not installed."""
+    return _ultralytics_module("ultralytics.utils.loss")
 
-    ultralytics reads torchvision's installed version at import (only to
-    compare it with torch's); a CPU-only machine with torch 2.13 has no
-    torchvision wheel, and the loss code never imports it, so while the
-    package imports, a missing torchvision reads as version 0.0.0. Its
-    settings file goes to build/peers, not to the user's home."""
-    import importlib.metadata as metadata
 
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(PEERS_DIR / ".ultralytics-settings"))
+def _ultralytics_module(name):
+    if name in sys.modules:
+        return sys.modules[name]
+    if not ULTRALYTICS_DIR.is_dir():
+        return None
+    # ultralytics writes a settings file at import: keep it out of the user's home.
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(ULTRALYTICS_DIR / "config"))
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_VERBOSE", "False")
-    version = metadata.version
-
-    def version_or_zero(name):
-        try:
-            return version(name)
-        except metadata.PackageNotFoundError:
-            if name == "torchvision":
-                return "0.0.0"
-            raise
-
-    metadata.version = version_or_zero
+    sys.path.insert(0, str(ULTRALYTICS_DIR))
     try:
-        import ultralytics.utils.loss as loss
-
-        return loss
-    except Exception:  # noqa: BLE001 - not installed, or its imports fail here
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - a broken or partial install: the comparison skips
         return None
     finally:
-        metadata.version = version
+        sys.path.remove(str(ULTRALYTICS_DIR))

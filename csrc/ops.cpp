@@ -58,26 +58,6 @@ TORCH_LIBRARY(lossext, m) {
   m.def("kl_div_bwd(Tensor grad_partials, Tensor input, Tensor target, bool log_target) -> Tensor", pt2);
   m.def("js_div_fwd(Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
   m.def("js_div_bwd(Tensor grad_partials, Tensor input, Tensor target, float beta, bool log_target) -> Tensor", pt2);
-  // Box IoU family (kernels/box.h). Integer codes: fmt 0 xyxy, 1 xywh,
-  // 2 cxcywh; pairwise kind 0 iou, 1 giou, 2 diou, 3 ciou; loss mode 0 iou,
-  // 1 giou, 2 diou, 3 ciou, 4 eiou, 5 siou. box_pairwise: [..., N, 4] x
-  // [..., M, 4] -> [..., N, M] (float64 for float64 input, else float32).
-  // box_loss_fwd: aligned [..., 4] pairs -> [...] loss in the accumulate type;
-  // box_loss_bwd gives the gradients of both boxes in the boxes' dtype.
-  m.def("box_pairwise(Tensor boxes1, Tensor boxes2, int kind, int fmt, float eps) -> Tensor", pt2);
-  m.def("box_loss_fwd(Tensor boxes1, Tensor boxes2, int mode, int fmt, float eps) -> Tensor", pt2);
-  m.def(
-      "box_loss_bwd(Tensor grad_loss, Tensor boxes1, Tensor boxes2, int mode, int fmt, float eps) "
-      "-> (Tensor grad_boxes1, Tensor grad_boxes2)",
-      pt2);
-
-  // Smooth L1 (kind 0, param beta) and Huber (kind 1, param delta) of
-  // same-shape, same-dtype input and target (kernels/regression.h):
-  // per-element loss in input's dtype; the backward gives d/d input (the
-  // target's gradient is its negative).
-  m.def("regression_fwd(Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
-  m.def("regression_bwd(Tensor grad_loss, Tensor input, Tensor target, int kind, float param) -> Tensor", pt2);
-
   // Segmentation overlap statistics (kernels/segmentation.h): input (N, C,
   // d...) logits, target int64 class indices (N, d...) or a float mask of the
   // input's shape; activation 0 identity, 1 sigmoid, 2 softmax. stats (N, 3, C)

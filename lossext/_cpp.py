@@ -54,6 +54,16 @@ class SegActivation(IntEnum):
     Softmax = 2
 
 
+class OverlapKind(IntEnum):
+    """kernels/task_aligned.h: the ``overlap`` of task_aligned_assign."""
+
+    CIoU = 0
+    IoU = 1
+
+
+# kTalMaxTopk (kernels/task_aligned.h): the largest topk of task_aligned_assign.
+TAL_MAX_TOPK = 64
+
 # kDivergenceChunk (kernels/divergence_launch.h): kl_div_fwd and js_div_fwd
 # return one partial sum per chunk of this many flattened elements.
 DIVERGENCE_CHUNK = 16384

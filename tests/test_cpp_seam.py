@@ -46,12 +46,16 @@ def test_python_enum_matches_cpp(enum):
 
 
 def test_every_enum_is_compared():
-    seam = {"RegressionKind", "BoxFmt", "BoxPairKind", "BoxLossMode", "SegActivation"}
+    seam = {"RegressionKind", "BoxFmt", "BoxPairKind", "BoxLossMode", "SegActivation", "OverlapKind"}
     assert {e.__name__ for e in ENUMS} >= seam
 
 
 def test_divergence_chunk_matches_cpp():
     assert _cpp.DIVERGENCE_CHUNK == _cpp_constant("kDivergenceChunk")
+
+
+def test_tal_max_topk_matches_cpp():
+    assert _cpp.TAL_MAX_TOPK == _cpp_constant("kTalMaxTopk")
 
 
 def test_the_parser_sees_a_changed_value(tmp_path, monkeypatch):

@@ -89,13 +89,15 @@ def test_the_benchmark_times_every_implementation():
 def _ultralytics_step():
     step = yolo.ultralytics_step()
     if step is None:
-        pytest.skip("ultralytics is not installed in build/peers (tools/bootstrap.sh)")
+        pytest.skip("ultralytics is not installed in build/peers-ultralytics (tools/bootstrap.sh)")
     return step
 
 
 def test_ultralytics_assigner_equals_ours_on_the_benchmark_inputs():
     _ultralytics_step()
-    from ultralytics.utils.tal import TaskAlignedAssigner
+    from benchmarks import peers
+
+    TaskAlignedAssigner = peers.ultralytics_tal().TaskAlignedAssigner
 
     pred_distri, pred_scores, anchors, strides, labels, boxes, mask = yolo.make_inputs(
         yolo.SIZES["quick"], "cpu", torch.float32

@@ -28,7 +28,7 @@ SOURCE_SUFFIXES = {".h", ".cuh", ".cu", ".cpp", ".cc", ".inc"}
 
 # Where a quoted include is looked up after the including file's own folder:
 # the -I folders of setup.py, CMakeLists.txt and tests/simt/Makefile.
-INCLUDE_DIRS = [CSRC, SIMT / "emulator" / "include", SIMT / "cases"]
+INCLUDE_DIRS = [CSRC, SIMT, SIMT / "emulator" / "include", SIMT / "cases"]
 
 # Quoted includes of files the build generates (tests/simt/Makefile writes them
 # under build/simt/*/gen), so they are not in the tree to be followed.
@@ -39,10 +39,7 @@ INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 # csrc/kernels/<x>.cu without a csrc/cpu/loops/<x>.cpp, and why.
-NO_CPU_LOOP = {
-    "regression": "the CPU op (csrc/cpu/regression.cpp) runs the kernels/regression.h math in its own "
-    "element loop; it has no torch-free loop yet",
-}
+NO_CPU_LOOP = {}
 # csrc/cpu/loops/<x>.cpp that mirror no kernel, and why.
 SHARED_LOOPS = {
     "convert": "float16/bfloat16 <-> float conversions, used by every adapter and by the SIMT harness",

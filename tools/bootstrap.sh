@@ -23,12 +23,9 @@ fi
 # torch, and smp's model zoo is not needed), and only benchmarks/peers.py puts the folder on
 # sys.path. What they import besides torch: numpy (monai, kornia) and kornia_rs (kornia, pinned
 # here); segmentation_models_pytorch's losses subpackage needs only torch (benchmarks/peers.py
-# loads it without the package's model zoo); ultralytics imports opencv, PyYAML, pillow and
-# psutil (pinned here) and reads torchvision's version, which benchmarks/peers.py supplies where
-# there is no torchvision. A failed install only means those comparisons skip.
+# loads it without the package's model zoo). A failed install only means those comparisons skip.
 PEERS_DIR=${LOSSEXT_PEERS_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/peers"}
-PEER_PINS="segmentation-models-pytorch==0.6.0 monai==1.6.1 kornia==0.9.0 kornia_rs==0.2.0 ultralytics==8.4.190 \
-opencv-python-headless==5.0.0.93 PyYAML==6.0.3 pillow==13.0.0 psutil==7.2.2"
+PEER_PINS="segmentation-models-pytorch==0.6.0 monai==1.6.1 kornia==0.9.0 kornia_rs==0.2.0"
 if [ "$(cat "$PEERS_DIR/.pins" 2>/dev/null)" != "$PEER_PINS" ]; then
   rm -rf "$PEERS_DIR"
   # shellcheck disable=SC2086
@@ -36,6 +33,23 @@ if [ "$(cat "$PEERS_DIR/.pins" 2>/dev/null)" != "$PEER_PINS" ]; then
     echo "$PEER_PINS" > "$PEERS_DIR/.pins"
   else
     echo "bootstrap: could not install the peers into $PEERS_DIR; the comparisons with them will skip" >&2
+  fi
+fi
+# ultralytics (its TaskAlignedAssigner and v8DetectionLoss are what task_aligned_assign and the
+# YOLOv8 loss step are tested against) in a folder of its own, build/peers-ultralytics, with what
+# its package __init__ imports: opencv (headless), PyYAML, Pillow, psutil, and a torchvision wheel
+# whose installed version ultralytics reads at import (never imported: benchmarks/peers.py puts the
+# folder on sys.path only while importing an ultralytics module). All --no-deps: no second torch.
+ULTRALYTICS_DIR=${LOSSEXT_ULTRALYTICS_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/peers-ultralytics"}
+ULTRALYTICS_PINS="ultralytics==8.4.190 opencv-python-headless pyyaml pillow psutil torchvision==0.28.0"
+if [ "$(cat "$ULTRALYTICS_DIR/.pins" 2>/dev/null)" != "$ULTRALYTICS_PINS" ]; then
+  rm -rf "$ULTRALYTICS_DIR"
+  # shellcheck disable=SC2086
+  if "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --target "$ULTRALYTICS_DIR" \
+    ${LOSSEXT_TORCH_INDEX:+--extra-index-url "$LOSSEXT_TORCH_INDEX"} $ULTRALYTICS_PINS; then
+    echo "$ULTRALYTICS_PINS" > "$ULTRALYTICS_DIR/.pins"
+  else
+    echo "bootstrap: could not install ultralytics into $ULTRALYTICS_DIR; the comparisons with it will skip" >&2
   fi
 fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -36,6 +36,7 @@ def workloads(device):
     yield from _box_workloads(device)
     yield from _regression_divergence_workloads(device)
     yield from _image_workloads(device)
+    yield from _assignment_workloads(device)
     yield from edge_workloads(device)
     yield from spec_sample_workloads(device)
 
@@ -215,6 +216,21 @@ def _image_workloads(device):
     imgh = torch.rand(2, 3, 37, 45, device=device, dtype=torch.bfloat16, requires_grad=True)
     yield "total_variation bf16", lambda: lossext.total_variation_loss(imgh, isotropic=True).sum(), [imgh]
     yield from segmentation_workloads(device)
+
+
+def _assignment_workloads(device):
+    """The task-aligned assignment at the YOLOv8 shape (A = 8400), both top-k lists of the select kernel."""
+    from benchmarks.bench_task_aligned import make_inputs
+
+    args = make_inputs(4, 40, 80, device)
+    for topk in (13, 40):
+        yield (
+            f"task_aligned_assign A=8400 topk={topk}",
+            lambda topk=topk: _flat(lossext.task_aligned_assign(*args, topk=topk)),
+            [],
+        )
+    half = (args[0].half(), *args[1:])
+    yield "task_aligned_assign f16 iou", lambda: _flat(lossext.task_aligned_assign(*half, iou="iou")), []
 
 
 def segmentation_workloads(device):

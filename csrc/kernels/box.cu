@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "kernels/box_launch.h"
+#include "kernels/box.h"
 #include "kernels/cuda_common.cuh"
 
 namespace lossext {

@@ -30,8 +30,14 @@
 
 #include <type_traits>
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
 #include "kernels/static_switch.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 // The pair functions are large: without forcing, gcc calls them out of line
 // and the CPU pair loops no longer vectorize.
@@ -365,5 +371,52 @@ LOSSEXT_BOX_HD T box_pair_value(const Box<T>& p, T area_p, T aspect_p, const Box
   const T alpha = v / (T(1) - iou + v + eps);
   return diou - alpha * v;
 }
+
+// ---- The contract between the torch op and the kernels of both devices.
+
+// Pairwise matrix: boxes1 (batch, n, 4) x boxes2 (batch, m, 4), contiguous,
+// float32 or float64 (the op converts the rest) -> out (batch, n, m) in the
+// same dtype. Float16 and bfloat16 are refused: the CUDA launcher returns
+// cudaErrorInvalidValue without launching, the CPU entry writes nothing.
+struct BoxPairwiseParams {
+  const void* boxes1 = nullptr;
+  const void* boxes2 = nullptr;
+  void* out = nullptr;
+  DType dtype = DType::Float32;
+  int64_t batch = 0, n = 0, m = 0;
+  BoxPairKind kind = BoxPairKind::IoU;
+  BoxFmt fmt = BoxFmt::XYXY;
+  double eps = 1e-7;
+};
+
+// Aligned pairs: boxes1[i] with boxes2[i], i < pairs, both contiguous (pairs, 4)
+// in `dtype`. loss: (pairs,) in the accumulate type. Backward reads
+// grad_loss[i * grad_loss_stride] (stride 0: one broadcast value) in the
+// accumulate type and writes grad1 / grad2 (pairs, 4) in `dtype`; a null
+// gradient is not asked for and not written.
+struct BoxLossParams {
+  const void* boxes1 = nullptr;
+  const void* boxes2 = nullptr;
+  DType dtype = DType::Float32;
+  int64_t pairs = 0;
+  BoxLossMode mode = BoxLossMode::GIoU;
+  BoxFmt fmt = BoxFmt::XYXY;
+  double eps = 1e-7;
+  void* loss = nullptr;
+  const void* grad_loss = nullptr;
+  int64_t grad_loss_stride = 1;
+  void* grad1 = nullptr;
+  void* grad2 = nullptr;
+};
+
+// The entry points: one CUDA launcher and one CPU driver per pass, same params.
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t box_pairwise_cuda(const BoxPairwiseParams& p, cudaStream_t stream);
+cudaError_t box_loss_fwd_cuda(const BoxLossParams& p, cudaStream_t stream);
+cudaError_t box_loss_bwd_cuda(const BoxLossParams& p, cudaStream_t stream);
+#endif
+CpuStatus box_pairwise_cpu(const BoxPairwiseParams& p, ParallelFor parallel_for);
+CpuStatus box_loss_fwd_cpu(const BoxLossParams& p, ParallelFor parallel_for);
+CpuStatus box_loss_bwd_cpu(const BoxLossParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

@@ -3,7 +3,7 @@
 #include <type_traits>
 
 #include "kernels/cuda_common.cuh"
-#include "kernels/regression_launch.h"
+#include "kernels/regression.h"
 
 namespace lossext {
 namespace cuda {

@@ -8,8 +8,14 @@
 // A nan d gives a nan loss and a nan derivative, as torch does.
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
 #include "kernels/static_switch.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lossext {
 
@@ -17,7 +23,7 @@ enum class RegressionKind : int { SmoothL1 = 0, Huber = 1 };
 inline constexpr ValueList<RegressionKind::SmoothL1, RegressionKind::Huber> kRegressionKinds{};
 
 template <RegressionKind kind, typename T>
-LOSSEXT_HD T regression_loss(T d, T param) {
+LOSSEXT_HD_INLINE T regression_loss(T d, T param) {
   const T a = d < T(0) ? -d : d;
   if constexpr (kind == RegressionKind::SmoothL1) {
     // beta = 0: `a < 0` never holds, so this is |d| - 0 (the L1 loss) with
@@ -30,7 +36,7 @@ LOSSEXT_HD T regression_loss(T d, T param) {
 }
 
 template <RegressionKind kind, typename T>
-LOSSEXT_HD T regression_grad(T d, T param) {
+LOSSEXT_HD_INLINE T regression_grad(T d, T param) {
   // sign(d), with 0 at d = 0 and nan (d itself) at nan.
   const T sign = d > T(0) ? T(1) : (d < T(0) ? T(-1) : d);
   if constexpr (kind == RegressionKind::SmoothL1) {
@@ -40,5 +46,31 @@ LOSSEXT_HD T regression_grad(T d, T param) {
     return d < -param ? -param : (d > param ? param : d);
   }
 }
+
+// ---- The contract between the torch op and the kernels of both devices.
+
+// input, target: `numel` contiguous elements of `dtype`. loss: per element in
+// `dtype` (forward). grad_loss[i * grad_loss_stride] in the accumulate type
+// (stride 0: one broadcast value); grad_input in `dtype` (backward).
+struct RegressionParams {
+  const void* input = nullptr;
+  const void* target = nullptr;
+  DType dtype = DType::Float32;
+  int64_t numel = 0;
+  RegressionKind kind = RegressionKind::SmoothL1;
+  double param = 1.0;
+  void* loss = nullptr;
+  const void* grad_loss = nullptr;
+  int64_t grad_loss_stride = 1;
+  void* grad_input = nullptr;
+};
+
+// The entry points: one CUDA launcher and one CPU driver per pass, same params.
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t regression_fwd_cuda(const RegressionParams& p, cudaStream_t stream);
+cudaError_t regression_bwd_cuda(const RegressionParams& p, cudaStream_t stream);
+#endif
+CpuStatus regression_fwd_cpu(const RegressionParams& p, ParallelFor parallel_for);
+CpuStatus regression_bwd_cpu(const RegressionParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

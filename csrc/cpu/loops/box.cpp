@@ -1,9 +1,19 @@
-// Definitions for box.h.
+// The CPU side of kernels/box.cu: box_pairwise_cpu, box_loss_fwd_cpu and
+// box_loss_bwd_cpu over the params of kernels/box.h. Pairs (or matrix rows)
+// go to the injected parallel-for; every pair is independent, so the results
+// do not depend on how the range is split. Half and bfloat16 boxes are
+// widened to float a chunk at a time and take the float loops.
 // vectorize.h's no-trapping-math is what lets the selects of kernels/box.h
 // if-convert; with it, and AVX-512, a pair costs a few nanoseconds.
 #include "cpu/loops/vectorize.h"
 
-#include "cpu/loops/box.h"
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "cpu/loops/convert.h"
+#include "cpu/loops/memory.h"
+#include "kernels/box.h"
 
 namespace lossext {
 namespace cpu {
@@ -110,22 +120,136 @@ LOSSEXT_CPU_CLONES void pairwise_float(const BoxPairwiseParams& p, int64_t begin
   pairwise_typed<float>(p, begin, end);
 }
 
-}  // namespace
-
-void box_loss_fwd_range(const BoxLossParams& p, int64_t begin, int64_t end) {
+// The float32 / float64 loops over pairs [begin, end) of p.
+void fwd_range(const BoxLossParams& p, int64_t begin, int64_t end) {
   if (p.dtype == DType::Float64) return fwd_typed<double>(p, begin, end);
   fwd_float(p, begin, end);
 }
-
-void box_loss_bwd_range(const BoxLossParams& p, int64_t begin, int64_t end) {
+void bwd_range(const BoxLossParams& p, int64_t begin, int64_t end) {
   if (p.dtype == DType::Float64) return bwd_typed<double>(p, begin, end);
   bwd_float(p, begin, end);
 }
 
-void box_pairwise_rows(const BoxPairwiseParams& p, int64_t begin, int64_t end) {
-  if (p.dtype == DType::Float64) return pairwise_typed<double>(p, begin, end);
-  pairwise_float(p, begin, end);
+// Pairs per parallel task, and per chunk of widened 16-bit boxes (which then
+// stay in cache between the conversion and the loop).
+constexpr int64_t kPairGrain = 8192;
+
+// The 4 * count values of `count` boxes from box `first` on, as float or double.
+template <typename T>
+const acc_type<T>* boxes_as_acc(const void* boxes, int64_t first, int64_t count, std::vector<acc_type<T>>& buf) {
+  const T* src = static_cast<const T*>(boxes) + first * 4;
+  if constexpr (std::is_same_v<T, acc_type<T>>) {
+    return src;
+  } else {
+    buf.resize(count * 4);
+    widen_16bit(reinterpret_cast<const uint16_t*>(src), count * 4, 1, count * 4, std::is_same_v<T, BFloat16>,
+                buf.data());
+    return buf.data();
+  }
 }
 
+// Pairs [first, first + count) of p as a problem of their own in the
+// accumulate type: boxes in place or widened into a and b; upstream gradient
+// and loss rebased. The gradients are left to the caller.
+template <typename T>
+BoxLossParams chunk_of(const BoxLossParams& p, int64_t first, int64_t count, std::vector<acc_type<T>>& a,
+                       std::vector<acc_type<T>>& b) {
+  using acc_t = acc_type<T>;
+  BoxLossParams q = p;
+  q.dtype = std::is_same_v<acc_t, double> ? DType::Float64 : DType::Float32;
+  q.pairs = count;
+  q.boxes1 = boxes_as_acc<T>(p.boxes1, first, count, a);
+  q.boxes2 = boxes_as_acc<T>(p.boxes2, first, count, b);
+  if (p.loss) q.loss = static_cast<acc_t*>(p.loss) + first;
+  if (p.grad_loss) q.grad_loss = static_cast<const acc_t*>(p.grad_loss) + first * p.grad_loss_stride;
+  return q;
+}
+
+template <typename T>
+void loss_forward(const BoxLossParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  parallel_for(0, p.pairs, kPairGrain, [&](int64_t first, int64_t last) {
+    if constexpr (std::is_same_v<T, acc_t>) {
+      fwd_range(p, first, last);
+    } else {
+      std::vector<acc_t> a, b;
+      for (int64_t c = first; c < last; c += kPairGrain) {
+        const BoxLossParams q = chunk_of<T>(p, c, std::min(kPairGrain, last - c), a, b);
+        fwd_range(q, 0, q.pairs);
+      }
+    }
+  });
+}
+
+// The loops write both gradients: one not asked for (null) goes to per-range
+// scratch, a 16-bit one to float scratch that is then rounded into place.
+template <typename T>
+void loss_backward(const BoxLossParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  constexpr bool wide = std::is_same_v<T, acc_t>;
+  constexpr bool bf16 = std::is_same_v<T, BFloat16>;
+  parallel_for(0, p.pairs, kPairGrain, [&](int64_t first, int64_t last) {
+    std::vector<acc_t> a, b, g1, g2;
+    for (int64_t c = first; c < last; c += kPairGrain) {
+      const int64_t count = std::min(kPairGrain, last - c);
+      BoxLossParams q = chunk_of<T>(p, c, count, a, b);
+      auto target = [&](void* grad, std::vector<acc_t>& scratch) -> void* {
+        if (wide && grad) return static_cast<T*>(grad) + c * 4;
+        scratch.resize(count * 4);
+        return scratch.data();
+      };
+      q.grad1 = target(p.grad1, g1);
+      q.grad2 = target(p.grad2, g2);
+      bwd_range(q, 0, count);
+      if constexpr (!wide) {
+        auto store = [&](void* grad, const std::vector<acc_t>& scratch) {
+          if (grad) narrow_16bit(scratch.data(), 1, count * 4, bf16, static_cast<uint16_t*>(grad) + c * 4, count * 4);
+        };
+        store(p.grad1, g1);
+        store(p.grad2, g2);
+      }
+    }
+  });
+}
+
+template <typename T>
+void pairwise(const BoxPairwiseParams& p, ParallelFor parallel_for) {
+  advise_huge_pages(p.out, size_t(p.batch * p.n * p.m) * sizeof(T));
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(p.m, 1));
+  parallel_for(0, p.batch * p.n, grain, [&](int64_t first, int64_t last) {
+    if constexpr (std::is_same_v<T, double>) {
+      pairwise_typed<double>(p, first, last);
+    } else {
+      pairwise_float(p, first, last);
+    }
+  });
+}
+
+}  // namespace
 }  // namespace cpu
+
+CpuStatus box_pairwise_cpu(const BoxPairwiseParams& p, ParallelFor parallel_for) {
+  if (p.batch == 0 || p.n == 0 || p.m == 0) return {};
+  // As the CUDA launcher: the op converts every other dtype to float32.
+  if (p.dtype == DType::Float64) cpu::pairwise<double>(p, parallel_for);
+  if (p.dtype == DType::Float32) cpu::pairwise<float>(p, parallel_for);
+  return {};
+}
+
+CpuStatus box_loss_fwd_cpu(const BoxLossParams& p, ParallelFor parallel_for) {
+  if (p.pairs > 0) {
+    dtype_switch<cpu::LoopTypes>(p.dtype,
+                                 [&](auto tag) { cpu::loss_forward<typename decltype(tag)::type>(p, parallel_for); });
+  }
+  return {};
+}
+
+CpuStatus box_loss_bwd_cpu(const BoxLossParams& p, ParallelFor parallel_for) {
+  if (p.pairs > 0) {
+    dtype_switch<cpu::LoopTypes>(p.dtype,
+                                 [&](auto tag) { cpu::loss_backward<typename decltype(tag)::type>(p, parallel_for); });
+  }
+  return {};
+}
+
 }  // namespace lossext

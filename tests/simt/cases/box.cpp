@@ -1,7 +1,7 @@
-// Cases: box IoU family kernels against the CPU loops (cpu/loops/box.h).
-#include "cpu/loops/box.h"
+// Cases: box IoU family kernels against the CPU entry points box_pairwise_cpu,
+// box_loss_fwd_cpu and box_loss_bwd_cpu (cpu/loops/box.cpp) on the same params.
 #include "common.h"
-#include "kernels/box_launch.h"
+#include "kernels/box.h"
 #include "simt/runtime.h"
 
 namespace cases {
@@ -62,7 +62,8 @@ void box_pairwise(Ctx& c, DType dtype, BoxPairKind kind, BoxFmt fmt, int64_t bat
   c.add_digest(out);
   BoxPairwiseParams q = p;
   q.out = ref.p;
-  cpu::box_pairwise_rows(q, 0, batch * n);
+  box_pairwise_cpu(q, serial_for);
+  if (ref.unwritten()) c.fail("the CPU entry left %zu outputs unwritten", ref.unwritten());
   th::compare(c, "pairwise", read_typed(dtype, out.p, batch * n * m), read_typed(dtype, ref.p, batch * n * m),
               rtol_out(dtype), dtype == DType::Float64 ? 1e-12 : 4e-7);
 }
@@ -116,31 +117,29 @@ void box_loss(Ctx& c, const LossCase& k) {
   c.add_digest(loss);
   c.add_digest(g1);
   c.add_digest(g2);
-  // The CPU loops take float32 or float64 boxes (the glue widens float16/bfloat16)
-  // and write both gradients.
-  const DType acc = dbl ? DType::Float64 : DType::Float32;
-  Typed r1(acc, b1.value), r2(acc, b2.value);
-  Buf<unsigned char> rl(pairs * as, as), rg1(pairs * 4 * as, as), rg2(pairs * 4 * as, as);
+  // Reference: the CPU entry points on the same params, serially, into their
+  // own outputs; they too leave a gradient not asked for unwritten.
+  Buf<unsigned char> rl(pairs * as, as), rg1(pairs * 4 * es, es), rg2(pairs * 4 * es, es);
   BoxLossParams q = p;
-  q.dtype = acc;
-  q.boxes1 = r1.ptr();
-  q.boxes2 = r2.ptr();
   q.loss = rl.p;
-  q.grad1 = rg1.p;
-  q.grad2 = rg2.p;
-  cpu::box_loss_fwd_range(q, 0, pairs);
-  cpu::box_loss_bwd_range(q, 0, pairs);
+  q.grad1 = p.grad1 ? rg1.p : nullptr;
+  q.grad2 = p.grad2 ? rg2.p : nullptr;
+  box_loss_fwd_cpu(q, serial_for);
+  box_loss_bwd_cpu(q, serial_for);
+  if (rl.unwritten() || rg1.unwritten() != g1.unwritten() || rg2.unwritten() != g2.unwritten())
+    c.fail("the CPU entries wrote other outputs than the kernels");
+  const DType acc = dbl ? DType::Float64 : DType::Float32;
   const double atol = dbl ? 1e-12 : is16(dtype) ? 2e-3 : 4e-7;
   const std::vector<double> got_loss = read_typed(acc, loss.p, pairs);
   th::compare(c, "loss", got_loss, read_typed(acc, rl.p, pairs), rtol_acc(dtype), dbl ? 1e-12 : 4e-7);
   std::vector<double> got1, got2;
   if (k.grads & 1) {
     got1 = read_typed(dtype, g1.p, pairs * 4);
-    th::compare(c, "grad1", got1, round_to(dtype, read_typed(acc, rg1.p, pairs * 4)), rtol_out(dtype), atol);
+    th::compare(c, "grad1", got1, read_typed(dtype, rg1.p, pairs * 4), rtol_out(dtype), atol);
   }
   if (k.grads & 2) {
     got2 = read_typed(dtype, g2.p, pairs * 4);
-    th::compare(c, "grad2", got2, round_to(dtype, read_typed(acc, rg2.p, pairs * 4)), rtol_out(dtype), atol);
+    th::compare(c, "grad2", got2, read_typed(dtype, rg2.p, pairs * 4), rtol_out(dtype), atol);
   }
   // kernels/box.h keeps zero-size boxes finite (torchvision gives nan there).
   // Not so a float16 gradient: GIoU's (C - union) / (C + eps) has the
@@ -153,8 +152,8 @@ void box_loss(Ctx& c, const LossCase& k) {
     c.fail("a zero-area box gave a non-finite gradient");
 }
 
-// float16 / bfloat16 pairwise boxes: the glue widens them to float32, the
-// launcher refuses them without launching anything.
+// float16 / bfloat16 pairwise boxes: the op widens them to float32, the
+// launcher refuses them without launching anything, the CPU entry writes nothing.
 void box_pairwise_refused(Ctx& c, DType dtype) {
   Typed b1(dtype, {0, 0, 2, 2}), b2(dtype, {1, 1, 3, 3});
   Buf<unsigned char> out(elem_size(dtype), elem_size(dtype));
@@ -168,6 +167,8 @@ void box_pairwise_refused(Ctx& c, DType dtype) {
   if (simt_box_pairwise_cuda(&p) == 0) c.fail("launcher accepted %s boxes", dtype_name(dtype));
   if (simt::launches() != before) c.fail("a kernel was launched for refused boxes");
   if (out.unwritten() != 1) c.fail("refused boxes wrote an output");
+  box_pairwise_cpu(p, serial_for);
+  if (out.unwritten() != 1) c.fail("the CPU entry wrote an output for refused boxes");
 }
 
 // Nothing to compute: nothing is launched and nothing written.
@@ -182,6 +183,7 @@ void box_empty(Ctx& c) {
     p.out = out.p;
     p.batch = s[0], p.n = s[1], p.m = s[2];
     if (int rc = simt_box_pairwise_cuda(&p)) c.fail("pairwise returned %d on an empty input", rc);
+    box_pairwise_cpu(p, serial_for);
   }
   BoxLossParams q;
   q.boxes1 = b1.p;
@@ -193,6 +195,8 @@ void box_empty(Ctx& c) {
   q.grad2 = g2.p;
   if (int rc = simt_box_loss_fwd_cuda(&q)) c.fail("loss forward returned %d on an empty input", rc);
   if (int rc = simt_box_loss_bwd_cuda(&q)) c.fail("loss backward returned %d on an empty input", rc);
+  box_loss_fwd_cpu(q, serial_for);
+  box_loss_bwd_cpu(q, serial_for);
   if (simt::launches() != before) c.fail("%ld kernels launched for an empty input", simt::launches() - before);
   if (out.unwritten() != 1 || loss.unwritten() != 1 || g1.unwritten() != 4 || g2.unwritten() != 4)
     c.fail("an empty input wrote an output");

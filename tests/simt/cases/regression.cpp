@@ -1,9 +1,8 @@
-// Cases: smooth L1 and Huber kernels against the math of kernels/regression.h
-// in a serial loop, as cpu/regression.cpp applies it (no torch-free CPU loop
-// exists for these).
+// Cases: smooth L1 and Huber kernels against the CPU entry points
+// regression_fwd_cpu and regression_bwd_cpu (cpu/loops/regression.cpp) on
+// the same params.
 #include "common.h"
 #include "kernels/regression.h"
-#include "kernels/regression_launch.h"
 #include "simt/runtime.h"
 
 namespace cases {
@@ -60,26 +59,20 @@ void regression(Ctx& c, const RegCase& k) {
   if (grad.unwritten()) c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
   c.add_digest(grad);
 
-  // Reference: cpu/regression.cpp's loops, serially, on the same values.
-  const acc_t param = acc_t(k.param);
-  std::vector<double> want_loss(n), want_grad(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const acc_t d = acc_t(X.value[i]) - acc_t(Y.value[i]);
-    const acc_t g = G.b[k.broadcast_grad ? 0 : i];
-    if (k.kind == RegressionKind::SmoothL1) {
-      want_loss[i] = regression_loss<RegressionKind::SmoothL1>(d, param);
-      want_grad[i] = g * regression_grad<RegressionKind::SmoothL1>(d, param);
-    } else {
-      want_loss[i] = regression_loss<RegressionKind::Huber>(d, param);
-      want_grad[i] = g * regression_grad<RegressionKind::Huber>(d, param);
-    }
-  }
+  // Reference: the CPU entry points on the same params, serially, into their own outputs.
+  Buf<unsigned char> ref_loss(n * es, es), ref_grad(n * es, es);
+  RegressionParams q = p;
+  q.loss = ref_loss.p;
+  q.grad_input = ref_grad.p;
+  regression_fwd_cpu(q, serial_for);
+  regression_bwd_cpu(q, serial_for);
+  if (ref_loss.unwritten() || ref_grad.unwritten()) c.fail("the CPU entries left outputs unwritten");
   // Both sides run the same float / double operations in the same order (the
   // build contracts no multiply-add) and round to float16 / bfloat16 the same
   // way: equal bit for bit. Even one ulp of slack in float16 would let through
   // a kernel that computes in the storage type instead of the accumulate type.
-  th::compare(c, "loss", read_typed(k.dtype, loss.p, n), round_to(k.dtype, want_loss), 0, 0);
-  th::compare(c, "grad", read_typed(k.dtype, grad.p, n), round_to(k.dtype, want_grad), 0, 0);
+  th::compare(c, "loss", read_typed(k.dtype, loss.p, n), read_typed(k.dtype, ref_loss.p, n), 0, 0);
+  th::compare(c, "grad", read_typed(k.dtype, grad.p, n), read_typed(k.dtype, ref_grad.p, n), 0, 0);
 }
 
 // numel == 0: nothing is launched and nothing written.
@@ -98,6 +91,8 @@ void regression_empty(Ctx& c) {
     p.kind = kind;
     if (int rc = simt_regression_fwd_cuda(&p)) c.fail("forward returned %d on an empty input", rc);
     if (int rc = simt_regression_bwd_cuda(&p)) c.fail("backward returned %d on an empty input", rc);
+    regression_fwd_cpu(p, serial_for);
+    regression_bwd_cpu(p, serial_for);
   }
   if (simt::launches() != before) c.fail("%ld kernels launched for an empty input", simt::launches() - before);
   if (loss.unwritten() != 1 || grad.unwritten() != 1) c.fail("an empty input wrote an output");
