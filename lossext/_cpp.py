@@ -64,6 +64,14 @@ class OverlapKind(IntEnum):
 # kTalMaxTopk (kernels/task_aligned.h): the largest topk of task_aligned_assign.
 TAL_MAX_TOPK = 64
 
+
+class MatchClassCost(IntEnum):
+    """kernels/detr_matching.h: the ``class_cost`` of detr_matching_cost."""
+
+    Focal = 0
+    Softmax = 1
+
+
 # kDivergenceChunk (kernels/divergence_launch.h): kl_div_fwd and js_div_fwd
 # return one partial sum per chunk of this many flattened elements.
 DIVERGENCE_CHUNK = 16384

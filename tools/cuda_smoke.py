@@ -37,6 +37,7 @@ def workloads(device):
     yield from _regression_divergence_workloads(device)
     yield from _image_workloads(device)
     yield from _assignment_workloads(device)
+    yield from _dfl_detr_workloads(device)
     yield from edge_workloads(device)
     yield from spec_sample_workloads(device)
 
@@ -199,6 +200,36 @@ def _regression_divergence_workloads(device):
     yield "kl_div log_target sum", lambda: lossext.kl_div(logp, q.log(), "sum", log_target=True), [logp]
     yield "js_div beta=0.5", lambda: lossext.js_div(logp, q.log()), [logp]
     yield "js_div beta=0.1 prob target", lambda: lossext.js_div(logp, q, 0.1, "sum", log_target=False), [logp]
+
+
+def _dfl_detr_workloads(device):
+    for bins, dtype in ((16, torch.float32), (17, torch.float16), (40, torch.float32)):  # thread / warp rows
+        pred = torch.randn(4096, bins, device=device, dtype=dtype, requires_grad=True)
+        label = torch.rand(4096, device=device) * (bins - 1)
+        yield (
+            f"distribution_focal bins={bins} {dtype}",
+            lambda p=pred, y=label: lossext.distribution_focal_loss(p, y),
+            [pred],
+        )
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 900, 91, generator=g).to(device)
+    boxes = torch.cat(
+        [torch.rand(8, 900, 2, generator=g), torch.rand(8, 900, 2, generator=g) * 0.5 + 0.01], -1
+    ).to(device)
+    sizes = [100, 37, 0, 80, 5, 64, 100, 12]
+    labels = [torch.randint(0, 91, (n,), generator=g).to(device) for n in sizes]
+    tboxes = [
+        torch.cat([torch.rand(n, 2, generator=g), torch.rand(n, 2, generator=g) * 0.5 + 0.01], -1).to(device)
+        for n in sizes
+    ]
+    for kind in ("focal", "softmax"):
+        yield (
+            f"detr_matching_cost {kind} DINO size",
+            lambda k=kind: torch.cat(
+                [c.flatten() for c in lossext.detr_matching_cost(logits, boxes, labels, tboxes, class_cost=k)]
+            ),
+            [],
+        )
 
 
 def _image_workloads(device):
