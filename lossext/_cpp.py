@@ -72,7 +72,7 @@ class MatchClassCost(IntEnum):
     Softmax = 1
 
 
-# kDivergenceChunk (kernels/divergence_launch.h): kl_div_fwd and js_div_fwd
+# kDivergenceChunk (kernels/divergence.h): kl_div_fwd and js_div_fwd
 # return one partial sum per chunk of this many flattened elements.
 DIVERGENCE_CHUNK = 16384
 

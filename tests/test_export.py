@@ -26,6 +26,46 @@ def _boxes(n):
     return torch.cat([xy, xy + 1 + torch.rand(n, 2) * 4], 1)
 
 
+def _cxcywh(b, q):
+    return torch.cat([torch.rand(b, q, 2), 0.1 + 0.3 * torch.rand(b, q, 2)], -1)
+
+
+def _detr_cost(y, t):
+    # y: (2, 6, 4) query features, read as logits over 4 classes and as boxes.
+    labels, boxes = t
+    return lossext.detr_matching_cost(y, y.sigmoid(), labels, boxes, num_targets=torch.tensor([3, 1])).sum()
+
+
+def _assign(y, t):
+    # y: (2, 9, 3) anchor features read as class scores; boxes and anchors fixed.
+    anchors, pd_boxes, gt_labels, gt_boxes, mask_gt = t
+    labels, boxes, scores, fg, idx = lossext.task_aligned_assign(
+        y.sigmoid(), pd_boxes, anchors, gt_labels, gt_boxes, mask_gt, topk=3, min_box_side=0.0
+    )
+    return scores.sum() + boxes.sum()
+
+
+def _assign_inputs():
+    grid = (
+        torch.stack(torch.meshgrid(torch.arange(3.0), torch.arange(3.0), indexing="xy"), -1).reshape(9, 2)
+        + 0.5
+    )
+    pd_boxes = torch.cat([grid - 0.6, grid + 0.6], -1).expand(2, 9, 4).contiguous()
+    gt_boxes = torch.tensor(
+        [[[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0]], [[0.0, 0.0, 3.0, 3.0], [0.0, 0.0, 0.0, 0.0]]]
+    )
+    return (
+        r(2, 9, 3),
+        (
+            grid,
+            pd_boxes,
+            torch.tensor([[0, 2], [1, 0]]),
+            gt_boxes,
+            torch.tensor([[True, True], [True, False]]),
+        ),
+    )
+
+
 r = torch.randn
 CASES = {
     "cross_entropy_index": (
@@ -87,6 +127,24 @@ CASES = {
         lambda y, t: lossext.dice_ce_loss(y, t),
         3,
         lambda: (r(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))),
+    ),
+    "distribution_focal": (
+        "distribution_focal_fwd",
+        lambda y, t: lossext.distribution_focal_loss(y, t),
+        5,
+        lambda: (r(8, 5), torch.rand(8) * 3.9),
+    ),
+    "detr_matching": (
+        "detr_matching_cost",
+        _detr_cost,
+        4,
+        lambda: (r(2, 6, 4), (torch.randint(0, 4, (2, 3)), _cxcywh(2, 3))),
+    ),
+    "task_aligned": (
+        "task_aligned_assign",
+        _assign,
+        3,
+        _assign_inputs,
     ),
     "total_variation": (
         "total_variation_fwd",

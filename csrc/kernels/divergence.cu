@@ -9,7 +9,6 @@
 
 #include "kernels/cuda_common.cuh"
 #include "kernels/divergence.h"
-#include "kernels/divergence_launch.h"
 
 namespace lossext {
 namespace cuda {
@@ -92,14 +91,14 @@ __global__ void __launch_bounds__(kThreads) divergence_bwd_kernel(const Divergen
   const T* t = static_cast<const T*>(p.target);
   T* out = static_cast<T*>(p.grad_input);
   const acc_t beta = static_cast<acc_t>(p.beta);
-  const acc_t* grad_partials = static_cast<const acc_t*>(p.grad_partials);
+  const acc_t* grad_loss = static_cast<const acc_t*>(p.grad_loss);
   const int64_t chunks = divergence_chunks(p.numel);
   // The KL gradient depends on the target alone: the input is not read.
   constexpr bool kReadX = K == Kind::JS;
   for (int64_t chunk = blockIdx.x; chunk < chunks; chunk += gridDim.x) {
     const int64_t begin = chunk * kDivergenceChunk;
     const int64_t end = begin + kDivergenceChunk < p.numel ? begin + kDivergenceChunk : p.numel;
-    const acc_t g = grad_partials[chunk];
+    const acc_t g = grad_loss[chunk * p.grad_loss_stride];
     visit_chunk<T, VEC, kReadX>(x, t, begin, end,
                                 [&](int64_t i, const acc_t(&xv)[VEC], const acc_t(&tv)[VEC], int n = VEC) {
                                   acc_t gv[VEC];

@@ -17,7 +17,13 @@
 // b = 1/2 is the symmetric JSD. A term whose probability is exactly 0 is 0.
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lossext {
 
@@ -83,5 +89,43 @@ LOSSEXT_HD acc_t js_div_grad_input(acc_t x, acc_t y, acc_t beta, bool log_target
   // the product form defeats gcc's if-conversion here.
   return (g * (acc_t(1) - beta)) * (e.q * js_log_ratio(e.q, x, e.log_m));
 }
+
+// ---- The contract between the torch op and the kernels of both devices.
+
+// Both losses are sums of per-element terms, so the kernels walk the inputs as
+// one flat, contiguous array cut into fixed chunks of kDivergenceChunk
+// elements. Forward writes one partial sum per chunk (a fixed split, so the
+// result is deterministic on CPU and GPU alike); backward scales element i by
+// the upstream gradient of its chunk, grad_loss[(i / kDivergenceChunk) *
+// grad_loss_stride] (stride 0: one value broadcast to every chunk).
+constexpr int64_t kDivergenceChunk = 16384;
+
+LOSSEXT_HD int64_t divergence_chunks(int64_t numel) { return (numel + kDivergenceChunk - 1) / kDivergenceChunk; }
+
+struct DivergenceParams {
+  const void* input = nullptr;   // log q, contiguous
+  const void* target = nullptr;  // same dtype and numel as input, contiguous
+  DType dtype = DType::Float32;
+  int64_t numel = 0;
+  bool log_target = false;
+  double beta = 0.5;  // JS only
+
+  void* partials = nullptr;         // forward: [chunks], accumulate type
+  const void* grad_loss = nullptr;  // backward: [chunks] (or one value), accumulate type
+  int64_t grad_loss_stride = 1;
+  void* grad_input = nullptr;  // backward: [numel], input dtype
+};
+
+// The entry points: one CUDA launcher and one CPU driver per pass, same params.
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t kl_div_fwd_cuda(const DivergenceParams& p, cudaStream_t stream);
+cudaError_t kl_div_bwd_cuda(const DivergenceParams& p, cudaStream_t stream);
+cudaError_t js_div_fwd_cuda(const DivergenceParams& p, cudaStream_t stream);
+cudaError_t js_div_bwd_cuda(const DivergenceParams& p, cudaStream_t stream);
+#endif
+CpuStatus kl_div_fwd_cpu(const DivergenceParams& p, ParallelFor parallel_for);
+CpuStatus kl_div_bwd_cpu(const DivergenceParams& p, ParallelFor parallel_for);
+CpuStatus js_div_fwd_cpu(const DivergenceParams& p, ParallelFor parallel_for);
+CpuStatus js_div_bwd_cpu(const DivergenceParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

@@ -16,7 +16,6 @@
 
 #include "kernels/cuda_common.cuh"
 #include "kernels/segmentation.h"
-#include "kernels/segmentation_launch.h"
 
 namespace lossext {
 namespace cuda {
@@ -25,7 +24,7 @@ namespace {
 // Validity of an index-target pixel: 1, 0 when ignored, nan when out of range.
 template <typename acc_t>
 __device__ __forceinline__ acc_t index_validity(int64_t y, const SegParams& p, bool* use) {
-  const bool ignored = p.has_ignore && y == p.ignore_index;
+  const bool ignored = p.ignore.matches(y);
   const bool in_range = y >= 0 && y < p.classes;
   *use = !ignored && in_range;
   return ignored ? acc_t(0) : (in_range ? acc_t(1) : acc_t(NAN));
@@ -74,10 +73,10 @@ __global__ void seg_stats_kernel(const SegParams p, int64_t blocks_per_sample) {
       }
     } else {
       const T* t = static_cast<const T*>(p.target_dense) + n * C * S;
-      const acc_t ignore = acc_t(p.ignore_index);
+      const acc_t ignore = acc_t(p.ignore.value);
       for (int64_t c = 0; c < C; ++c) {
         const acc_t tv = to_acc(t[c * S + s]);
-        const acc_t v = (p.has_ignore && tv == ignore) ? acc_t(0) : acc_t(1);
+        const acc_t v = (p.ignore.active && tv == ignore) ? acc_t(0) : acc_t(1);
         const acc_t xv = to_acc(x[c * p.stride_c + s]);
         const acc_t prob = (ACT == SegActivation::Sigmoid ? seg_sigmoid(xv) : xv) * v;
         const acc_t tt = tv * v;
@@ -159,10 +158,10 @@ __global__ void __launch_bounds__(256) seg_grad_kernel(const SegParams p) {
       }
     } else {
       const T* t = static_cast<const T*>(p.target_dense) + n * C * S + s;
-      const acc_t ignore = acc_t(p.ignore_index);
+      const acc_t ignore = acc_t(p.ignore.value);
       for (int64_t c = 0; c < C; ++c) {
         const acc_t tv = to_acc(t[c * S]);
-        const acc_t v = (p.has_ignore && tv == ignore) ? acc_t(0) : acc_t(1);
+        const acc_t v = (p.ignore.active && tv == ignore) ? acc_t(0) : acc_t(1);
         const acc_t xv = to_acc(x[c * p.stride_c]);
         const acc_t prob = ACT == SegActivation::Sigmoid ? seg_sigmoid(xv) : xv;
         const acc_t d = v * seg_dp(A[c], B[c], tv, prob, p.squared);

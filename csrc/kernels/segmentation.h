@@ -19,8 +19,14 @@
 // Ignored pixels contribute nothing to the sums and get a zero gradient.
 #pragma once
 
+#include "cpu/loops/parallel.h"
 #include "kernels/common.h"
+#include "kernels/layout.h"
 #include "kernels/static_switch.h"
+
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lossext {
 
@@ -67,5 +73,105 @@ template <typename acc_t>
 LOSSEXT_HD acc_t seg_ce_grad(acc_t p, bool is_target, acc_t smoothing, acc_t classes) {
   return p - (is_target ? acc_t(1) - smoothing : acc_t(0)) - smoothing / classes;
 }
+
+// ---- The contract between the torch op and the kernels of both devices.
+
+// Logits are seen as (N, C, S): S pixels per (sample, class), contiguous
+// (stride 1); samples and classes may be strided.
+struct SegParams {
+  const void* logits = nullptr;
+  DType dtype = DType::Float32;
+  int64_t batch = 0;    // N
+  int64_t classes = 0;  // C
+  int64_t pixels = 0;   // S = d1 * ... * dk
+  int64_t stride_n = 0;
+  int64_t stride_c = 0;
+
+  // Exactly one target: int64 class indices (N, S), or a dense (N, C, S)
+  // contiguous mask in the logits' dtype.
+  const int64_t* target_index = nullptr;
+  const void* target_dense = nullptr;
+  IgnoreIndex ignore;  // index targets: a class value; dense: compared as a float
+
+  SegActivation activation = SegActivation::Softmax;
+  bool squared = false;          // SP = sum p^2, ST = sum t^2
+  bool with_ce = false;          // softmax + index targets only: cross-entropy sum per sample
+  double label_smoothing = 0.0;  // of the cross-entropy
+
+  // Forward outputs (accumulate type): stats (N, 3, C) = TP, SP, ST; extras
+  // (N, 2) = cross-entropy sum, valid pixel count.
+  void* stats = nullptr;
+  void* extras = nullptr;
+  // Forward scratch, seg_workspace_bytes() long: per-block partial sums on
+  // CUDA, per-chunk partial sums (double) on the CPU, added in a fixed order.
+  void* workspace = nullptr;
+
+  // Backward: coef (N, 3, C) holds dL/dTP in [:, 0] and dL/dSP in [:, 1];
+  // grad_extras (N, 2) holds dL/d(cross-entropy sum) in [:, 0].
+  const void* coef = nullptr;
+  const void* grad_extras = nullptr;
+  void* grad_logits = nullptr;  // dense (N, C, S) in the logits' dtype
+};
+
+LOSSEXT_HD int64_t seg_accumulators(int64_t classes) { return kSegStats * classes + kSegExtras; }
+
+inline int64_t seg_acc_size(DType dtype) { return dtype == DType::Float64 ? 8 : 4; }
+
+// CUDA forward: blocks per sample (enough to fill the device, at least 1024
+// pixels per block) and threads per block (each thread keeps its
+// 3C + 2 accumulators in shared memory, so wide class counts get fewer threads).
+inline int64_t seg_cuda_blocks_per_sample(int64_t batch, int64_t pixels) {
+  const int64_t by_pixels = (pixels + 1023) / 1024;
+  const int64_t by_device = (2048 + batch - 1) / (batch > 0 ? batch : 1);
+  const int64_t b = by_pixels < by_device ? by_pixels : by_device;
+  return b < 1 ? 1 : b;
+}
+
+constexpr int64_t kSegCudaMaxSharedBytes = 96 * 1024;  // opted into; sm_80 and sm_90 allow more
+
+// Shared memory of a forward block: 3C + 2 rows of (threads + 1) sums (the
+// padding keeps both the per-thread updates and the final per-row sums free of
+// bank conflicts).
+inline int64_t seg_cuda_shared_bytes(int64_t classes, DType dtype, int threads) {
+  return seg_accumulators(classes) * (threads + 1) * seg_acc_size(dtype);
+}
+
+inline int seg_cuda_threads(int64_t classes, DType dtype) {
+  for (int t = 256; t >= 32; t /= 2) {
+    if (seg_cuda_shared_bytes(classes, dtype, t) <= 48 * 1024) return t;
+  }
+  return seg_cuda_shared_bytes(classes, dtype, 32) <= kSegCudaMaxSharedBytes ? 32 : 0;  // 0: too many classes
+}
+
+inline int64_t seg_cuda_workspace_bytes(const SegParams& p) {
+  return p.batch * seg_cuda_blocks_per_sample(p.batch, p.pixels) * seg_accumulators(p.classes) * seg_acc_size(p.dtype);
+}
+
+// CPU work unit: a fixed chunk of pixels of one sample (index targets) or of
+// one (sample, class) row (dense targets), so that a chunk never depends on
+// the thread count. Each keeps its partial sums in double: 3C + 2 of them
+// (index) or TP, SP, ST and the valid count (dense).
+constexpr int64_t kSegCpuChunkPixels = 4096;
+constexpr int64_t kSegDenseSums = 4;
+
+inline int64_t seg_cpu_chunks(int64_t pixels) { return (pixels + kSegCpuChunkPixels - 1) / kSegCpuChunkPixels; }
+
+// Bytes of the forward's `workspace` on either device (the target set first).
+inline int64_t seg_workspace_bytes(const SegParams& p, bool cuda) {
+  if (cuda) return seg_cuda_workspace_bytes(p);
+  const int64_t per_sample = p.target_index ? seg_accumulators(p.classes) : p.classes * kSegDenseSums;
+  return p.batch * seg_cpu_chunks(p.pixels) * per_sample * int64_t(sizeof(double));
+}
+
+// The entry points: one CUDA launcher and one CPU driver per pass, same params.
+// The CPU forward reports the first class index outside [0, C) that is not
+// ignored (CpuStatus); the CUDA kernels cannot without a host sync, and make
+// that pixel's sums and gradient nan instead.
+#if defined(__CUDACC__) || defined(LOSSEXT_WITH_CUDA)
+cudaError_t seg_stats_fwd_cuda(const SegParams& p, cudaStream_t stream);
+cudaError_t seg_stats_bwd_cuda(const SegParams& p, cudaStream_t stream);
+#endif
+CpuStatus seg_stats_fwd_cpu(const SegParams& p, ParallelFor parallel_for);
+CpuStatus seg_stats_bwd_cpu(const SegParams& p, ParallelFor parallel_for);
 
 }  // namespace lossext

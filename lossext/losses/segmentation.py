@@ -73,25 +73,28 @@ def _per_sample_sum(v):
     return v.sum(tuple(range(1, v.dim()))) if v.dim() > 1 else v
 
 
-def _stats_torch(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing):
+def _stats_torch(input, target, activation, ignore_index, squared, with_ce, label_smoothing):
     """The op's outputs in torch ops, stats (N, 3, C) and extras (N, 2)
-    flattened side by side into one (N, 3 C + 2) tensor (for torch_vjp)."""
+    flattened side by side into one (N, 3 C + 2) tensor (for torch_vjp).
+    ignore_index: None or the target value to skip."""
     x = input.to(accumulate_dtype(input.dtype))
     multiclass = not target.is_floating_point()
-    ignore = ignore_index if has_ignore else None
     tp, sp, st = reference_segmentation.overlap_sums(
         x,
         target,
         "multiclass" if multiclass else "multilabel",
         activation != SegActivation.Identity,
-        ignore,
+        ignore_index,
         squared,
         True,
     )
     n = x.shape[0]
     extras = x.new_zeros((n, 2))
     if with_ce:
-        valid = target != ignore_index if has_ignore else torch.ones_like(target, dtype=torch.bool)
+        if ignore_index is None:
+            valid = torch.ones_like(target, dtype=torch.bool)
+        else:
+            valid = target != ignore_index
         safe = torch.where(valid, target, torch.zeros_like(target))
         ce = F.cross_entropy(x, safe, reduction="none", label_smoothing=label_smoothing)
         ce = torch.where(valid, ce, torch.zeros((), dtype=x.dtype, device=x.device))
@@ -99,7 +102,7 @@ def _stats_torch(input, target, activation, ignore_index, has_ignore, squared, w
     return torch.cat([torch.stack([tp, sp, st], 1).flatten(1), extras], 1)
 
 
-def _fwd_fake(input, target, activation, ignore_index, has_ignore, squared, with_ce, label_smoothing):
+def _fwd_fake(input, target, activation, ignore_index, squared, with_ce, label_smoothing):
     acc = accumulate_dtype(input.dtype)
     stats = input.new_empty((input.shape[0], 3, input.shape[1]), dtype=acc)
     extras = input.new_empty((input.shape[0], 2), dtype=acc)
@@ -113,7 +116,6 @@ def _bwd_fake(
     target,
     activation,
     ignore_index,
-    has_ignore,
     squared,
     with_ce,
     label_smoothing,
@@ -142,30 +144,31 @@ def _backward(ctx, grad_stats, grad_extras):
             ctx.needs_input_grad[:1],
             torch.cat([grad_stats.flatten(1), grad_extras], 1),
         )
-        return grad_input, None, None, None, None, None, None, None
+        return grad_input, None, None, None, None, None, None
     grad_input = torch.ops.lossext.seg_stats_bwd(grad_stats, grad_extras, input, target, *ctx.options)
-    return grad_input, None, None, None, None, None, None, None
+    return grad_input, None, None, None, None, None, None
 
 
 def _options(device):
-    """(target, activation, with_ce, squared) over index targets with an
-    ignored pixel and a binary mask, each activation."""
+    """(target, activation, with_ce, squared, ignore_index) over index targets
+    with an ignored pixel and a binary mask, each activation."""
     y = torch.randint(0, 4, (2, 5, 3), device=device)
     y[0, 0, 0] = 255
     mask = (torch.rand(2, 4, 5, 3, device=device) > 0.5).float()
     return [
-        (y, SegActivation.Softmax, True, False),
-        (y, SegActivation.Softmax, False, True),
-        (y, SegActivation.Identity, False, False),
-        (mask, SegActivation.Sigmoid, False, True),
-        (mask, SegActivation.Identity, False, False),
+        (y, SegActivation.Softmax, True, False, 255),
+        (y, SegActivation.Softmax, False, True, 255),
+        (y, SegActivation.Identity, False, False, 255),
+        (mask, SegActivation.Sigmoid, False, True, 0),
+        (mask, SegActivation.Identity, False, False, None),
     ]
 
 
 def _fwd_samples(device):
     x = torch.randn(2, 4, 5, 3, device=device, requires_grad=True)
     return [
-        (x, target, int(act), 255, True, squared, ce, 0.1) for target, act, ce, squared in _options(device)
+        (x, target, int(act), ignore, squared, ce, 0.1)
+        for target, act, ce, squared, ignore in _options(device)
     ]
 
 
@@ -173,8 +176,8 @@ def _bwd_samples(device):
     x = torch.randn(2, 4, 5, 3, device=device)
     grads = (torch.rand(2, 3, 4, device=device), torch.rand(2, 2, device=device))
     return [
-        (*grads, x, target, int(act), 255, True, squared, ce, 0.1)
-        for target, act, ce, squared in _options(device)
+        (*grads, x, target, int(act), ignore, squared, ce, 0.1)
+        for target, act, ce, squared, ignore in _options(device)
     ]
 
 
@@ -326,13 +329,11 @@ def _stats(input, target, mode, from_logits, ignore_index, squared_pred, with_ce
         activation = SegActivation.Softmax if from_logits else SegActivation.Identity
     else:
         activation = SegActivation.Sigmoid if from_logits else SegActivation.Identity
-    has_ignore = ignore_index is not None
     return torch.ops.lossext.seg_stats_fwd(
         input,
         target,
         int(activation),
-        int(ignore_index) if has_ignore else -100,
-        has_ignore,
+        None if ignore_index is None else int(ignore_index),
         bool(squared_pred),
         with_ce,
         float(label_smoothing),

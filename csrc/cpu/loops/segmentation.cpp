@@ -1,17 +1,44 @@
-// Definitions for segmentation.h. Runtime options become template
-// arguments inside each entry point so that every loop is free of invariant
-// branches and inlined into (vectorized for) the clone's ISA.
+// The CPU side of kernels/segmentation.cu: seg_stats_fwd_cpu and
+// seg_stats_bwd_cpu over the params of kernels/segmentation.h.
+//
+// Work is split into fixed chunks of kSegCpuChunkPixels pixels (a chunk never
+// depends on the thread count) that go to the injected parallel-for; each
+// chunk writes its own partial sums (in double) into the params' workspace
+// and the partials of a sample are added in chunk order afterwards, so the
+// results are bitwise the same for any number of threads. Half and bfloat16
+// tiles are widened to float, their gradient narrowed back.
+//
+// Index targets (multiclass): logits of one sample are C rows of S pixels,
+// the class stride apart. A softmax per pixel would walk memory with that
+// stride; instead a tile of up to kSegTile pixels is processed across all
+// classes at once, so every inner loop runs over contiguous pixels and
+// vectorizes. Dense targets (binary / multilabel): every (sample, class) row
+// is independent and is walked contiguously.
+//
+// The tile and row functions apply the per-pixel formulas of
+// kernels/segmentation.h; runtime options become template arguments inside
+// each of them so that every loop is free of invariant branches and inlined
+// into (vectorized for) the clone's ISA.
 #include "cpu/loops/vectorize.h"
 
-#include "cpu/loops/segmentation.h"
-
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
+#include "cpu/loops/convert.h"
+#include "cpu/loops/memory.h"
 #include "kernels/common.h"  // log_positive: a logf that vectorizes
+#include "kernels/segmentation.h"
 
 namespace lossext {
 namespace cpu {
+
+constexpr int64_t kSegTile = 256;
+static_assert(kSegCpuChunkPixels % kSegTile == 0, "a chunk is whole tiles");
+
 namespace {
 
 template <typename T>
@@ -280,5 +307,230 @@ void seg_dense_row_grad(const double* x, const double* t, int64_t n, SegActivati
   LOSSEXT_SEG_DENSE(dense_row_grad, double, x, t, n, ignore, A, B, out);
 }
 
+namespace {
+
+// Tile rows (C rows of n pixels, `stride` apart) as accumulate-type values:
+// the input itself when it already is, else widened into buf.
+template <typename T>
+const acc_type<T>* tile_rows(const T* x, int64_t stride, int64_t classes, int64_t n, std::vector<acc_type<T>>& buf,
+                             int64_t* ld) {
+  if constexpr (std::is_same_v<T, acc_type<T>>) {
+    *ld = stride;
+    return x;
+  } else {
+    buf.resize(classes * n);
+    widen_16bit(reinterpret_cast<const uint16_t*>(x), stride, classes, n, std::is_same_v<T, BFloat16>, buf.data());
+    *ld = n;
+    return buf.data();
+  }
+}
+
+// rows x n accumulate-type values (dense) into 16-bit dst rows `ld` apart.
+template <typename T>
+void store_rows(const float* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
+  narrow_16bit(src, rows, n, std::is_same_v<T, BFloat16>, reinterpret_cast<uint16_t*>(dst), ld);
+}
+
+// The lowest flat target position holding a class index outside [0, C) that
+// is not ignored, over every thread of a parallel loop (the lowest, so that
+// the report does not depend on the thread count).
+class FirstBadIndex {
+ public:
+  void record(int64_t at) {
+    int64_t seen = at_.load();
+    while ((seen < 0 || at < seen) && !at_.compare_exchange_weak(seen, at)) {
+    }
+  }
+  CpuStatus status() const { return CpuStatus{at_.load()}; }
+
+ private:
+  std::atomic<int64_t> at_{-1};
+};
+
+// Adds the chunks' partials of each sample (units per sample, K values each)
+// in chunk order and stores them as stats (N, 3, C) and extras (N, 2).
+template <typename acc_t>
+void finish_stats(const SegParams& p, const double* partial, int64_t units, int64_t K) {
+  acc_t* stats = static_cast<acc_t*>(p.stats);
+  acc_t* extras = static_cast<acc_t*>(p.extras);
+  const int64_t C = p.classes;
+  std::vector<double> total(K);
+  for (int64_t n = 0; n < p.batch; ++n) {
+    std::fill(total.begin(), total.end(), 0.0);
+    for (int64_t u = 0; u < units; ++u) {
+      const double* part = partial + (n * units + u) * K;
+      for (int64_t k = 0; k < K; ++k) total[k] += part[k];
+    }
+    for (int64_t k = 0; k < kSegStats * C; ++k) stats[n * kSegStats * C + k] = static_cast<acc_t>(total[k]);
+    for (int64_t e = 0; e < kSegExtras; ++e) extras[n * kSegExtras + e] = static_cast<acc_t>(total[kSegStats * C + e]);
+  }
+}
+
+template <typename T>
+CpuStatus index_forward(const SegParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes, S = p.pixels, K = seg_accumulators(C);
+  const int64_t units = seg_cpu_chunks(S);
+  double* partial = static_cast<double*>(p.workspace);
+  FirstBadIndex bad;
+  parallel_for(0, p.batch * units, 1, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> cls(kSegTile);
+    std::vector<acc_t> valid(kSegTile), work(C * kSegTile), xbuf;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t n = unit / units;
+      const int64_t s_end = std::min(S, (unit % units + 1) * kSegCpuChunkPixels);
+      double* acc = partial + unit * K;
+      std::fill(acc, acc + K, 0.0);
+      for (int64_t s0 = (unit % units) * kSegCpuChunkPixels; s0 < s_end; s0 += kSegTile) {
+        const int64_t len = std::min(kSegTile, s_end - s0);
+        const int64_t off = seg_prepare_index(p.target_index + n * S + s0, len, C, p.ignore.active, p.ignore.value,
+                                              cls.data(), valid.data());
+        if (off >= 0) bad.record(n * S + s0 + off);
+        int64_t ldx = 0;
+        const acc_t* x =
+            tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf, &ldx);
+        seg_index_tile_stats(x, ldx, C, len, cls.data(), valid.data(), p.activation, p.squared, p.with_ce,
+                             acc_t(p.label_smoothing), work.data(), acc);
+      }
+    }
+  });
+  finish_stats<acc_t>(p, partial, units, K);
+  return bad.status();
+}
+
+template <typename T>
+void index_backward(const SegParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes, S = p.pixels;
+  const int64_t units = seg_cpu_chunks(S);
+  const acc_t* coef = static_cast<const acc_t*>(p.coef);
+  const acc_t* gx = static_cast<const acc_t*>(p.grad_extras);
+  constexpr bool in_place = std::is_same_v<T, acc_t>;
+  parallel_for(0, p.batch * units, 1, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> cls(kSegTile);
+    std::vector<acc_t> valid(kSegTile), work(C * kSegTile), xbuf, obuf(in_place ? 0 : C * kSegTile);
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t n = unit / units;
+      const int64_t s_end = std::min(S, (unit % units + 1) * kSegCpuChunkPixels);
+      const acc_t* A = coef + n * kSegStats * C + kSegTP * C;
+      const acc_t* B = coef + n * kSegStats * C + kSegSP * C;
+      const acc_t g_ce = gx[n * kSegExtras + kSegCE];
+      for (int64_t s0 = (unit % units) * kSegCpuChunkPixels; s0 < s_end; s0 += kSegTile) {
+        const int64_t len = std::min(kSegTile, s_end - s0);
+        // Out-of-range indices (reported by the forward) map to "ignored":
+        // never dereferenced here either.
+        seg_prepare_index(p.target_index + n * S + s0, len, C, p.ignore.active, p.ignore.value, cls.data(),
+                          valid.data());
+        int64_t ldx = 0;
+        const acc_t* x =
+            tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf, &ldx);
+        T* dst = static_cast<T*>(p.grad_logits) + n * C * S + s0;
+        acc_t* out = in_place ? reinterpret_cast<acc_t*>(dst) : obuf.data();
+        const int64_t ldo = in_place ? S : len;
+        seg_index_tile_grad(x, ldx, C, len, cls.data(), valid.data(), p.activation, p.squared, A, B, p.with_ce, g_ce,
+                            acc_t(p.label_smoothing), work.data(), out, ldo);
+        if constexpr (!in_place) store_rows(obuf.data(), C, len, dst, S);
+      }
+    }
+  });
+}
+
+// Dense targets: a work unit is one chunk of one (sample, class) row.
+template <typename T>
+void dense_forward(const SegParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes, S = p.pixels;
+  const int64_t units = seg_cpu_chunks(S);
+  double* partial = static_cast<double*>(p.workspace);
+  const acc_t ignore = acc_t(p.ignore.value);
+  parallel_for(0, p.batch * C * units, 1, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xbuf, tbuf;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t row = unit / units, n = row / C, c = row - n * C;
+      const int64_t s0 = (unit % units) * kSegCpuChunkPixels, len = std::min(kSegCpuChunkPixels, S - s0);
+      int64_t ld = 0;
+      const acc_t* x =
+          tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + c * p.stride_c + s0, 0, 1, len, xbuf, &ld);
+      const acc_t* t = tile_rows(static_cast<const T*>(p.target_dense) + row * S + s0, 0, 1, len, tbuf, &ld);
+      double* sums = partial + unit * kSegDenseSums;
+      std::fill(sums, sums + kSegDenseSums, 0.0);
+      seg_dense_row_stats(x, t, len, p.activation, p.squared, p.ignore.active, ignore, sums);
+    }
+  });
+  // Each row's chunks in order, then a sample's valid counts in class order.
+  acc_t* stats = static_cast<acc_t*>(p.stats);
+  acc_t* extras = static_cast<acc_t*>(p.extras);
+  for (int64_t n = 0; n < p.batch; ++n) {
+    double valid = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t row = n * C + c;
+      double sums[kSegDenseSums] = {0, 0, 0, 0};
+      for (int64_t u = 0; u < units; ++u) {
+        for (int k = 0; k < kSegDenseSums; ++k) sums[k] += partial[(row * units + u) * kSegDenseSums + k];
+      }
+      stats[n * kSegStats * C + kSegTP * C + c] = static_cast<acc_t>(sums[0]);
+      stats[n * kSegStats * C + kSegSP * C + c] = static_cast<acc_t>(sums[1]);
+      stats[n * kSegStats * C + kSegST * C + c] = static_cast<acc_t>(sums[2]);
+      valid += sums[3];
+    }
+    extras[n * kSegExtras + kSegCE] = 0;
+    extras[n * kSegExtras + kSegValid] = static_cast<acc_t>(valid);
+  }
+}
+
+template <typename T>
+void dense_backward(const SegParams& p, ParallelFor parallel_for) {
+  using acc_t = acc_type<T>;
+  const int64_t C = p.classes, S = p.pixels;
+  const int64_t units = seg_cpu_chunks(S);
+  const acc_t* coef = static_cast<const acc_t*>(p.coef);
+  const acc_t ignore = acc_t(p.ignore.value);
+  constexpr bool in_place = std::is_same_v<T, acc_t>;
+  parallel_for(0, p.batch * C * units, 1, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xbuf, tbuf, obuf(in_place ? 0 : kSegCpuChunkPixels);
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t row = unit / units, n = row / C, c = row - n * C;
+      const int64_t s0 = (unit % units) * kSegCpuChunkPixels, len = std::min(kSegCpuChunkPixels, S - s0);
+      int64_t ld = 0;
+      const acc_t* x =
+          tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + c * p.stride_c + s0, 0, 1, len, xbuf, &ld);
+      const acc_t* t = tile_rows(static_cast<const T*>(p.target_dense) + row * S + s0, 0, 1, len, tbuf, &ld);
+      T* dst = static_cast<T*>(p.grad_logits) + row * S + s0;
+      acc_t* out = in_place ? reinterpret_cast<acc_t*>(dst) : obuf.data();
+      seg_dense_row_grad(x, t, len, p.activation, p.squared, p.ignore.active, ignore,
+                         coef[n * kSegStats * C + kSegTP * C + c], coef[n * kSegStats * C + kSegSP * C + c], out);
+      if constexpr (!in_place) store_rows(obuf.data(), 1, len, dst, 0);
+    }
+  });
+}
+
+}  // namespace
 }  // namespace cpu
+
+CpuStatus seg_stats_fwd_cpu(const SegParams& p, ParallelFor parallel_for) {
+  if (p.batch == 0 || p.classes == 0 || p.pixels == 0) return {};  // the op's zeros stand
+  CpuStatus status;
+  dtype_switch<cpu::LoopTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (p.target_index)
+      status = cpu::index_forward<T>(p, parallel_for);
+    else
+      cpu::dense_forward<T>(p, parallel_for);
+  });
+  return status;
+}
+
+CpuStatus seg_stats_bwd_cpu(const SegParams& p, ParallelFor parallel_for) {
+  if (p.batch == 0 || p.classes == 0 || p.pixels == 0) return {};
+  dtype_switch<cpu::LoopTypes>(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    cpu::advise_huge_pages(p.grad_logits, size_t(p.batch * p.classes * p.pixels) * sizeof(T));
+    if (p.target_index)
+      cpu::index_backward<T>(p, parallel_for);
+    else
+      cpu::dense_backward<T>(p, parallel_for);
+  });
+  return {};
+}
+
 }  // namespace lossext

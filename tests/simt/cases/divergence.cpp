@@ -1,11 +1,10 @@
-// Cases: KL and JS divergence kernels against the CPU chunk loops
-// (cpu/loops/divergence.h), walked chunk by chunk as cpu/divergence.cpp does.
+// Cases: KL and JS divergence kernels against the CPU entry points
+// kl_div_fwd_cpu / kl_div_bwd_cpu / js_div_fwd_cpu / js_div_bwd_cpu
+// (cpu/loops/divergence.cpp) on the same params.
 #include <cstdint>
 
 #include "common.h"
-#include "cpu/loops/divergence.h"
 #include "kernels/divergence.h"
-#include "kernels/divergence_launch.h"
 #include "simt/runtime.h"
 
 namespace cases {
@@ -20,6 +19,8 @@ struct DivCase {
   // Which operands start one element past a 16-byte boundary (the launcher
   // then takes the scalar kernel): kInput, kTarget, kGradInput.
   int misaligned;
+  // One upstream value for every chunk (grad_loss_stride 0), else one each.
+  bool broadcast_grad = false;
 };
 constexpr int kInput = 1, kTarget = 2, kGradInput = 4;
 
@@ -110,10 +111,12 @@ void divergence(Ctx& c, const DivCase& k) {
   Operand X(k.dtype, x, k.misaligned & kInput), Tt(k.dtype, t, k.misaligned & kTarget);
   const size_t es = elem_size(k.dtype);
   // One upstream value per chunk, all different, so that a chunk scaled by its
-  // neighbour's gradient shows.
+  // neighbour's gradient shows; or one value for all (stride 0), which is not
+  // the first per-chunk value, so that a stride taken as 1 reads past it.
   std::vector<double> gp(chunks);
-  for (int64_t ch = 0; ch < chunks; ++ch) gp[ch] = (ch % 2 ? -1.0 : 1.0) * (0.75 + 0.5 * double(ch));
-  Acc<acc_t> G(gp);
+  for (int64_t ch = 0; ch < chunks; ++ch)
+    gp[ch] = k.broadcast_grad ? -1.375 : (ch % 2 ? -1.0 : 1.0) * (0.75 + 0.5 * double(ch));
+  Acc<acc_t> G(k.broadcast_grad ? std::vector<double>{gp.empty() ? 1.0 : gp[0]} : gp);
   Buf<acc_t> partials(chunks);
   // The gradient buffer holds one extra element in front when misaligned.
   const size_t gshift = k.misaligned & kGradInput ? 1 : 0;
@@ -132,7 +135,8 @@ void divergence(Ctx& c, const DivCase& k) {
   p.log_target = k.log_target;
   p.beta = k.beta;
   p.partials = partials.p;
-  p.grad_partials = G.b.p;
+  p.grad_loss = G.b.p;
+  p.grad_loss_stride = k.broadcast_grad ? 0 : 1;
   p.grad_input = grad_ptr;
   const auto fwd = k.js ? simt_js_div_fwd_cuda : simt_kl_div_fwd_cuda;
   const auto bwd = k.js ? simt_js_div_bwd_cuda : simt_kl_div_bwd_cuda;
@@ -146,34 +150,48 @@ void divergence(Ctx& c, const DivCase& k) {
     c.fail("backward left %zu of %lld elements unwritten", grad.unwritten(), (long long)n);
   c.add_digest(grad);
 
-  // Reference: cpu/divergence.cpp's forward / backward, serially, each chunk
-  // widened to the accumulate type and handed to the CPU loops. A partial sum
-  // is the CPU loop's terms (one call per element) added in long double: the loop's
-  // own float sum of a whole chunk, thousands of additions in each SIMD lane,
-  // rounds far more than the device's (below), and would hide its errors.
-  const acc_t beta = acc_t(k.beta);
-  std::vector<double> want_partials(chunks), scale_partials(chunks), want_grad(n), scale_grad(n);
+  // Reference: the CPU entry points on the same params, serially, into their
+  // own outputs. The gradient is the backward entry's. A partial sum is the
+  // forward entry's terms (the entry run on one element at a time) added in
+  // long double: the entry's own float sum of a whole chunk, thousands of
+  // additions in each SIMD lane, rounds far more than the device's (below),
+  // and would hide its errors; it is checked on its own, against the bound of
+  // any summation order.
+  const auto fwd_cpu = k.js ? js_div_fwd_cpu : kl_div_fwd_cpu;
+  const auto bwd_cpu = k.js ? js_div_bwd_cpu : kl_div_bwd_cpu;
+  DivergenceParams q = p;
+  std::vector<acc_t> ref_partials(chunks);
+  std::vector<unsigned char> ref_grad(n * es);
+  q.partials = ref_partials.data();
+  q.grad_input = ref_grad.data();
+  fwd_cpu(q, serial_for);
+  bwd_cpu(q, serial_for);
+  DivergenceParams one = q;
+  one.numel = 1;
+  acc_t term = 0;
+  one.partials = &term;
+  std::vector<double> want_partials(chunks), scale_partials(chunks), scale_grad(n);
   for (int64_t ch = 0; ch < chunks; ++ch) {
-    const int64_t begin = ch * kDivergenceChunk, end = std::min(begin + kDivergenceChunk, n), len = end - begin;
-    std::vector<acc_t> xa(len), ta(len), ga(len);
-    for (int64_t i = 0; i < len; ++i) xa[i] = acc_t(X.value(begin + i)), ta[i] = acc_t(Tt.value(begin + i));
-    if (k.js)
-      cpu::js_div_grad(xa.data(), ta.data(), G.b[ch], ga.data(), len, beta, k.log_target);
-    else
-      cpu::kl_div_grad(ta.data(), G.b[ch], ga.data(), len, k.log_target);
+    const int64_t begin = ch * kDivergenceChunk, end = std::min(begin + kDivergenceChunk, n);
     long double sum = 0;
     double s = 0;
-    for (int64_t i = 0; i < len; ++i) {
-      sum += k.js ? cpu::js_div_sum(&xa[i], &ta[i], 1, beta, k.log_target)
-                  : cpu::kl_div_sum(&xa[i], &ta[i], 1, k.log_target);
-      const Magnitude m = magnitude(k, xa[i], ta[i]);
+    for (int64_t i = begin; i < end; ++i) {
+      one.input = static_cast<const unsigned char*>(p.input) + i * es;
+      one.target = static_cast<const unsigned char*>(p.target) + i * es;
+      fwd_cpu(one, serial_for);
+      sum += term;
+      const Magnitude m = magnitude(k, X.value(i), Tt.value(i));
       s += m.loss;
-      want_grad[begin + i] = ga[i];
-      scale_grad[begin + i] = std::fabs(gp[ch]) * m.grad;
+      scale_grad[i] = std::fabs(gp[ch]) * m.grad;
     }
     want_partials[ch] = double(sum);
     scale_partials[ch] = s;
   }
+  // The entry's chunk sums: (len - 1) roundings of at most the chunk's
+  // magnitude each, whatever the order of the additions.
+  const double unit = k.dtype == DType::Float64 ? std::ldexp(1.0, -53) : std::ldexp(1.0, -24);
+  compare_scaled(c, "cpu partials", to_double(ref_partials.data(), chunks), want_partials, scale_partials, 0,
+                 double(kDivergenceChunk) * unit, 0);
   // The device's terms differ from the CPU loop's by their exp and log
   // (__expf, logf against the CPU's polynomials): a few 1e-7 of the element's
   // magnitude for the arguments used here. Its sum adds 64 terms in each
@@ -185,7 +203,7 @@ void divergence(Ctx& c, const DivCase& k) {
   // Gradient: the same per-element differences, then one rounding to the
   // input dtype on each side (a float16 result may be subnormal: atol is one
   // of its smallest steps).
-  compare_scaled(c, "grad", read_typed(k.dtype, grad_ptr, n), round_to(k.dtype, want_grad), scale_grad,
+  compare_scaled(c, "grad", read_typed(k.dtype, grad_ptr, n), read_typed(k.dtype, ref_grad.data(), n), scale_grad,
                  is16(k.dtype) ? rtol_out(k.dtype) : 0, dbl ? 1e-14 : 2e-6, k.dtype == DType::Float16 ? 6e-8 : 0);
 }
 
@@ -198,7 +216,7 @@ void divergence_empty(Ctx& c) {
   p.target = tg.p;
   p.numel = 0;
   p.partials = partials.p;
-  p.grad_partials = gp.p;
+  p.grad_loss = gp.p;
   p.grad_input = grad.p;
   const long before = simt::launches();
   for (auto fn : {simt_kl_div_fwd_cuda, simt_kl_div_bwd_cuda, simt_js_div_fwd_cuda, simt_js_div_bwd_cuda})
@@ -210,12 +228,13 @@ void divergence_empty(Ctx& c) {
 void add_case(const DivCase& k, const char* layout) {
   char name[200];
   const char* kind = k.js ? "js" : "kl";
+  const char* grad = k.broadcast_grad ? "/grad_broadcast" : "";
   if (k.js)
-    std::snprintf(name, sizeof name, "divergence/%s/%s/beta=%g/%s/%s/n%lld", kind, dtype_name(k.dtype), k.beta,
-                  k.log_target ? "log_target" : "prob_target", layout, (long long)k.numel);
+    std::snprintf(name, sizeof name, "divergence/%s/%s/beta=%g/%s/%s/n%lld%s", kind, dtype_name(k.dtype), k.beta,
+                  k.log_target ? "log_target" : "prob_target", layout, (long long)k.numel, grad);
   else
-    std::snprintf(name, sizeof name, "divergence/%s/%s/%s/%s/n%lld", kind, dtype_name(k.dtype),
-                  k.log_target ? "log_target" : "prob_target", layout, (long long)k.numel);
+    std::snprintf(name, sizeof name, "divergence/%s/%s/%s/%s/n%lld%s", kind, dtype_name(k.dtype),
+                  k.log_target ? "log_target" : "prob_target", layout, (long long)k.numel, grad);
   th::add(name, [k](Ctx& c) {
     if (k.dtype == DType::Float64)
       divergence<double>(c, k);
@@ -245,6 +264,11 @@ void register_divergence() {
       add_case({d, bool(js), false, 0.5, kDivergenceChunk + 517, kInput}, "misaligned_input");
       add_case({d, bool(js), true, 0.3, kDivergenceChunk + 517, kTarget}, "misaligned_target");
       add_case({d, bool(js), js == 0, 0.7, kDivergenceChunk + 517, kGradInput}, "misaligned_grad");
+    }
+    // One upstream value for every chunk (what a sum of the partials hands back).
+    for (int js = 0; js < 2; ++js) {
+      add_case({d, bool(js), js == 1, 0.5, ragged, 0, true}, "packed");
+      add_case({d, bool(js), js == 0, 0.5, kDivergenceChunk + 517, kGradInput, true}, "misaligned_grad");
     }
     // Fewer elements than a packet: the packed kernel is all tail.
     add_case({d, false, false, 0.5, 5, 0}, "packed");
@@ -293,10 +317,10 @@ void divergence(bool js, int64_t numel) {
   const char* bwd = js ? "js_div_bwd_cuda" : "kl_div_bwd_cuda";
   w.run(fwd, [&] { return js ? simt_js_div_fwd_cuda(&p) : simt_kl_div_fwd_cuda(&p); },
         {{{{"input"}, {"target"}}, {{"partials"}}, ""}});
-  p.grad_partials = w.uniform("grad_partials", chunks, 0.5, 1);
+  p.grad_loss = w.uniform("grad_loss", chunks, 0.5, 1);
   p.grad_input = w.buf<float>("grad_input", numel);
   // The KL gradient depends on the target alone.
-  std::vector<Need> reads = {{"target"}, {"grad_partials"}};
+  std::vector<Need> reads = {{"target"}, {"grad_loss"}};
   if (js) reads.push_back({"input"});
   w.run(bwd, [&] { return js ? simt_js_div_bwd_cuda(&p) : simt_kl_div_bwd_cuda(&p); }, {{reads, {{"grad_input"}}, ""}});
 }

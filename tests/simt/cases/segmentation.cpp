@@ -1,7 +1,6 @@
 // Cases: segmentation overlap statistics (seg_stats_kernel, seg_finish_kernel,
-// seg_grad_kernel) against the CPU loops (cpu/loops/segmentation.h), driven
-// the way cpu/segmentation.cpp drives them: fixed chunks of pixels, tiles of
-// kSegTile, partial sums in double added in chunk order.
+// seg_grad_kernel) against the CPU entry points seg_stats_fwd_cpu and
+// seg_stats_bwd_cpu (cpu/loops/segmentation.cpp) on the same params.
 //
 // The device adds its sums in another order (per-thread columns, then block
 // partials), so stats are compared within a tolerance; every output is digested,
@@ -10,8 +9,7 @@
 #include <cmath>
 
 #include "common.h"
-#include "cpu/loops/segmentation.h"
-#include "kernels/segmentation_launch.h"
+#include "kernels/segmentation.h"
 
 namespace cases {
 namespace {
@@ -47,75 +45,6 @@ struct SegCase {
 // The batch of the forward being run, for the "several blocks per sample"
 // branch (a LaunchRecord knows the grid, not the batch it was made for).
 int64_t g_forward_batch = 0;
-
-constexpr int64_t kChunk = 16 * cpu::kSegTile;  // cpu/segmentation.cpp's work unit
-
-template <class acc_t>
-struct Reference {
-  std::vector<acc_t> stats, extras;  // (N, 3, C), (N, 2), as finish_stats stores them
-  std::vector<acc_t> grad;           // (N, C, S)
-  std::vector<bool> bad_sample;      // a class index outside [0, C) that is not ignored
-};
-
-// cpu/segmentation.cpp's index_forward / index_backward, serially.
-template <class acc_t>
-void index_reference(const SegParams& p, const acc_t* x, const acc_t* coef, const acc_t* gx, Reference<acc_t>& r) {
-  const int64_t C = p.classes, S = p.pixels, K = seg_accumulators(C), T = cpu::kSegTile;
-  std::vector<int32_t> cls(T);
-  std::vector<acc_t> valid(T), work(C * T);
-  for (int64_t n = 0; n < p.batch; ++n) {
-    std::vector<double> total(K, 0.0);
-    for (int64_t c0 = 0; c0 < S; c0 += kChunk) {
-      std::vector<double> acc(K, 0.0);
-      for (int64_t s0 = c0; s0 < std::min(S, c0 + kChunk); s0 += T) {
-        const int64_t len = std::min(T, S - s0);
-        const int64_t off = cpu::seg_prepare_index(p.target_index + n * S + s0, len, C, p.has_ignore, p.ignore_index,
-                                                   cls.data(), valid.data());
-        if (off >= 0) r.bad_sample[n] = true;
-        const acc_t* xt = x + n * p.stride_n + s0;
-        cpu::seg_index_tile_stats(xt, p.stride_c, C, len, cls.data(), valid.data(), p.activation, p.squared, p.with_ce,
-                                  acc_t(p.label_smoothing), work.data(), acc.data());
-        cpu::seg_index_tile_grad(xt, p.stride_c, C, len, cls.data(), valid.data(), p.activation, p.squared,
-                                 coef + n * kSegStats * C + kSegTP * C, coef + n * kSegStats * C + kSegSP * C,
-                                 p.with_ce, gx[n * kSegExtras + kSegCE], acc_t(p.label_smoothing), work.data(),
-                                 r.grad.data() + n * C * S + s0, S);
-      }
-      for (int64_t k = 0; k < K; ++k) total[k] += acc[k];
-    }
-    for (int64_t k = 0; k < kSegStats * C; ++k) r.stats[n * kSegStats * C + k] = acc_t(total[k]);
-    for (int64_t e = 0; e < kSegExtras; ++e) r.extras[n * kSegExtras + e] = acc_t(total[kSegStats * C + e]);
-  }
-}
-
-// cpu/segmentation.cpp's dense_forward / dense_backward, serially.
-template <class acc_t>
-void dense_reference(const SegParams& p, const acc_t* x, const acc_t* t, const acc_t* coef, Reference<acc_t>& r) {
-  const int64_t C = p.classes, S = p.pixels;
-  for (int64_t n = 0; n < p.batch; ++n) {
-    double valid = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t row = n * C + c;
-      double sums[4] = {0, 0, 0, 0};
-      for (int64_t s0 = 0; s0 < S; s0 += kChunk) {
-        const int64_t len = std::min(kChunk, S - s0);
-        double part[4] = {0, 0, 0, 0};
-        const acc_t* xr = x + n * p.stride_n + c * p.stride_c + s0;
-        cpu::seg_dense_row_stats(xr, t + row * S + s0, len, p.activation, p.squared, p.has_ignore,
-                                 acc_t(p.ignore_index), part);
-        for (int k = 0; k < 4; ++k) sums[k] += part[k];
-        cpu::seg_dense_row_grad(xr, t + row * S + s0, len, p.activation, p.squared, p.has_ignore, acc_t(p.ignore_index),
-                                coef[n * kSegStats * C + kSegTP * C + c], coef[n * kSegStats * C + kSegSP * C + c],
-                                r.grad.data() + row * S + s0);
-      }
-      r.stats[n * kSegStats * C + kSegTP * C + c] = acc_t(sums[0]);
-      r.stats[n * kSegStats * C + kSegSP * C + c] = acc_t(sums[1]);
-      r.stats[n * kSegStats * C + kSegST * C + c] = acc_t(sums[2]);
-      valid += sums[3];
-    }
-    r.extras[n * kSegExtras + kSegCE] = 0;
-    r.extras[n * kSegExtras + kSegValid] = acc_t(valid);
-  }
-}
 
 template <class acc_t>
 void seg_stats(Ctx& c, const SegCase& k) {
@@ -174,8 +103,8 @@ void seg_stats(Ctx& c, const SegCase& k) {
   p.stride_c = stride_c;
   p.target_index = index ? y.p : nullptr;
   p.target_dense = index ? nullptr : Tt.ptr();
-  p.has_ignore = k.has_ignore;
-  p.ignore_index = ignore;
+  p.ignore.active = k.has_ignore;
+  p.ignore.value = ignore;
   p.activation = activation_of(k.variant);
   p.squared = k.squared;
   p.with_ce = k.with_ce;
@@ -244,29 +173,43 @@ void seg_stats(Ctx& c, const SegCase& k) {
   if (grad.unwritten()) c.fail("backward left %zu of %lld gradients unwritten", grad.unwritten(), (long long)ngrad);
   c.add_digest(grad);
 
-  // Reference, from the same values in the accumulate type.
-  std::vector<acc_t> xa(xlen), ta(t.size());
-  for (int64_t i = 0; i < xlen; ++i) xa[i] = acc_t(X.value[i]);
-  for (size_t i = 0; i < t.size(); ++i) ta[i] = acc_t(Tt.value[i]);
-  Reference<acc_t> r;
-  r.stats.assign(nstats, acc_t(0));
-  r.extras.assign(nextras, acc_t(0));
-  r.grad.assign(ngrad, acc_t(0));
-  r.bad_sample.assign(N, false);
-  if (index)
-    index_reference(p, xa.data(), Coef.b.p, Gx.b.p, r);
-  else
-    dense_reference(p, xa.data(), ta.data(), Coef.b.p, r);
+  // Reference: the CPU entry points on the same params, serially, into their
+  // own outputs (stats and extras start as the op's zeros).
+  SegParams q = p;
+  std::vector<acc_t> ref_stats(nstats, acc_t(0)), ref_extras(nextras, acc_t(0));
+  std::vector<double> ref_workspace(seg_workspace_bytes(p, false) / sizeof(double));
+  std::vector<unsigned char> ref_grad(ngrad * elem_size(k.dtype));
+  q.stats = ref_stats.data();
+  q.extras = ref_extras.data();
+  q.workspace = ref_workspace.data();
+  q.grad_logits = ref_grad.data();
+  const CpuStatus status = seg_stats_fwd_cpu(q, serial_for);
+  seg_stats_bwd_cpu(q, serial_for);
 
-  std::vector<double> want_stats = to_double(r.stats.data(), nstats), want_extras = to_double(r.extras.data(), nextras);
-  std::vector<double> want_grad = round_to(k.dtype, to_double(r.grad.data(), ngrad));
+  // Class indices outside [0, C) that are not ignored: the samples that hold
+  // one, and the first flat position, which the CPU forward must report.
+  std::vector<bool> bad_sample(N, false);
+  int64_t first_bad = -1;
+  for (int64_t i = 0; index && i < N * S; ++i) {
+    const int64_t v = y[i];
+    if ((k.has_ignore && v == ignore) || (v >= 0 && v < C)) continue;
+    bad_sample[i / S] = true;
+    if (first_bad < 0) first_bad = i;
+  }
+  if (status.bad_index_at != first_bad)
+    c.fail("CPU forward reported a bad class index at %lld, want %lld", (long long)status.bad_index_at,
+           (long long)first_bad);
+
+  std::vector<double> want_stats = to_double(ref_stats.data(), nstats),
+                      want_extras = to_double(ref_extras.data(), nextras);
+  std::vector<double> want_grad = read_typed(k.dtype, ref_grad.data(), ngrad);
   // An out-of-range index: the CPU op raises (after treating the pixel as
   // ignored); the device cannot raise without a sync and makes the pixel's
   // validity nan instead: SP of every class, the valid count and the
   // cross-entropy of its sample are nan, TP and ST (which only a usable index
   // feeds) are the sums without it, and its gradient column is nan.
   for (int64_t n = 0; n < N; ++n) {
-    if (!r.bad_sample[n]) continue;
+    if (!bad_sample[n]) continue;
     for (int64_t cl = 0; cl < C; ++cl) want_stats[n * kSegStats * C + kSegSP * C + cl] = NAN;
     want_extras[n * kSegExtras + kSegValid] = NAN;
     if (k.with_ce) want_extras[n * kSegExtras + kSegCE] = NAN;
@@ -276,7 +219,7 @@ void seg_stats(Ctx& c, const SegCase& k) {
       for (int64_t cl = 0; cl < C; ++cl) want_grad[(n * C + cl) * S + s] = NAN;
     }
   }
-  if (k.bad_index && !r.bad_sample[N - 1]) c.fail("the case has no out-of-range index");
+  if (k.bad_index && !bad_sample[N - 1]) c.fail("the case has no out-of-range index");
 
   // Sums of non-negative terms: relative tolerance, with the float rounding of
   // up to `pixels` additions in either order (CUDA per thread column, then
