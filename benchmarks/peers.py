@@ -73,7 +73,7 @@ def smp_losses():
 # installed version at import, so that folder also holds a torchvision wheel,
 # for its metadata only. It must not shadow anything else (torchvision's
 # compiled ops do not load into every torch), so it is on sys.path only while
-# ultralytics.utils.tal is imported.
+# an ultralytics module is imported.
 ULTRALYTICS_DIR = pathlib.Path(
     os.environ.get("LOSSEXT_ULTRALYTICS_DIR") or ROOT / "build" / "peers-ultralytics"
 )
@@ -81,8 +81,17 @@ ULTRALYTICS_DIR = pathlib.Path(
 
 def ultralytics_tal():
     """ultralytics.utils.tal (TaskAlignedAssigner), or None when not installed."""
-    if "ultralytics.utils.tal" in sys.modules:
-        return sys.modules["ultralytics.utils.tal"]
+    return _ultralytics_module("ultralytics.utils.tal")
+
+
+def ultralytics_loss():
+    """ultralytics.utils.loss (v8DetectionLoss), or None when not installed."""
+    return _ultralytics_module("ultralytics.utils.loss")
+
+
+def _ultralytics_module(name):
+    if name in sys.modules:
+        return sys.modules[name]
     if not ULTRALYTICS_DIR.is_dir():
         return None
     # ultralytics writes a settings file at import: keep it out of the user's home.
@@ -90,9 +99,7 @@ def ultralytics_tal():
     os.environ.setdefault("YOLO_OFFLINE", "1")
     sys.path.insert(0, str(ULTRALYTICS_DIR))
     try:
-        import ultralytics.utils.tal as tal
-
-        return tal
+        return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - a broken or partial install: the comparison skips
         return None
     finally:

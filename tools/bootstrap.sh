@@ -35,11 +35,11 @@ if [ "$(cat "$PEERS_DIR/.pins" 2>/dev/null)" != "$PEER_PINS" ]; then
     echo "bootstrap: could not install the peers into $PEERS_DIR; the comparisons with them will skip" >&2
   fi
 fi
-# ultralytics (its TaskAlignedAssigner is what task_aligned_assign is tested against) in a folder
-# of its own, build/peers-ultralytics, with what its package __init__ imports: opencv (headless),
-# PyYAML, Pillow, psutil, and a torchvision wheel whose installed version ultralytics reads at
-# import (never imported: benchmarks/peers.py puts the folder on sys.path only while importing
-# ultralytics.utils.tal). All --no-deps: no second torch.
+# ultralytics (its TaskAlignedAssigner and v8DetectionLoss are what task_aligned_assign and the
+# YOLOv8 loss step are tested against) in a folder of its own, build/peers-ultralytics, with what
+# its package __init__ imports: opencv (headless), PyYAML, Pillow, psutil, and a torchvision wheel
+# whose installed version ultralytics reads at import (never imported: benchmarks/peers.py puts the
+# folder on sys.path only while importing an ultralytics module). All --no-deps: no second torch.
 ULTRALYTICS_DIR=${LOSSEXT_ULTRALYTICS_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/peers-ultralytics"}
 ULTRALYTICS_PINS="ultralytics==8.4.190 opencv-python-headless pyyaml pillow psutil torchvision==0.28.0"
 if [ "$(cat "$ULTRALYTICS_DIR/.pins" 2>/dev/null)" != "$ULTRALYTICS_PINS" ]; then
