@@ -187,7 +187,6 @@ template <typename T>
 void loss_backward(const BoxLossParams& p, ParallelFor parallel_for) {
   using acc_t = acc_type<T>;
   constexpr bool wide = std::is_same_v<T, acc_t>;
-  constexpr bool bf16 = std::is_same_v<T, BFloat16>;
   parallel_for(0, p.pairs, kPairGrain, [&](int64_t first, int64_t last) {
     std::vector<acc_t> a, b, g1, g2;
     for (int64_t c = first; c < last; c += kPairGrain) {
@@ -203,6 +202,7 @@ void loss_backward(const BoxLossParams& p, ParallelFor parallel_for) {
       bwd_range(q, 0, count);
       if constexpr (!wide) {
         auto store = [&](void* grad, const std::vector<acc_t>& scratch) {
+          constexpr bool bf16 = std::is_same_v<T, BFloat16>;
           if (grad) narrow_16bit(scratch.data(), 1, count * 4, bf16, static_cast<uint16_t*>(grad) + c * 4, count * 4);
         };
         store(p.grad1, g1);
