@@ -56,12 +56,15 @@ LOSSEXT_ALWAYS_INLINE void for_row(const BceRows<A>& a, int64_t r, F&& f) {
   // Label-score form: the score at the label's column, 0 elsewhere.
   const int64_t label = t == nullptr ? a.label[r] : -1;
   const A score = t == nullptr ? a.score[r] : A(0);
-  if (w == nullptr && pw == nullptr) {
+  // No weight, or one per row (w_cs == 0, as mmdet's per-anchor label weights): the weight is a
+  // loop invariant, so these rows vectorize too.
+  if (pw == nullptr && (w == nullptr || w_cs == 0)) {
+    const A wr = w != nullptr ? w[r * w_rs] : A(1);
     if (t != nullptr) {
-      for (int64_t c = 0; c < cols; ++c) f(c, bce_element<K, P>(x[c], t[c], A(1), A(1), cfg));
+      for (int64_t c = 0; c < cols; ++c) f(c, bce_element<K, P>(x[c], t[c], wr, A(1), cfg));
     } else {
       for (int64_t c = 0; c < cols; ++c)
-        f(c, bce_element<K, P>(x[c], bce_label_target(label, c, score), A(1), A(1), cfg));
+        f(c, bce_element<K, P>(x[c], bce_label_target(label, c, score), wr, A(1), cfg));
     }
     return;
   }
@@ -104,6 +107,10 @@ LOSSEXT_ALWAYS_INLINE void rows_grad(const BceRows<A>& a, const A* g, int64_t g_
           ox[c] = gc * v.dx;
           ot[c] = gc * v.dt;
         });
+      } else if (g_cs == 0) {
+        // One upstream value for the row (per-row losses, or a broadcast 'sum' / 'mean').
+        const A g_row = gr[0];
+        for_row<V>(a, r, [&](int64_t c, const BceValueGrad<A>& v) LOSSEXT_INLINE_LAMBDA { ox[c] = g_row * v.dx; });
       } else {
         for_row<V>(a, r,
                    [&](int64_t c, const BceValueGrad<A>& v) LOSSEXT_INLINE_LAMBDA { ox[c] = gr[c * g_cs] * v.dx; });
