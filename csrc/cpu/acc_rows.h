@@ -1,11 +1,10 @@
 // What the row-wise CPU entry points share: rows of their element types
 // (float, double, cpu::Half, cpu::BFloat16) as contiguous accumulate-type
 // values and back (the row loops take contiguous float or double rows only),
-// the rows of a parallel task, and the first out-of-range row of a loop.
+// and the rows of a parallel task.
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -55,21 +54,6 @@ void store_acc_row(const acc_type<T>* src, int64_t n, T* dst, int64_t s) {
 inline int64_t grain_rows(int64_t classes, int64_t elements) {
   return std::max<int64_t>(1, elements / std::max<int64_t>(classes, 1));
 }
-
-// The first bad row of a parallel loop, whatever the split: each range
-// offers its own first, the smallest wins.
-class FirstBadRow {
- public:
-  void offer(int64_t row) {
-    int64_t seen = first_.load();
-    while ((seen < 0 || row < seen) && !first_.compare_exchange_weak(seen, row)) {
-    }
-  }
-  CpuStatus status() const { return CpuStatus{first_.load()}; }
-
- private:
-  std::atomic<int64_t> first_{-1};
-};
 
 }  // namespace cpu
 }  // namespace lossext

@@ -163,7 +163,7 @@ void advise_grad(const CrossEntropyParams& p) {
 }
 
 template <typename T>
-void index_forward(const CrossEntropyParams& p, ParallelFor parallel_for, FirstBadRow& bad_row) {
+void index_forward(const CrossEntropyParams& p, ParallelFor parallel_for, FirstBadIndex& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* w = static_cast<const acc_t*>(p.weight);
@@ -199,7 +199,7 @@ void index_forward(const CrossEntropyParams& p, ParallelFor parallel_for, FirstB
 }
 
 template <typename T>
-void index_backward(const CrossEntropyParams& p, ParallelFor parallel_for, FirstBadRow& bad_row) {
+void index_backward(const CrossEntropyParams& p, ParallelFor parallel_for, FirstBadIndex& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* w = static_cast<const acc_t*>(p.weight);
@@ -285,7 +285,7 @@ void prob_backward(const CrossEntropyParams& p, ParallelFor parallel_for) {
 }  // namespace cpu
 
 CpuStatus cross_entropy_index_fwd_cpu(const CrossEntropyParams& p, ParallelFor parallel_for) {
-  cpu::FirstBadRow bad_row;
+  FirstBadIndex bad_row;
   if (p.layout.rows > 0) {
     dtype_switch<cpu::LoopTypes>(
         p.dtype, [&](auto tag) { cpu::index_forward<typename decltype(tag)::type>(p, parallel_for, bad_row); });
@@ -294,7 +294,7 @@ CpuStatus cross_entropy_index_fwd_cpu(const CrossEntropyParams& p, ParallelFor p
 }
 
 CpuStatus cross_entropy_index_bwd_cpu(const CrossEntropyParams& p, ParallelFor parallel_for) {
-  cpu::FirstBadRow bad_row;
+  FirstBadIndex bad_row;
   if (p.layout.rows > 0) {
     dtype_switch<cpu::LoopTypes>(
         p.dtype, [&](auto tag) { cpu::index_backward<typename decltype(tag)::type>(p, parallel_for, bad_row); });

@@ -7,7 +7,6 @@
 #include "cpu/vectorize.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -134,21 +133,14 @@ CpuStatus forward(const DistributionFocalParams& p, ParallelFor parallel_for) {
   const acc_t* label = static_cast<const acc_t*>(p.label);
   acc_t* loss = static_cast<acc_t*>(p.loss);
   acc_t* lse = static_cast<acc_t*>(p.lse);
-  std::atomic<int64_t> bad{-1};
+  FirstBadIndex bad;
   parallel_for(0, p.rows, grain(p.bins), [&](int64_t first, int64_t last) {
     std::vector<acc_t> buf;
     const acc_t* x = widened(pred + first * p.bins, (last - first) * p.bins, buf);
     const int64_t b = dfl_fwd_rows(x, label + first, last - first, p.bins, loss + first, lse + first);
-    if (b >= 0) {
-      // The lowest bad row of any range, whatever the split.
-      int64_t seen = bad.load();
-      while ((seen < 0 || first + b < seen) && !bad.compare_exchange_weak(seen, first + b)) {
-      }
-    }
+    if (b >= 0) bad.offer(first + b);
   });
-  CpuStatus status;
-  status.bad_index_at = bad.load();
-  return status;
+  return bad.status();
 }
 
 template <typename T>

@@ -410,7 +410,7 @@ void advise_rows(void* out, const SigmoidFocalParams& p) {
 // is the accumulate type, else a buffer converted back to T once f returns;
 // without it, `grad` is null.
 template <typename T, bool kGrad, typename F>
-void for_each_row_block(const SigmoidFocalParams& p, ParallelFor parallel_for, void* grad_out, FirstBadRow& bad_row,
+void for_each_row_block(const SigmoidFocalParams& p, ParallelFor parallel_for, void* grad_out, FirstBadIndex& bad_row,
                         F&& f) {
   using acc_t = acc_type<T>;
   const int64_t C = p.classes;
@@ -442,7 +442,7 @@ void for_each_row_block(const SigmoidFocalParams& p, ParallelFor parallel_for, v
 }
 
 template <typename T>
-void sigmoid_forward(const SigmoidFocalParams& p, ParallelFor parallel_for, FirstBadRow& bad_row) {
+void sigmoid_forward(const SigmoidFocalParams& p, ParallelFor parallel_for, FirstBadIndex& bad_row) {
   using acc_t = acc_type<T>;
   acc_t* loss = static_cast<acc_t*>(p.loss);
   for_each_row_block<T, false>(
@@ -452,7 +452,7 @@ void sigmoid_forward(const SigmoidFocalParams& p, ParallelFor parallel_for, Firs
 }
 
 template <typename T>
-void sigmoid_backward(const SigmoidFocalParams& p, ParallelFor parallel_for, FirstBadRow& bad_row) {
+void sigmoid_backward(const SigmoidFocalParams& p, ParallelFor parallel_for, FirstBadIndex& bad_row) {
   using acc_t = acc_type<T>;
   advise_rows<T>(p.grad_logits, p);
   for_each_row_block<T, true>(p, parallel_for, p.grad_logits, bad_row,
@@ -465,7 +465,7 @@ void sigmoid_backward(const SigmoidFocalParams& p, ParallelFor parallel_for, Fir
 // evaluation (what the backward would recompute: on the CPU the element math,
 // not memory, is the cost).
 template <typename T>
-void sigmoid_forward_with_grad(const SigmoidFocalParams& p, ParallelFor parallel_for, FirstBadRow& bad_row) {
+void sigmoid_forward_with_grad(const SigmoidFocalParams& p, ParallelFor parallel_for, FirstBadIndex& bad_row) {
   using acc_t = acc_type<T>;
   acc_t* loss = static_cast<acc_t*>(p.loss);
   advise_rows<T>(p.dloss_dinput_out, p);
@@ -503,7 +503,7 @@ void sigmoid_scale_saved(const SigmoidFocalParams& p, ParallelFor parallel_for) 
 // ---- softmax focal ---------------------------------------------------------------
 
 template <typename T, GammaKind K>
-void softmax_forward(const SoftmaxFocalParams& p, ParallelFor parallel_for, FirstBadRow& bad_row) {
+void softmax_forward(const SoftmaxFocalParams& p, ParallelFor parallel_for, FirstBadIndex& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -533,7 +533,7 @@ void softmax_forward(const SoftmaxFocalParams& p, ParallelFor parallel_for, Firs
 }
 
 template <typename T, GammaKind K>
-void softmax_backward(const SoftmaxFocalParams& p, ParallelFor parallel_for, FirstBadRow& bad_row) {
+void softmax_backward(const SoftmaxFocalParams& p, ParallelFor parallel_for, FirstBadIndex& bad_row) {
   using acc_t = acc_type<T>;
   const RowLayout L = p.layout;
   const acc_t* alpha = static_cast<const acc_t*>(p.alpha);
@@ -574,7 +574,7 @@ void softmax_backward(const SoftmaxFocalParams& p, ParallelFor parallel_for, Fir
 }  // namespace cpu
 
 CpuStatus sigmoid_focal_fwd_cpu(const SigmoidFocalParams& p, ParallelFor parallel_for) {
-  cpu::FirstBadRow bad_row;
+  FirstBadIndex bad_row;
   if (p.rows > 0) {
     dtype_switch<cpu::LoopTypes>(
         p.dtype, [&](auto tag) { cpu::sigmoid_forward<typename decltype(tag)::type>(p, parallel_for, bad_row); });
@@ -583,7 +583,7 @@ CpuStatus sigmoid_focal_fwd_cpu(const SigmoidFocalParams& p, ParallelFor paralle
 }
 
 CpuStatus sigmoid_focal_bwd_cpu(const SigmoidFocalParams& p, ParallelFor parallel_for) {
-  cpu::FirstBadRow bad_row;
+  FirstBadIndex bad_row;
   if (p.rows > 0) {
     dtype_switch<cpu::LoopTypes>(
         p.dtype, [&](auto tag) { cpu::sigmoid_backward<typename decltype(tag)::type>(p, parallel_for, bad_row); });
@@ -592,7 +592,7 @@ CpuStatus sigmoid_focal_bwd_cpu(const SigmoidFocalParams& p, ParallelFor paralle
 }
 
 CpuStatus sigmoid_focal_fwd_with_grad_cpu(const SigmoidFocalParams& p, ParallelFor parallel_for) {
-  cpu::FirstBadRow bad_row;
+  FirstBadIndex bad_row;
   if (p.rows > 0) {
     dtype_switch<cpu::LoopTypes>(p.dtype, [&](auto tag) {
       cpu::sigmoid_forward_with_grad<typename decltype(tag)::type>(p, parallel_for, bad_row);
@@ -610,7 +610,7 @@ CpuStatus sigmoid_focal_bwd_saved_cpu(const SigmoidFocalParams& p, ParallelFor p
 }
 
 CpuStatus softmax_focal_fwd_cpu(const SoftmaxFocalParams& p, ParallelFor parallel_for) {
-  cpu::FirstBadRow bad_row;
+  FirstBadIndex bad_row;
   if (p.layout.rows > 0) {
     dtype_switch<cpu::LoopTypes>(p.dtype, [&](auto tag) {
       static_switch(kGammaKinds, p.gamma_kind, [&](auto kind) {
@@ -622,7 +622,7 @@ CpuStatus softmax_focal_fwd_cpu(const SoftmaxFocalParams& p, ParallelFor paralle
 }
 
 CpuStatus softmax_focal_bwd_cpu(const SoftmaxFocalParams& p, ParallelFor parallel_for) {
-  cpu::FirstBadRow bad_row;
+  FirstBadIndex bad_row;
   if (p.layout.rows > 0) {
     dtype_switch<cpu::LoopTypes>(p.dtype, [&](auto tag) {
       static_switch(kGammaKinds, p.gamma_kind, [&](auto kind) {

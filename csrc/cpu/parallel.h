@@ -6,6 +6,7 @@
 // order, so their results never depend on how the range was split.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -26,6 +27,21 @@ inline void serial_for(int64_t begin, int64_t end, int64_t grain, const RangeBod
 // range, which the torch op raises as an IndexError.
 struct CpuStatus {
   int64_t bad_index_at = -1;
+};
+
+// The lowest bad position offered by any thread of a parallel loop: the
+// lowest, so that the report does not depend on how the range was split.
+class FirstBadIndex {
+ public:
+  void offer(int64_t at) {
+    int64_t seen = at_.load();
+    while ((seen < 0 || at < seen) && !at_.compare_exchange_weak(seen, at)) {
+    }
+  }
+  CpuStatus status() const { return CpuStatus{at_.load()}; }
+
+ private:
+  std::atomic<int64_t> at_{-1};
 };
 
 }  // namespace lossext

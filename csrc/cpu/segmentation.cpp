@@ -22,7 +22,6 @@
 #include "cpu/vectorize.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -331,22 +330,6 @@ void store_rows(const float* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
   narrow_16bit(src, rows, n, std::is_same_v<T, BFloat16>, reinterpret_cast<uint16_t*>(dst), ld);
 }
 
-// The lowest flat target position holding a class index outside [0, C) that
-// is not ignored, over every thread of a parallel loop (the lowest, so that
-// the report does not depend on the thread count).
-class FirstBadIndex {
- public:
-  void record(int64_t at) {
-    int64_t seen = at_.load();
-    while ((seen < 0 || at < seen) && !at_.compare_exchange_weak(seen, at)) {
-    }
-  }
-  CpuStatus status() const { return CpuStatus{at_.load()}; }
-
- private:
-  std::atomic<int64_t> at_{-1};
-};
-
 // Adds the chunks' partials of each sample (units per sample, K values each)
 // in chunk order and stores them as stats (N, 3, C) and extras (N, 2).
 template <typename acc_t>
@@ -385,7 +368,7 @@ CpuStatus index_forward(const SegParams& p, ParallelFor parallel_for) {
         const int64_t len = std::min(kSegTile, s_end - s0);
         const int64_t off = seg_prepare_index(p.target_index + n * S + s0, len, C, p.ignore.active, p.ignore.value,
                                               cls.data(), valid.data());
-        if (off >= 0) bad.record(n * S + s0 + off);
+        if (off >= 0) bad.offer(n * S + s0 + off);
         int64_t ldx = 0;
         const acc_t* x =
             tile_rows(static_cast<const T*>(p.logits) + n * p.stride_n + s0, p.stride_c, C, len, xbuf, &ldx);
